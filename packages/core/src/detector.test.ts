@@ -1,0 +1,194 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { noisyVital, seededRandom, vital } from '../test/fixtures.js';
+import type { Anomaly } from './anomaly.js';
+import { AgentDetector, DEFAULT_DETECTOR_CONFIG, DetectorSnapshot, detectorConfig } from './detector.js';
+import { compileChecker } from './schema.js';
+import type { Vital } from './vital.js';
+
+function warmDetector(seed = 1, samples = 40): { detector: AgentDetector; random: () => number } {
+  const random = seededRandom(seed);
+  const detector = new AgentDetector();
+  for (let i = 0; i < samples; i++) expect(detector.observe(noisyVital(random))).toEqual([]);
+  return { detector, random };
+}
+
+const types = (anomalies: readonly Anomaly[]) => anomalies.map((a) => a.type).sort();
+
+describe('AgentDetector', () => {
+  it('judges nothing until the baseline has minSamples vitals', () => {
+    const detector = new AgentDetector();
+    for (let i = 0; i < DEFAULT_DETECTOR_CONFIG.minSamples; i++) {
+      expect(detector.warm).toBe(false);
+      expect(detector.observe(vital({ latency_ms: i % 2 ? 10 : 100_000 }))).toEqual([]);
+    }
+    expect(detector.warm).toBe(true);
+  });
+
+  it('flags a latency spike with its deviation in σ', () => {
+    const { detector } = warmDetector();
+    const [anomaly, ...rest] = detector.observe(vital({ latency_ms: 5000 }));
+    expect(rest).toEqual([]);
+    expect(anomaly).toMatchObject({ type: 'latency_spike', metric: 'latency_ms', observed: 5000 });
+    expect(anomaly!.sigma).toBeGreaterThan(10);
+    expect(anomaly!.expected).toBeGreaterThan(700);
+    expect(anomaly!.expected).toBeLessThan(900);
+  });
+
+  it('flags output, total and cost spikes together when the model rambles', () => {
+    const { detector } = warmDetector();
+    const anomalies = detector.observe(
+      vital({ output_tokens: 4000, total_tokens: 4500, cost: (500 * 0.15 + 4000 * 0.6) / 1e6 }),
+    );
+    expect(types(anomalies)).toEqual(['cost_spike', 'output_token_spike', 'token_spike']);
+  });
+
+  it('flags input-token growth on its own', () => {
+    const { detector } = warmDetector();
+    expect(
+      types(detector.observe(vital({ input_tokens: 3000, total_tokens: 3200, cost: 0.0006 }))),
+    ).toContain('input_token_spike');
+  });
+
+  it('flags a tool-call explosion', () => {
+    const { detector } = warmDetector();
+    expect(types(detector.observe(vital({ tool_calls: 15 })))).toEqual(['tool_explosion']);
+  });
+
+  it('flags an error-rate spike over the recent window, not on one error', () => {
+    const { detector, random } = warmDetector();
+    expect(detector.observe(noisyVital(random, { success: false, error_type: 'rate_limit' }))).toEqual([]);
+    let flagged: readonly Anomaly[] = [];
+    for (let i = 0; i < 10 && flagged.length === 0; i++) {
+      flagged = detector.observe(noisyVital(random, { success: false, error_type: 'server_error' }));
+    }
+    expect(types(flagged)).toEqual(['error_rate_spike']);
+    expect(flagged[0]!.observed).toBeGreaterThanOrEqual(DEFAULT_DETECTOR_CONFIG.minErrorRate);
+  });
+
+  it('flags a retry storm', () => {
+    const { detector, random } = warmDetector();
+    let flagged: readonly Anomaly[] = [];
+    for (let i = 0; i < 10 && flagged.length === 0; i++)
+      flagged = detector.observe(noisyVital(random, { retries: 2 }));
+    expect(types(flagged)).toEqual(['high_retry_rate']);
+  });
+
+  it('learns the prompts seen while warming up and flags a new one afterwards', () => {
+    const random = seededRandom(7);
+    const detector = new AgentDetector();
+    for (let i = 0; i < 30; i++) {
+      detector.observe(noisyVital(random, { prompt_hash: i % 2 ? 'p1' : 'p2' }));
+    }
+    expect(detector.observe(noisyVital(random, { prompt_hash: 'p2' }))).toEqual([]);
+    expect(detector.observe(noisyVital(random, { prompt_hash: 'p3' }))).toMatchObject([
+      { type: 'prompt_change', sigma: DEFAULT_DETECTOR_CONFIG.promptChangeSigma },
+    ]);
+    // Still unknown: the drifted prompt is not silently accepted.
+    expect(types(detector.observe(noisyVital(random, { prompt_hash: 'p3' })))).toEqual(['prompt_change']);
+  });
+
+  it('does not let anomalous samples move the baseline', () => {
+    const { detector } = warmDetector();
+    const before = detector.baseline('latency_ms');
+    for (let i = 0; i < 20; i++)
+      expect(types(detector.observe(vital({ latency_ms: 9000 })))).toEqual(['latency_spike']);
+    expect(detector.baseline('latency_ms')).toEqual(before);
+  });
+
+  it('learns from failed calls only their error bit, never their empty token counts', () => {
+    const { detector, random } = warmDetector();
+    const before = detector.baseline('output_tokens');
+    detector.observe(noisyVital(random, { success: false, output_tokens: 0, total_tokens: 0 }));
+    expect(detector.baseline('output_tokens')).toEqual(before);
+  });
+
+  it('adapts quickly to a new normal after a healing', () => {
+    const shifted = (random: () => number) => noisyVital(random, { latency_ms: 3000 + random() * 100 });
+    const slow = warmDetector(3);
+    const fast = warmDetector(3);
+    fast.detector.adapt();
+    for (let i = 0; i < DEFAULT_DETECTOR_CONFIG.adaptSamples; i++) {
+      slow.detector.observe(shifted(slow.random));
+      fast.detector.observe(shifted(fast.random));
+    }
+    expect(fast.detector.adapting).toBe(false);
+    expect(types(fast.detector.observe(shifted(fast.random)))).toEqual([]);
+    expect(types(slow.detector.observe(shifted(slow.random)))).toEqual(['latency_spike']);
+  });
+
+  it('restores from a JSON snapshot and then decides exactly as the original', () => {
+    const { detector, random } = warmDetector(11);
+    detector.observe(noisyVital(random, { success: false }));
+    const snapshot = JSON.parse(JSON.stringify(detector.snapshot())) as unknown;
+    const checker = compileChecker(DetectorSnapshot);
+    expect(checker.issues(snapshot)).toEqual([]);
+    if (!checker.check(snapshot)) throw new Error('unreachable');
+    const restored = AgentDetector.restore(snapshot);
+    const probe = seededRandom(99);
+    for (let i = 0; i < 200; i++) {
+      const v = noisyVital(probe, {
+        latency_ms: i % 17 === 0 ? 10_000 : 800,
+        success: i % 13 !== 0,
+        prompt_hash: i % 50 === 0 ? `new-${i}` : 'a'.repeat(64),
+      });
+      expect(restored.observe(v)).toEqual(detector.observe(v));
+    }
+    expect(restored.snapshot()).toEqual(detector.snapshot());
+  });
+
+  it('keeps per-agent state under 1 KB when serialised', () => {
+    const { detector, random } = warmDetector();
+    for (let i = 0; i < 8; i++) detector.observe(noisyVital(random, { prompt_hash: `prompt-${i}` }));
+    expect(JSON.stringify(detector.snapshot()).length).toBeLessThanOrEqual(1024);
+  });
+
+  it('rejects a config it cannot honour', () => {
+    expect(() => detectorConfig({ windowSize: 40 })).toThrow(/windowSize/);
+    expect(() => detectorConfig({ alpha: 0 })).toThrow(/alpha/);
+    expect(detectorConfig({ thresholds: { latency_spike: 4 } as never }).thresholds.token_spike).toBe(3);
+  });
+
+  it('is invariant to rescaling a continuous metric (ms vs s, USD vs cents)', () => {
+    const series = fc.array(
+      fc.record({
+        latency: fc.double({ min: 1, max: 10_000, noNaN: true }),
+        cost: fc.double({ min: 0, max: 1, noNaN: true }),
+        spike: fc.boolean(),
+      }),
+      { minLength: 20, maxLength: 120 },
+    );
+    fc.assert(
+      fc.property(series, fc.double({ min: 1e-3, max: 1e3, noNaN: true }), (points, scale) => {
+        const plain = new AgentDetector();
+        const scaled = new AgentDetector();
+        points.forEach((point, i) => {
+          const latency = point.spike ? point.latency * 20 : point.latency;
+          const base: Partial<Vital> = { ts: i, id: `s-${i}` };
+          const a = plain.observe(vital({ ...base, latency_ms: latency, cost: point.cost }));
+          const b = scaled.observe(vital({ ...base, latency_ms: latency * scale, cost: point.cost * scale }));
+          expectSameAnomalies(a, b, scale);
+        });
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+function expectSameAnomalies(a: readonly Anomaly[], b: readonly Anomaly[], scale: number): void {
+  const threshold = 3;
+  const borderline = (x: Anomaly) => Math.abs(x.sigma - threshold) < 1e-6;
+  const left = a.filter((x) => !borderline(x));
+  const right = b.filter((x) => !borderline(x));
+  expect(right.map((x) => x.type)).toEqual(left.map((x) => x.type));
+  left.forEach((x, i) => {
+    const y = right[i]!;
+    expect(y.sigma).toBeCloseTo(x.sigma, 6);
+    if (x.metric === 'latency_ms' || x.metric === 'cost') {
+      expect(y.expected).toBeCloseTo(
+        x.expected * scale,
+        Math.max(0, 6 - Math.log10(Math.abs(x.expected * scale) + 1)),
+      );
+    }
+  });
+}

@@ -1,0 +1,52 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { EWMA_SLOTS, ewmaMean, ewmaSigma, ewmaUpdate, ewmaVariance } from './ewma.js';
+
+/** The weighted mean and variance computed directly from the weights each sample ends up with. */
+function direct(xs: number[], alpha: number): { mean: number; variance: number } {
+  const alphas = xs.map((_, i) => Math.max(alpha, 1 / (i + 1)));
+  const weights = xs.map((_, i) => alphas[i]! * alphas.slice(i + 1).reduce((w, a) => w * (1 - a), 1));
+  const mean = xs.reduce((sum, x, i) => sum + weights[i]! * x, 0);
+  const variance = xs.reduce((sum, x, i) => sum + weights[i]! * (x - mean) ** 2, 0);
+  return { mean, variance };
+}
+
+describe('ewma', () => {
+  it('matches the directly computed weighted mean and variance', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 200 }),
+        fc.double({ min: 0.001, max: 1, noNaN: true }),
+        (xs, alpha) => {
+          const stats = new Float64Array(EWMA_SLOTS);
+          for (const x of xs) ewmaUpdate(stats, 0, x, alpha);
+          const expected = direct(xs, alpha);
+          const scale = Math.max(1, ...xs.map(Math.abs));
+          expect(Math.abs(ewmaMean(stats, 0) - expected.mean)).toBeLessThanOrEqual(1e-9 * scale);
+          expect(Math.abs(ewmaVariance(stats, 0) - expected.variance)).toBeLessThanOrEqual(
+            1e-9 * scale * scale,
+          );
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('starts as a plain average, so early estimates are not biased towards zero', () => {
+    const stats = new Float64Array(EWMA_SLOTS);
+    for (const x of [10, 20, 30]) ewmaUpdate(stats, 0, x, 0.05);
+    expect(ewmaMean(stats, 0)).toBeCloseTo(20, 12);
+  });
+
+  it('floors the standard deviation so a constant metric does not explode', () => {
+    const stats = new Float64Array(EWMA_SLOTS);
+    for (let i = 0; i < 50; i++) ewmaUpdate(stats, 0, 100, 0.05);
+    // sd is 0; the relative floor of 10 % of the mean makes 110 exactly 1σ.
+    expect(ewmaSigma(stats, 0, 110, 0.1, 0, 1000)).toBeCloseTo(1, 12);
+    expect(ewmaSigma(stats, 0, 100, 0.1, 0, 1000)).toBe(0);
+    // With no floor at all, any difference is the cap.
+    expect(ewmaSigma(stats, 0, 101, 0, 0, 1000)).toBe(1000);
+    // The absolute floor applies when it is larger.
+    expect(ewmaSigma(stats, 0, 130, 0.1, 15, 1000)).toBeCloseTo(2, 12);
+  });
+});

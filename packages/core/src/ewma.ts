@@ -1,0 +1,61 @@
+/**
+ * Exponentially weighted mean and variance, kept in three slots of a Float64Array: [mean, variance, count].
+ * The update is the weighted form of Welford's algorithm (Finch, "Incremental calculation of weighted mean and
+ * variance", 2009), so it is numerically stable and exactly equals the directly computed weighted statistics.
+ * The first samples use alpha = max(alpha, 1/n), which makes the early estimate a plain average rather than a
+ * value dragged towards zero.
+ */
+export const EWMA_SLOTS = 3;
+
+export function ewmaCount(stats: Float64Array, at: number): number {
+  return stats[at + 2]!;
+}
+
+export function ewmaMean(stats: Float64Array, at: number): number {
+  return stats[at]!;
+}
+
+export function ewmaVariance(stats: Float64Array, at: number): number {
+  return stats[at + 1]!;
+}
+
+/** Adds one sample. `alpha` is the steady-state weight of a new sample, in (0, 1]. */
+export function ewmaUpdate(stats: Float64Array, at: number, x: number, alpha: number): void {
+  const n = stats[at + 2]! + 1;
+  const a = Math.max(alpha, 1 / n);
+  const mean = stats[at]!;
+  const diff = x - mean;
+  const increment = a * diff;
+  stats[at] = mean + increment;
+  stats[at + 1] = (1 - a) * (stats[at + 1]! + diff * increment);
+  stats[at + 2] = n;
+}
+
+/**
+ * How many standard deviations `x` lies above the mean (negative below). The standard deviation is floored
+ * at `relativeFloor * |mean|` and at `absoluteFloor`, so a near-constant metric does not turn a tiny wobble
+ * into a huge σ. The relative floor keeps the result invariant when a metric is rescaled (ms vs s); only the
+ * absolute floor, meant for counts, has a unit. When both floors and the variance are zero, any difference
+ * is reported as `maxSigma`.
+ */
+export function ewmaSigma(
+  stats: Float64Array,
+  at: number,
+  x: number,
+  relativeFloor: number,
+  absoluteFloor: number,
+  maxSigma: number,
+): number {
+  const mean = stats[at]!;
+  const diff = x - mean;
+  if (diff === 0) return 0;
+  let sd = Math.sqrt(stats[at + 1]!);
+  const relative = relativeFloor * (mean < 0 ? -mean : mean);
+  if (relative > sd) sd = relative;
+  if (absoluteFloor > sd) sd = absoluteFloor;
+  if (sd === 0) return diff > 0 ? maxSigma : -maxSigma;
+  const sigma = diff / sd;
+  if (sigma > maxSigma) return maxSigma;
+  if (sigma < -maxSigma) return -maxSigma;
+  return sigma;
+}

@@ -1,0 +1,31 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+// One test command for the whole monorepo: every workspace package is a vitest project, so a single run gives
+// one summary. Packages resolve each other's TypeScript sources through the `@immune/source` export
+// condition, so tests never need a prior build.
+const sourceCondition = ['@immune/source'];
+const repoRoot = fileURLToPath(new URL('.', import.meta.url));
+
+const workspaceProjects = ['packages', 'apps'].flatMap((group) => {
+  const dir = join(repoRoot, group);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(dir, entry.name, 'package.json')))
+    .map((entry) => ({
+      extends: true as const,
+      test: { name: entry.name, root: join(dir, entry.name) },
+    }));
+});
+
+export default defineConfig({
+  resolve: { conditions: sourceCondition },
+  ssr: { resolve: { conditions: sourceCondition, externalConditions: sourceCondition } },
+  test: {
+    projects: workspaceProjects,
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    reporters: process.env.CI ? ['default', ['json', { outputFile: 'reports/vitest.json' }]] : ['default'],
+  },
+});
