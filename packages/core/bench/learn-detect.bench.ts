@@ -74,7 +74,12 @@ function runBaseline(detectors: Map<string, AgentDetector>, count: number, offse
     const vital = pool[(offset + i) & (POOL - 1)]!;
     if (detectors.get(vital.agent_id) !== undefined) {
       sink +=
-        vital.total_tokens + vital.input_tokens + vital.output_tokens + vital.latency_ms + vital.tool_calls + vital.cost;
+        vital.total_tokens +
+        vital.input_tokens +
+        vital.output_tokens +
+        vital.latency_ms +
+        vital.tool_calls +
+        vital.cost;
     }
   }
   return sink;
