@@ -300,7 +300,7 @@ export class AgentDetector {
     const rate = popcount(bits) / this.windowFill;
     if (rate < minRate) return anomalies;
     const p = ewmaMean(this.stats, at);
-    const pf = p > config.rateFloor ? p : config.rateFloor;
+    const pf = Math.max(p, config.rateFloor);
     const sd = Math.sqrt((pf * (1 - pf)) / this.windowFill);
     const sigma = Math.min((rate - p) / sd, config.maxSigma);
     if (sigma < config.thresholds[type]) return anomalies;
