@@ -23,7 +23,7 @@ describe('SeriesScorer', () => {
   });
 
   it('accepts a sustained level shift as the new normal', () => {
-    const scorer = new SeriesScorer({ ...new SeriesScorer().config, relearnAfter: 10 });
+    const scorer = new SeriesScorer({ ...DEFAULT_SERIES_SCORER_CONFIG, relearnAfter: 10 });
     for (let i = 0; i < 50; i++) scorer.score(100 + (i % 3));
     const shifted = Array.from({ length: 60 }, (_, i) => scorer.score(1000 + (i % 3) * 10));
     expect(shifted[0]).toBeGreaterThan(0.9);
