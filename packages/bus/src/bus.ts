@@ -1,0 +1,119 @@
+import type { Vital } from '@immune/core';
+import type { Static, TSchema } from 'typebox';
+import type {
+  BucketDef,
+  CommandDef,
+  EventData,
+  EventEnvelope,
+  EventType,
+  VitalEnvelope,
+} from './messages.js';
+import type { Topology } from './subjects.js';
+
+/** One vital handed to a consumer. Resolve the handler to ack it; throw to have it redelivered later. */
+export interface VitalDelivery {
+  vital: Vital;
+  envelope: VitalEnvelope;
+  partition: number;
+  /** True when an earlier delivery of this message was not acked (crash, timeout, or a thrown handler). */
+  redelivered: boolean;
+  deliveryCount: number;
+}
+
+export interface ConsumeVitalsOptions {
+  /** Durable name; each partition gets its own durable consumer derived from it. */
+  durable: string;
+  /** Partitions this instance owns; all of them by default. */
+  partitions?: readonly number[];
+  /** At most this many handler calls in flight (unacked) at once across all partitions: the backpressure. */
+  maxInFlight?: number;
+  /** How long the broker waits for an ack before redelivering, ms. */
+  ackWaitMs?: number;
+  /** Deliveries after which a message that keeps failing is dropped (and reported through onDropped). */
+  maxDeliver?: number;
+  /** Delay before redelivering a message whose handler threw, ms. */
+  retryDelayMs?: number;
+  handler: (delivery: VitalDelivery) => Promise<void>;
+  /** A message that failed validation or maxDeliver; it is terminated, never retried. */
+  onDropped?: (reason: string, subject: string) => void;
+}
+
+export interface SubscribeEventsOptions {
+  /** Event types to receive; all by default. */
+  types?: readonly EventType[];
+  /** Only events about this agent. */
+  agentId?: string;
+  /**
+   * With a durable name, delivery is at-least-once with explicit acks and survives restarts; without one, the
+   * subscription is ephemeral and sees only events published while it is open.
+   */
+  durable?: string;
+  /** For a new durable subscription: start from every retained event, or only new ones (default). */
+  deliverFrom?: 'all' | 'new';
+  maxInFlight?: number;
+  handler: (event: EventEnvelope) => Promise<void>;
+  onDropped?: (reason: string, subject: string) => void;
+}
+
+/** A running consumer or subscription. */
+export interface Subscription {
+  /** Stops taking new messages, then waits for handlers in flight to finish and be acked. */
+  stop(): Promise<void>;
+}
+
+export interface KvChange<T> {
+  key: string;
+  /** Undefined when the key was deleted. */
+  value: T | undefined;
+  revision: number;
+}
+
+export interface KvWatch {
+  /** Resolves once every value that existed when the watch started has been delivered. */
+  ready: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface KvBucket<T> {
+  get(key: string): Promise<T | undefined>;
+  put(key: string, value: T): Promise<void>;
+  delete(key: string): Promise<void>;
+  /** Every current key and value. */
+  entries(): Promise<Map<string, T>>;
+  /** Current values first, then every change as it happens. */
+  watch(onChange: (change: KvChange<T>) => void): Promise<KvWatch>;
+}
+
+export type BusStatus = 'connected' | 'reconnecting' | 'closed';
+
+/**
+ * The one way services do I/O with each other. Two implementations pass the same contract suite: NATS
+ * (JetStream, KV, request/reply) and an embedded in-process bus for single-process mode.
+ */
+export interface Bus {
+  readonly topology: Topology;
+  readonly status: BusStatus;
+
+  /** Publishes a vital with dedupe id = vital id. Fails fast with BusUnavailableError while disconnected. */
+  publishVital(vital: Vital): Promise<void>;
+  consumeVitals(options: ConsumeVitalsOptions): Promise<Subscription>;
+
+  publishEvent<T extends EventType>(type: T, agentId: string, data: EventData<T>): Promise<EventEnvelope<T>>;
+  subscribeEvents(options: SubscribeEventsOptions): Promise<Subscription>;
+
+  /** Serves a command. Replicas of a service share the load through a queue group. */
+  handleCommand<Req extends TSchema, Rep extends TSchema>(
+    command: CommandDef<Req, Rep>,
+    handler: (request: Static<Req>) => Promise<Static<Rep>>,
+  ): Promise<Subscription>;
+  request<Req extends TSchema, Rep extends TSchema>(
+    command: CommandDef<Req, Rep>,
+    request: Static<Req>,
+    options?: { timeoutMs?: number },
+  ): Promise<Static<Rep>>;
+
+  kv<T extends TSchema>(bucket: BucketDef<T>): Promise<KvBucket<Static<T>>>;
+
+  /** Stops every consumer (handlers in flight finish and are acked), flushes, and disconnects. */
+  drain(): Promise<void>;
+}

@@ -1,0 +1,16 @@
+export type {
+  Bus,
+  BusStatus,
+  ConsumeVitalsOptions,
+  KvBucket,
+  KvChange,
+  KvWatch,
+  SubscribeEventsOptions,
+  Subscription,
+  VitalDelivery,
+} from './bus.js';
+export { createEmbeddedBus, type EmbeddedBusOptions } from './embedded-bus.js';
+export * from './errors.js';
+export * from './messages.js';
+export { connectNatsBus, type NatsBusOptions } from './nats-bus.js';
+export * from './subjects.js';

@@ -1,0 +1,224 @@
+import {
+  Anomaly,
+  AnomalyType,
+  type Checker,
+  compileChecker,
+  DiagnosisType,
+  HealingActionType,
+  HealingAttempt,
+  Hypothesis,
+  InfectionReport,
+  LifecycleState,
+  LifecycleTransition,
+  Severity,
+  Vital,
+  VitalSource,
+} from '@immune/core';
+import Type, { type Static, type TSchema } from 'typebox';
+
+/**
+ * The envelope every bus message travels in. `agentId` is the agent the message is about (the fleet-wide
+ * marker `_fleet` for fleet events); `id` is unique per message and is the JetStream dedupe id.
+ */
+export const Envelope = <T extends TSchema>(data: T) =>
+  Type.Object(
+    {
+      v: Type.Literal(1),
+      id: Type.String({ minLength: 1, maxLength: 128 }),
+      ts: Type.Integer({ minimum: 0 }),
+      type: Type.String({ minLength: 1 }),
+      agentId: Type.String({ minLength: 1 }),
+      data,
+    },
+    { additionalProperties: false },
+  );
+export interface EnvelopeOf<Type extends string, Data> {
+  v: 1;
+  id: string;
+  ts: number;
+  type: Type;
+  agentId: string;
+  data: Data;
+}
+
+export const VitalEnvelope = Envelope(Vital);
+export type VitalEnvelope = EnvelopeOf<'vital', Vital>;
+
+/** The value kept per agent in the quarantine bucket. Its presence with a blocked state blocks the agent. */
+export const QuarantineEntry = Type.Object(
+  {
+    agent_id: Type.String({ minLength: 1 }),
+    state: LifecycleState,
+    reason: Type.String(),
+    since: Type.Integer({ minimum: 0 }),
+    by: Type.Union([Type.Literal('sentinel'), Type.Literal('healer'), Type.Literal('operator')]),
+    infection_id: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+export type QuarantineEntry = Static<typeof QuarantineEntry>;
+
+const Id = Type.String({ minLength: 1 });
+
+/** Event type -> payload schema. Event types are always two tokens, `noun.verb`. */
+export const EVENT_SCHEMAS = {
+  'infection.detected': InfectionReport,
+  'lifecycle.changed': LifecycleTransition,
+  'quarantine.applied': QuarantineEntry,
+  'quarantine.released': Type.Object(
+    { agent_id: Id, reason: Type.String(), infection_id: Type.Optional(Id) },
+    { additionalProperties: false },
+  ),
+  'approval.requested': Type.Object(
+    {
+      approval_id: Id,
+      infection_id: Id,
+      agent_id: Id,
+      max_deviation: Type.Number(),
+      severity: Severity,
+      hypotheses: Type.Array(Hypothesis),
+    },
+    { additionalProperties: false },
+  ),
+  'approval.decided': Type.Object(
+    {
+      approval_id: Id,
+      infection_id: Id,
+      agent_id: Id,
+      decision: Type.Union([Type.Literal('approved'), Type.Literal('rejected'), Type.Literal('heal_now')]),
+      decided_by: Type.String(),
+      note: Type.Optional(Type.String()),
+    },
+    { additionalProperties: false },
+  ),
+  'healing.attempted': HealingAttempt,
+  'healing.succeeded': HealingAttempt,
+  'healing.failed': HealingAttempt,
+  'healing.exhausted': Type.Object(
+    {
+      infection_id: Id,
+      agent_id: Id,
+      tried: Type.Array(Type.Object({ diagnosis: DiagnosisType, action: HealingActionType })),
+    },
+    { additionalProperties: false },
+  ),
+  'probation.passed': Type.Object(
+    { infection_id: Id, agent_id: Id, action: HealingActionType, clean_vitals: Type.Integer({ minimum: 0 }) },
+    { additionalProperties: false },
+  ),
+  'probation.failed': Type.Object(
+    { infection_id: Id, agent_id: Id, action: HealingActionType, anomalies: Type.Array(Anomaly) },
+    { additionalProperties: false },
+  ),
+  'fleet.correlated': Type.Object(
+    {
+      anomaly_type: AnomalyType,
+      agents: Type.Array(Type.String()),
+      fraction: Type.Number({ minimum: 0, maximum: 1 }),
+      fleet_size: Type.Integer({ minimum: 0 }),
+      window_ms: Type.Integer({ minimum: 0 }),
+    },
+    { additionalProperties: false },
+  ),
+  'agent.discovered': Type.Object(
+    {
+      agent_id: Id,
+      source: VitalSource,
+      identity: Type.Union([
+        Type.Literal('header'),
+        Type.Literal('api_key'),
+        Type.Literal('ip_user_agent'),
+        Type.Literal('registered'),
+      ]),
+      name: Type.Optional(Type.String()),
+      model: Type.Optional(Type.String()),
+    },
+    { additionalProperties: false },
+  ),
+} as const;
+
+export type EventType = keyof typeof EVENT_SCHEMAS;
+export const EVENT_TYPES = Object.keys(EVENT_SCHEMAS) as EventType[];
+export type EventData<T extends EventType> = Static<(typeof EVENT_SCHEMAS)[T]>;
+export type EventEnvelope<T extends EventType = EventType> = { [K in T]: EnvelopeOf<K, EventData<K>> }[T];
+
+const eventCheckers = new Map<EventType, Checker<TSchema>>(
+  EVENT_TYPES.map((type) => [type, compileChecker(Envelope(EVENT_SCHEMAS[type]))]),
+);
+const vitalChecker = compileChecker(VitalEnvelope);
+
+export function isEventType(value: string): value is EventType {
+  return Object.hasOwn(EVENT_SCHEMAS, value);
+}
+
+/** Validates a decoded event envelope; returns the issues when it is not one. */
+export function checkEvent(
+  value: unknown,
+): { ok: true; event: EventEnvelope } | { ok: false; issues: string } {
+  const type = (value as { type?: unknown } | null)?.type;
+  if (typeof type !== 'string' || !isEventType(type)) {
+    return { ok: false, issues: `unknown event type ${JSON.stringify(type)}` };
+  }
+  const checker = eventCheckers.get(type)!;
+  if (checker.check(value)) return { ok: true, event: value as EventEnvelope };
+  return { ok: false, issues: formatIssues(checker.issues(value)) };
+}
+
+export function checkVitalEnvelope(
+  value: unknown,
+): { ok: true; envelope: VitalEnvelope } | { ok: false; issues: string } {
+  if (vitalChecker.check(value) && value.type === 'vital')
+    return { ok: true, envelope: value as VitalEnvelope };
+  const issues = vitalChecker.issues(value);
+  return { ok: false, issues: issues.length > 0 ? formatIssues(issues) : "type must be 'vital'" };
+}
+
+export function formatIssues(issues: ReadonlyArray<{ path: string; message: string }>): string {
+  return issues.map((i) => `${i.path} ${i.message}`).join('; ');
+}
+
+/** A request/reply command: who serves it, and the shapes of both sides. */
+export interface CommandDef<Req extends TSchema, Rep extends TSchema> {
+  service: string;
+  verb: string;
+  request: Req;
+  reply: Rep;
+  requestChecker: Checker<Req>;
+  replyChecker: Checker<Rep>;
+}
+
+export function defineCommand<Req extends TSchema, Rep extends TSchema>(def: {
+  service: string;
+  verb: string;
+  request: Req;
+  reply: Rep;
+}): CommandDef<Req, Rep> {
+  return { ...def, requestChecker: compileChecker(def.request), replyChecker: compileChecker(def.reply) };
+}
+
+/** The wire form of a reply: commands fail with a code and message, never with a stack. */
+export type CommandReply<T> = { ok: true; data: T } | { ok: false; error: { code: string; message: string } };
+
+/** A KV bucket: its logical name and the schema of its values. */
+export interface BucketDef<T extends TSchema> {
+  /** `quarantine` or `gateway`: the deployment prefix is added by the bus. */
+  name: 'quarantine' | 'gateway';
+  schema: T;
+  checker: Checker<T>;
+  history: number;
+}
+
+export function defineBucket<T extends TSchema>(def: {
+  name: BucketDef<T>['name'];
+  schema: T;
+  history?: number;
+}): BucketDef<T> {
+  return {
+    name: def.name,
+    schema: def.schema,
+    checker: compileChecker(def.schema),
+    history: def.history ?? 1,
+  };
+}
+
+export const QUARANTINE_BUCKET = defineBucket({ name: 'quarantine', schema: QuarantineEntry, history: 5 });

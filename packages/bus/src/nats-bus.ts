@@ -1,0 +1,513 @@
+import type { Vital } from '@immune/core';
+import {
+  AckPolicy,
+  type ConsumerMessages,
+  DeliverPolicy,
+  DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+} from '@nats-io/jetstream';
+import { type KV, Kvm } from '@nats-io/kv';
+import {
+  connect,
+  type NatsConnection,
+  NoRespondersError,
+  nanos,
+  RequestError,
+  TimeoutError,
+} from '@nats-io/transport-node';
+import type { Static, TSchema } from 'typebox';
+import type {
+  Bus,
+  BusStatus,
+  ConsumeVitalsOptions,
+  KvBucket,
+  KvChange,
+  KvWatch,
+  SubscribeEventsOptions,
+  Subscription,
+} from './bus.js';
+import { assertRequest, callHandler, decodeReply, encodeReply } from './commands.js';
+import { eventEnvelope, vitalEnvelope } from './envelopes.js';
+import { BusClosedError, BusNoRespondersError, BusTimeoutError, BusUnavailableError } from './errors.js';
+import { KeyedQueue } from './keyed-queue.js';
+import type { BucketDef, CommandDef, EventData, EventEnvelope, EventType } from './messages.js';
+import {
+  type Decoded,
+  decodeJson,
+  eventProcessor,
+  errorMessage as message,
+  type RawDelivery,
+  vitalProcessor,
+} from './processing.js';
+import { createTopology, decodeToken, encodeToken, type Topology, type TopologyOptions } from './subjects.js';
+
+export interface NatsBusOptions extends TopologyOptions {
+  /** nats://host:port, or several separated by commas. */
+  url: string;
+  /** Connection name shown in NATS monitoring. */
+  name?: string;
+  /** How long a JetStream publish may wait for its ack before it counts as unavailable, ms. */
+  publishTimeoutMs?: number;
+  /** Stream replicas (1 for a single server). */
+  replicas?: number;
+  /** Retention of the vitals stream, ms (default 24 h). */
+  vitalsMaxAgeMs?: number;
+  /** Retention of the events stream, ms (default 30 days). */
+  eventsMaxAgeMs?: number;
+  /** How long the first connection may take before `connectNatsBus` gives up, ms. */
+  connectTimeoutMs?: number;
+}
+
+const HOUR = 3_600_000;
+const DUPLICATE_WINDOW_MS = 120_000;
+const TEXT = new TextEncoder();
+const JSON_DECODER = new TextDecoder();
+
+/** Connects to NATS, provisions streams and buckets idempotently, and returns the bus. */
+export async function connectNatsBus(options: NatsBusOptions): Promise<Bus> {
+  const topology = createTopology(options);
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers: options.url.split(',').map((s) => s.trim()),
+      name: options.name ?? 'immune',
+      reconnect: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      timeout: options.connectTimeoutMs ?? 5_000,
+      pingInterval: 10_000,
+    });
+  } catch (error) {
+    throw new BusUnavailableError(
+      `bus: cannot connect to NATS at ${redactUrl(options.url)}: ${message(error)}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  const jsm = await jetstreamManager(nc);
+  await provisionStreams(jsm, topology, options);
+  return new NatsBus(nc, jetstream(nc), jsm, topology, options);
+}
+
+async function provisionStreams(
+  jsm: JetStreamManager,
+  topology: Topology,
+  options: NatsBusOptions,
+): Promise<void> {
+  const common = {
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    num_replicas: options.replicas ?? 1,
+    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+  };
+  await ensureStream(jsm, {
+    ...common,
+    name: topology.vitalsStream,
+    subjects: [topology.vitalsWildcard],
+    max_age: nanos(options.vitalsMaxAgeMs ?? 24 * HOUR),
+  });
+  await ensureStream(jsm, {
+    ...common,
+    name: topology.eventsStream,
+    subjects: [topology.eventsWildcard],
+    max_age: nanos(options.eventsMaxAgeMs ?? 30 * 24 * HOUR),
+  });
+}
+
+type StreamConfig = Parameters<JetStreamManager['streams']['add']>[0] & { name: string };
+
+async function ensureStream(jsm: JetStreamManager, config: StreamConfig): Promise<void> {
+  try {
+    await jsm.streams.info(config.name);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    try {
+      await jsm.streams.add(config);
+      return;
+    } catch (addError) {
+      // Another replica created it between our info and add: fall through to the update.
+      if (!String(addError).includes('already in use')) throw addError;
+    }
+  }
+  const { name, ...rest } = config;
+  await jsm.streams.update(name, rest);
+}
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof JetStreamApiError
+    ? error.status === 404 ||
+        error.code === JetStreamApiCodes.StreamNotFound ||
+        error.code === JetStreamApiCodes.ConsumerNotFound
+    : false;
+}
+
+class NatsBus implements Bus {
+  private statusValue: BusStatus = 'connected';
+  private readonly subscriptions = new Set<Subscription>();
+  private readonly kvs = new Map<string, Promise<KV>>();
+  private draining = false;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    readonly topology: Topology,
+    private readonly options: NatsBusOptions,
+  ) {
+    void this.watchStatus();
+  }
+
+  get status(): BusStatus {
+    return this.statusValue;
+  }
+
+  private async watchStatus(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      if (status.type === 'disconnect' || status.type === 'reconnecting') this.statusValue = 'reconnecting';
+      else if (status.type === 'reconnect') this.statusValue = 'connected';
+      else if (status.type === 'close') this.statusValue = 'closed';
+    }
+    this.statusValue = 'closed';
+  }
+
+  private assertWritable(): void {
+    if (this.draining || this.nc.isClosed()) throw new BusClosedError('bus: closed');
+    if (this.statusValue !== 'connected')
+      throw new BusUnavailableError('bus: NATS is unreachable (reconnecting)');
+  }
+
+  async publishVital(vital: Vital): Promise<void> {
+    this.assertWritable();
+    await this.jsPublish(this.topology.vitalSubject(vital.agent_id), vitalEnvelope(vital), vital.id);
+  }
+
+  async publishEvent<T extends EventType>(
+    type: T,
+    agentId: string,
+    data: EventData<T>,
+  ): Promise<EventEnvelope<T>> {
+    this.assertWritable();
+    const envelope = eventEnvelope(type, agentId, data);
+    await this.jsPublish(this.topology.eventSubject(type, agentId), envelope, envelope.id);
+    return envelope;
+  }
+
+  private async jsPublish(subject: string, body: unknown, msgID: string): Promise<void> {
+    try {
+      await this.js.publish(subject, TEXT.encode(JSON.stringify(body)), {
+        msgID,
+        timeout: this.options.publishTimeoutMs ?? 2_000,
+      });
+    } catch (error) {
+      if (this.nc.isClosed()) throw new BusClosedError('bus: closed', { cause: error });
+      throw new BusUnavailableError(`bus: publish to ${subject} failed: ${message(error)}`, { cause: error });
+    }
+  }
+
+  async consumeVitals(options: ConsumeVitalsOptions): Promise<Subscription> {
+    const partitions = options.partitions ?? this.topology.allPartitions;
+    const maxInFlight = options.maxInFlight ?? 256;
+    const maxDeliver = options.maxDeliver ?? 20;
+    const queue = new KeyedQueue(maxInFlight);
+    const consumers: ConsumerMessages[] = [];
+    for (const partition of partitions) {
+      const name = this.topology.partitionConsumer(options.durable, partition);
+      await this.ensureConsumer(this.topology.vitalsStream, name, {
+        filter_subject: this.topology.partitionFilter(partition),
+        ack_wait: nanos(options.ackWaitMs ?? 30_000),
+        max_deliver: maxDeliver,
+        max_ack_pending: Math.max(maxInFlight * 2, 64),
+        deliver_policy: DeliverPolicy.All,
+      });
+      const consumer = await this.js.consumers.get(this.topology.vitalsStream, name);
+      consumers.push(await consumer.consume({ max_messages: Math.min(maxInFlight, 512) }));
+    }
+    const process = vitalProcessor(this.topology, options);
+    const loops = consumers.map((messages) =>
+      this.pump(
+        messages,
+        queue,
+        process,
+        (msg) => this.topology.parseVitalSubject(msg.subject)?.agentId ?? msg.subject,
+      ),
+    );
+    return this.track(consumers, loops, queue);
+  }
+
+  async subscribeEvents(options: SubscribeEventsOptions): Promise<Subscription> {
+    const types: ReadonlyArray<EventType | undefined> = options.types ?? [undefined];
+    const maxInFlight = options.maxInFlight ?? 64;
+    const queue = new KeyedQueue(maxInFlight);
+    const consumers: ConsumerMessages[] = [];
+    for (const type of types) {
+      const filter =
+        type === undefined && options.agentId === undefined
+          ? this.topology.eventsWildcard
+          : this.topology.eventFilter(type, options.agentId);
+      if (options.durable === undefined) {
+        const ordered = await this.js.consumers.get(this.topology.eventsStream, {
+          // A single string keeps this on NATS 2.9; an array means the 2.10 multi-filter API.
+          filter_subjects: filter,
+          deliver_policy: DeliverPolicy.New,
+        });
+        consumers.push(await ordered.consume({ max_messages: Math.min(maxInFlight, 256) }));
+      } else {
+        const name = this.topology.eventConsumer(options.durable, type);
+        await this.ensureConsumer(this.topology.eventsStream, name, {
+          filter_subject: filter,
+          ack_wait: nanos(30_000),
+          max_deliver: 20,
+          max_ack_pending: Math.max(maxInFlight * 2, 64),
+          deliver_policy: options.deliverFrom === 'all' ? DeliverPolicy.All : DeliverPolicy.New,
+        });
+        const consumer = await this.js.consumers.get(this.topology.eventsStream, name);
+        consumers.push(await consumer.consume({ max_messages: Math.min(maxInFlight, 256) }));
+      }
+    }
+    const process = eventProcessor(options);
+    const loops = consumers.map((messages) =>
+      this.pump(
+        messages,
+        queue,
+        process,
+        (msg) => this.topology.parseEventSubject(msg.subject)?.agentId ?? msg.subject,
+      ),
+    );
+    return this.track(consumers, loops, queue);
+  }
+
+  private async ensureConsumer(
+    stream: string,
+    name: string,
+    config: {
+      filter_subject: string;
+      ack_wait: number;
+      max_deliver: number;
+      max_ack_pending: number;
+      deliver_policy: DeliverPolicy;
+    },
+  ): Promise<void> {
+    try {
+      const info = await this.jsm.consumers.info(stream, name);
+      if (info.config.filter_subject !== config.filter_subject) {
+        throw new Error(`bus: consumer ${name} exists with filter ${info.config.filter_subject}`);
+      }
+      await this.jsm.consumers.update(stream, name, {
+        ack_wait: config.ack_wait,
+        max_deliver: config.max_deliver,
+        max_ack_pending: config.max_ack_pending,
+      });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      await this.jsm.consumers.add(stream, { durable_name: name, ack_policy: AckPolicy.Explicit, ...config });
+    }
+  }
+
+  /** Takes messages only when the queue has a free slot, so buffering stays bounded by the pull size. */
+  private async pump(
+    messages: ConsumerMessages,
+    queue: KeyedQueue,
+    process: (raw: RawDelivery) => Promise<void>,
+    keyOf: (msg: JsMsg) => string,
+  ): Promise<void> {
+    for await (const msg of messages) {
+      await queue.acquire();
+      queue.run(keyOf(msg), () => process(rawDelivery(msg)));
+    }
+  }
+
+  private track(consumers: ConsumerMessages[], loops: Promise<void>[], queue: KeyedQueue): Subscription {
+    let stopped: Promise<void> | undefined;
+    const subscription: Subscription = {
+      stop: () => {
+        stopped ??= (async () => {
+          await Promise.all(consumers.map((c) => c.close().catch(() => undefined)));
+          await Promise.all(loops.map((l) => l.catch(() => undefined)));
+          await queue.idle();
+          this.subscriptions.delete(subscription);
+        })();
+        return stopped;
+      },
+    };
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  async handleCommand<Req extends TSchema, Rep extends TSchema>(
+    command: CommandDef<Req, Rep>,
+    handler: (request: Static<Req>) => Promise<Static<Rep>>,
+  ): Promise<Subscription> {
+    const subject = this.topology.commandSubject(command.service, command.verb);
+    const inFlight = new Set<Promise<void>>();
+    const sub = this.nc.subscribe(subject, {
+      queue: encodeToken(command.service),
+      callback: (error, msg) => {
+        if (error) return;
+        const work = callHandler(command, decodeBytes(msg.data), handler).then((reply) => {
+          if (msg.reply) msg.respond(TEXT.encode(encodeReply(reply)));
+        });
+        inFlight.add(work);
+        void work.finally(() => inFlight.delete(work));
+      },
+    });
+    const subscription: Subscription = {
+      stop: async () => {
+        sub.unsubscribe();
+        await Promise.allSettled(inFlight);
+        this.subscriptions.delete(subscription);
+      },
+    };
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  async request<Req extends TSchema, Rep extends TSchema>(
+    command: CommandDef<Req, Rep>,
+    request: Static<Req>,
+    options: { timeoutMs?: number } = {},
+  ): Promise<Static<Rep>> {
+    if (this.draining || this.nc.isClosed()) throw new BusClosedError('bus: closed');
+    assertRequest(command, request);
+    const subject = this.topology.commandSubject(command.service, command.verb);
+    const timeout = options.timeoutMs ?? 5_000;
+    try {
+      const reply = await this.nc.request(subject, TEXT.encode(JSON.stringify(request)), { timeout });
+      return decodeReply(command, decodeBytes(reply.data));
+    } catch (error) {
+      if (error instanceof NoRespondersError || (error instanceof RequestError && error.isNoResponders())) {
+        throw new BusNoRespondersError(`bus: nobody serves ${command.service}.${command.verb}`, {
+          cause: error,
+        });
+      }
+      if (
+        error instanceof TimeoutError ||
+        (error instanceof RequestError && error.cause instanceof TimeoutError)
+      ) {
+        throw new BusTimeoutError(`bus: ${command.service}.${command.verb} got no reply in ${timeout} ms`, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  async kv<T extends TSchema>(bucket: BucketDef<T>): Promise<KvBucket<Static<T>>> {
+    const name = bucket.name === 'quarantine' ? this.topology.quarantineBucket : this.topology.gatewayBucket;
+    let opened = this.kvs.get(name);
+    if (!opened) {
+      opened = new Kvm(this.js).create(name, {
+        history: bucket.history,
+        replicas: this.options.replicas ?? 1,
+      });
+      this.kvs.set(name, opened);
+    }
+    return new NatsKvBucket(await opened, bucket);
+  }
+
+  async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    await Promise.all([...this.subscriptions].map((s) => s.stop()));
+    if (!this.nc.isClosed()) await this.nc.drain();
+  }
+}
+
+class NatsKvBucket<T extends TSchema> implements KvBucket<Static<T>> {
+  constructor(
+    private readonly kv: KV,
+    private readonly def: BucketDef<T>,
+  ) {}
+
+  private decode(key: string, data: Uint8Array): Static<T> | undefined {
+    const decoded = decodeBytes(data);
+    if (decoded.ok && this.def.checker.check(decoded.value)) return decoded.value;
+    // A value written by something else (or an older version) is treated as absent rather than crashing the
+    // watcher that enforces quarantine.
+    process.emitWarning(`bus: ignoring invalid value for key '${key}' in bucket ${this.def.name}`);
+    return undefined;
+  }
+
+  async get(key: string): Promise<Static<T> | undefined> {
+    const entry = await this.kv.get(encodeToken(key));
+    if (entry?.operation !== 'PUT') return undefined;
+    return this.decode(key, entry.value);
+  }
+
+  async put(key: string, value: Static<T>): Promise<void> {
+    if (!this.def.checker.check(value)) {
+      throw new TypeError(`bus: value for ${this.def.name}/${key} does not match its schema`);
+    }
+    await this.kv.put(encodeToken(key), TEXT.encode(JSON.stringify(value)));
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.kv.delete(encodeToken(key));
+  }
+
+  async entries(): Promise<Map<string, Static<T>>> {
+    const result = new Map<string, Static<T>>();
+    const keys: string[] = [];
+    for await (const key of await this.kv.keys()) keys.push(key);
+    for (const token of keys) {
+      const value = await this.get(decodeToken(token));
+      if (value !== undefined) result.set(decodeToken(token), value);
+    }
+    return result;
+  }
+
+  async watch(onChange: (change: KvChange<Static<T>>) => void): Promise<KvWatch> {
+    const status = await this.kv.status();
+    const iterator = await this.kv.watch();
+    let markReady: () => void = () => undefined;
+    const ready = new Promise<void>((resolve) => {
+      markReady = resolve;
+    });
+    if (status.values === 0) markReady();
+    const loop = (async () => {
+      for await (const entry of iterator) {
+        const key = decodeToken(entry.key);
+        const value = entry.operation === 'PUT' ? this.decode(key, entry.value) : undefined;
+        onChange({ key, value, revision: entry.revision });
+        if (entry.delta === 0) markReady();
+      }
+    })();
+    return {
+      ready,
+      stop: async () => {
+        iterator.stop();
+        await loop.catch(() => undefined);
+        markReady();
+      },
+    };
+  }
+}
+
+function rawDelivery(msg: JsMsg): RawDelivery {
+  return {
+    subject: msg.subject,
+    text: () => msg.string(),
+    deliveryCount: msg.info.deliveryCount,
+    redelivered: msg.redelivered,
+    ack: () => msg.ack(),
+    nak: (delayMs) => msg.nak(delayMs),
+    term: () => msg.term(),
+  };
+}
+
+function decodeBytes(data: Uint8Array): Decoded {
+  return decodeJson(JSON_DECODER.decode(data));
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/g, '//***@');
+}

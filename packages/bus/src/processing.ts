@@ -1,0 +1,99 @@
+import type { ConsumeVitalsOptions, SubscribeEventsOptions } from './bus.js';
+import { checkEvent, checkVitalEnvelope } from './messages.js';
+import type { Topology } from './subjects.js';
+
+/** What both implementations hand to the shared processing: one message, and how to settle it. */
+export interface RawDelivery {
+  subject: string;
+  text(): string;
+  deliveryCount: number;
+  redelivered: boolean;
+  ack(): void;
+  nak(delayMs: number): void;
+  term(): void;
+}
+
+export type Decoded = { ok: true; value: unknown } | { ok: false; issues: string };
+
+export function decodeJson(text: string): Decoded {
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (error) {
+    return { ok: false, issues: `not JSON: ${errorMessage(error)}` };
+  }
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Validates a vital at the edge, runs the handler, and acks only after it succeeded. */
+export function vitalProcessor(topology: Topology, options: ConsumeVitalsOptions) {
+  const maxDeliver = options.maxDeliver ?? 20;
+  const retryDelayMs = options.retryDelayMs ?? 1_000;
+  const drop = (reason: string, subject: string) => options.onDropped?.(reason, subject);
+  return async (raw: RawDelivery): Promise<void> => {
+    const decoded = decodeJson(raw.text());
+    const checked = decoded.ok ? checkVitalEnvelope(decoded.value) : decoded;
+    if (!checked.ok) {
+      raw.term();
+      drop(`invalid vital: ${checked.issues}`, raw.subject);
+      return;
+    }
+    const delivery = {
+      vital: checked.envelope.data,
+      envelope: checked.envelope,
+      partition: topology.partitionOf(checked.envelope.data.agent_id),
+      redelivered: raw.redelivered,
+      deliveryCount: raw.deliveryCount,
+    };
+    await settle(raw, () => options.handler(delivery), maxDeliver, retryDelayMs, drop);
+  };
+}
+
+/** The same for events; ephemeral subscriptions have nothing to ack, so a failing handler is only reported. */
+export function eventProcessor(options: SubscribeEventsOptions) {
+  const durable = options.durable !== undefined;
+  const drop = (reason: string, subject: string) => options.onDropped?.(reason, subject);
+  return async (raw: RawDelivery): Promise<void> => {
+    const decoded = decodeJson(raw.text());
+    const checked = decoded.ok ? checkEvent(decoded.value) : decoded;
+    if (!checked.ok) {
+      if (durable) raw.term();
+      drop(`invalid event: ${checked.issues}`, raw.subject);
+      return;
+    }
+    if (options.agentId !== undefined && checked.event.agentId !== options.agentId) {
+      if (durable) raw.ack();
+      return;
+    }
+    if (!durable) {
+      await options
+        .handler(checked.event)
+        .catch((error: unknown) => drop(`handler failed: ${errorMessage(error)}`, raw.subject));
+      return;
+    }
+    await settle(raw, () => options.handler(checked.event), 20, 1_000, drop);
+  };
+}
+
+/** Acks after the handler succeeds; otherwise naks with a delay, or terminates after maxDeliver attempts. */
+async function settle(
+  raw: RawDelivery,
+  handler: () => Promise<void>,
+  maxDeliver: number,
+  retryDelayMs: number,
+  drop: (reason: string, subject: string) => void,
+): Promise<void> {
+  try {
+    await handler();
+    raw.ack();
+  } catch (error) {
+    if (raw.deliveryCount >= maxDeliver) {
+      raw.term();
+      drop(`handler failed ${maxDeliver} times: ${errorMessage(error)}`, raw.subject);
+    } else {
+      raw.nak(retryDelayMs);
+    }
+  }
+}

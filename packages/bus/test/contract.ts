@@ -1,0 +1,362 @@
+import type { Vital } from '@immune/core';
+import Type from 'typebox';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Bus, VitalDelivery } from '../src/bus.js';
+import {
+  BusClosedError,
+  BusCommandError,
+  BusNoRespondersError,
+  BusTimeoutError,
+  InvalidMessageError,
+} from '../src/errors.js';
+import {
+  defineCommand,
+  type EventEnvelope,
+  QUARANTINE_BUCKET,
+  type QuarantineEntry,
+} from '../src/messages.js';
+import { eventually, uniquePrefix } from '../src/testing.js';
+
+let counter = 0;
+export function testVital(agentId: string, overrides: Partial<Vital> = {}): Vital {
+  counter++;
+  return {
+    id: `vital-${process.pid}-${Date.now()}-${counter}`,
+    agent_id: agentId,
+    ts: Date.now(),
+    source: 'gateway',
+    kind: 'llm',
+    latency_ms: 100,
+    input_tokens: 10,
+    output_tokens: 5,
+    total_tokens: 15,
+    tool_calls: 0,
+    retries: 0,
+    cost: 0.0001,
+    success: true,
+    ...overrides,
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const echo = defineCommand({
+  service: 'test',
+  verb: 'echo',
+  request: Type.Object({
+    text: Type.String(),
+    fail: Type.Optional(Type.Boolean()),
+    delayMs: Type.Optional(Type.Number()),
+  }),
+  reply: Type.Object({ text: Type.String() }),
+});
+
+const quarantined = (agent: string): QuarantineEntry => ({
+  agent_id: agent,
+  state: 'QUARANTINED',
+  reason: 'test',
+  since: 1,
+  by: 'sentinel',
+});
+
+/** The behaviour every Bus implementation must have. Each test gets its own prefix. */
+export function busContract(
+  name: string,
+  open: (prefix: string) => Promise<Bus>,
+  cleanup: (prefix: string) => Promise<void>,
+) {
+  describe(`bus contract: ${name}`, () => {
+    let bus: Bus;
+    let prefix: string;
+    const extra: Bus[] = [];
+
+    beforeEach(async () => {
+      prefix = uniquePrefix();
+      bus = await open(prefix);
+    });
+
+    afterEach(async () => {
+      for (const other of extra.splice(0)) await other.drain();
+      await bus.drain();
+      await cleanup(prefix);
+    });
+
+    /** An agent id that lands on the given partition. */
+    const agentOn = (partition: number, tag = 'a') => {
+      for (let i = 0; ; i++) {
+        const id = `agent.${tag}-${i} x`;
+        if (bus.topology.partitionOf(id) === partition) return id;
+      }
+    };
+
+    it('delivers a vital to the consumer that owns its partition, and only there', async () => {
+      const seen0: VitalDelivery[] = [];
+      const seen1: VitalDelivery[] = [];
+      const c0 = await bus.consumeVitals({
+        durable: 'p0',
+        partitions: [0],
+        handler: async (d) => void seen0.push(d),
+      });
+      const c1 = await bus.consumeVitals({
+        durable: 'p1',
+        partitions: [1],
+        handler: async (d) => void seen1.push(d),
+      });
+      const vital = testVital(agentOn(0));
+      await bus.publishVital(vital);
+      await eventually(() => expect(seen0).toHaveLength(1));
+      expect(seen0[0]).toMatchObject({ vital, partition: 0, redelivered: false, deliveryCount: 1 });
+      expect(seen0[0]!.envelope).toMatchObject({
+        v: 1,
+        id: vital.id,
+        type: 'vital',
+        agentId: vital.agent_id,
+      });
+      await sleep(100);
+      expect(seen1).toHaveLength(0);
+      await Promise.all([c0.stop(), c1.stop()]);
+    });
+
+    it('dedupes a vital published twice with the same id', async () => {
+      const seen: string[] = [];
+      const sub = await bus.consumeVitals({
+        durable: 'dedupe',
+        handler: async (d) => void seen.push(d.vital.id),
+      });
+      const vital = testVital('dup-agent');
+      await bus.publishVital(vital);
+      await bus.publishVital(vital);
+      await bus.publishVital(testVital('dup-agent'));
+      await eventually(() => expect(seen).toHaveLength(2));
+      await sleep(150);
+      expect(seen.filter((id) => id === vital.id)).toHaveLength(1);
+      await sub.stop();
+    });
+
+    it('redelivers a vital whose handler failed, marked as redelivered', async () => {
+      const attempts: VitalDelivery[] = [];
+      const sub = await bus.consumeVitals({
+        durable: 'retry',
+        retryDelayMs: 50,
+        handler: async (d) => {
+          attempts.push(d);
+          if (attempts.length === 1) throw new Error('transient');
+        },
+      });
+      await bus.publishVital(testVital('retry-agent'));
+      await eventually(() => expect(attempts).toHaveLength(2));
+      expect(attempts[1]).toMatchObject({ redelivered: true, deliveryCount: 2 });
+      await sub.stop();
+    });
+
+    it('drops a vital that keeps failing after maxDeliver, and says so', async () => {
+      let attempts = 0;
+      const dropped: string[] = [];
+      const sub = await bus.consumeVitals({
+        durable: 'poison',
+        retryDelayMs: 10,
+        maxDeliver: 3,
+        handler: async () => {
+          attempts++;
+          throw new Error('always');
+        },
+        onDropped: (reason) => dropped.push(reason),
+      });
+      await bus.publishVital(testVital('poison-agent'));
+      await eventually(() => expect(dropped).toHaveLength(1));
+      expect(attempts).toBe(3);
+      expect(dropped[0]).toMatch(/failed 3 times: always/);
+      await sub.stop();
+    });
+
+    it('resumes a durable consumer where it stopped, without repeating acked vitals', async () => {
+      const seen: string[] = [];
+      const handler = async (d: VitalDelivery) => void seen.push(d.vital.id);
+      const first = await bus.consumeVitals({ durable: 'resume', handler });
+      const before = Array.from({ length: 5 }, () => testVital('resume-agent'));
+      for (const v of before) await bus.publishVital(v);
+      await eventually(() => expect(seen).toHaveLength(5));
+      await first.stop();
+      const after = Array.from({ length: 5 }, () => testVital('resume-agent'));
+      for (const v of after) await bus.publishVital(v);
+      await sleep(100);
+      expect(seen).toHaveLength(5);
+      const second = await bus.consumeVitals({ durable: 'resume', handler });
+      await eventually(() => expect(seen).toHaveLength(10));
+      await sleep(150);
+      expect(seen).toEqual([...before, ...after].map((v) => v.id));
+      await second.stop();
+    });
+
+    it('keeps at most maxInFlight handlers running, and one agent strictly in order', async () => {
+      let running = 0;
+      let peak = 0;
+      const perAgent = new Map<string, number[]>();
+      const busyAgents = new Set<string>();
+      let overlapped = false;
+      const sub = await bus.consumeVitals({
+        durable: 'bounded',
+        maxInFlight: 3,
+        handler: async ({ vital }) => {
+          if (busyAgents.has(vital.agent_id)) overlapped = true;
+          busyAgents.add(vital.agent_id);
+          running++;
+          peak = Math.max(peak, running);
+          await sleep(15);
+          running--;
+          busyAgents.delete(vital.agent_id);
+          const list = perAgent.get(vital.agent_id) ?? [];
+          list.push(vital.ts);
+          perAgent.set(vital.agent_id, list);
+        },
+      });
+      const agents = ['ord-1', 'ord-2', 'ord-3', 'ord-4', 'ord-5'];
+      for (let i = 0; i < 40; i++) await bus.publishVital(testVital(agents[i % 5]!, { ts: 1000 + i }));
+      await eventually(() => expect([...perAgent.values()].flat()).toHaveLength(40), 10_000);
+      expect(peak).toBeLessThanOrEqual(3);
+      expect(peak).toBeGreaterThan(1);
+      expect(overlapped).toBe(false);
+      for (const list of perAgent.values()) expect(list).toEqual([...list].sort((a, b) => a - b));
+      await sub.stop();
+    });
+
+    it('stop waits for handlers in flight and acks them', async () => {
+      const done: string[] = [];
+      const sub = await bus.consumeVitals({
+        durable: 'graceful',
+        handler: async ({ vital }) => {
+          await sleep(200);
+          done.push(vital.id);
+        },
+      });
+      const vital = testVital('graceful-agent');
+      await bus.publishVital(vital);
+      await sleep(60);
+      await sub.stop();
+      expect(done).toEqual([vital.id]);
+      const again: string[] = [];
+      const next = await bus.consumeVitals({
+        durable: 'graceful',
+        handler: async (d) => void again.push(d.vital.id),
+      });
+      await sleep(200);
+      expect(again).toEqual([]);
+      await next.stop();
+    });
+
+    it('delivers events durably by type, and replays retained ones on request', async () => {
+      const infections: EventEnvelope[] = [];
+      const sub = await bus.subscribeEvents({
+        durable: 'healer',
+        types: ['quarantine.applied'],
+        handler: async (e) => void infections.push(e),
+      });
+      await bus.publishEvent('quarantine.released', 'agent-1', { agent_id: 'agent-1', reason: 'cured' });
+      const published = await bus.publishEvent('quarantine.applied', 'agent-1', quarantined('agent-1'));
+      await eventually(() => expect(infections).toHaveLength(1));
+      expect(infections[0]).toEqual(published);
+      await sub.stop();
+
+      const replayed: string[] = [];
+      const all = await bus.subscribeEvents({
+        durable: 'audit',
+        deliverFrom: 'all',
+        handler: async (e) => void replayed.push(e.type),
+      });
+      await eventually(() => expect(replayed.sort()).toEqual(['quarantine.applied', 'quarantine.released']));
+      await all.stop();
+    });
+
+    it('gives an ephemeral subscription only new events about its agent', async () => {
+      await bus.publishEvent('quarantine.released', 'watched', { agent_id: 'watched', reason: 'old news' });
+      const seen: EventEnvelope[] = [];
+      const sub = await bus.subscribeEvents({ agentId: 'watched', handler: async (e) => void seen.push(e) });
+      await sleep(100);
+      await bus.publishEvent('quarantine.released', 'other', { agent_id: 'other', reason: 'x' });
+      await bus.publishEvent('quarantine.applied', 'watched', quarantined('watched'));
+      await eventually(() => expect(seen.map((e) => e.type)).toEqual(['quarantine.applied']));
+      await sleep(100);
+      expect(seen).toHaveLength(1);
+      await sub.stop();
+    });
+
+    it('refuses to publish an event that does not match its schema', async () => {
+      await expect(
+        bus.publishEvent('quarantine.released', 'x', { agent_id: 'x' } as never).then(() => 'published'),
+      ).resolves.toBe('published');
+      const dropped: string[] = [];
+      const sub = await bus.subscribeEvents({
+        durable: 'strict',
+        deliverFrom: 'all',
+        handler: async () => undefined,
+        onDropped: (reason) => dropped.push(reason),
+      });
+      await eventually(() => expect(dropped[0]).toMatch(/invalid event: \/data\/reason is required/));
+      await sub.stop();
+    });
+
+    it('answers commands, and reports handler errors, bad requests, no responders and timeouts', async () => {
+      await expect(bus.request(echo, { text: 'nobody' }, { timeoutMs: 500 })).rejects.toBeInstanceOf(
+        BusNoRespondersError,
+      );
+      const sub = await bus.handleCommand(echo, async (req) => {
+        if (req.fail) throw Object.assign(new Error('refused on purpose'), { code: 'refused' });
+        if (req.delayMs) await sleep(req.delayMs);
+        return { text: req.text.toUpperCase() };
+      });
+      await expect(bus.request(echo, { text: 'hi' })).resolves.toEqual({ text: 'HI' });
+      await expect(bus.request(echo, { text: 'x', fail: true })).rejects.toMatchObject({
+        constructor: BusCommandError,
+        code: 'refused',
+        message: 'refused on purpose',
+      });
+      await expect(bus.request(echo, { wrong: 1 } as never)).rejects.toBeInstanceOf(InvalidMessageError);
+      await expect(
+        bus.request(echo, { text: 'slow', delayMs: 400 }, { timeoutMs: 100 }),
+      ).rejects.toBeInstanceOf(BusTimeoutError);
+      await sub.stop();
+    });
+
+    it('keeps KV values, watches existing values then changes, and refuses invalid values', async () => {
+      const kv = await bus.kv(QUARANTINE_BUCKET);
+      await kv.put('agent.with dots', quarantined('agent.with dots'));
+      await kv.put('b', quarantined('b'));
+      expect(await kv.get('agent.with dots')).toEqual(quarantined('agent.with dots'));
+      expect(await kv.get('missing')).toBeUndefined();
+
+      const changes: Array<[string, string | undefined]> = [];
+      const watch = await kv.watch((c) => changes.push([c.key, c.value?.state]));
+      await watch.ready;
+      expect(changes.sort()).toEqual([
+        ['agent.with dots', 'QUARANTINED'],
+        ['b', 'QUARANTINED'],
+      ]);
+      changes.length = 0;
+      await kv.put('c', { ...quarantined('c'), state: 'HEALING' });
+      await kv.delete('b');
+      await eventually(() =>
+        expect(changes).toEqual([
+          ['c', 'HEALING'],
+          ['b', undefined],
+        ]),
+      );
+      expect([...(await kv.entries()).keys()].sort()).toEqual(['agent.with dots', 'c']);
+      await expect(kv.put('bad', { agent_id: 'bad' } as never)).rejects.toThrow(/does not match its schema/);
+      await watch.stop();
+    });
+
+    it('a watch on an empty bucket is ready at once', async () => {
+      const kv = await bus.kv(QUARANTINE_BUCKET);
+      const watch = await kv.watch(() => undefined);
+      await expect(watch.ready).resolves.toBeUndefined();
+      await watch.stop();
+    });
+
+    it('refuses to publish after drain', async () => {
+      const drained = await open(prefix);
+      await drained.drain();
+      await expect(drained.publishVital(testVital('late'))).rejects.toBeInstanceOf(BusClosedError);
+      expect(drained.status).toBe('closed');
+    });
+  });
+}
