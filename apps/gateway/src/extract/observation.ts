@@ -1,0 +1,47 @@
+/** What the gateway learned about one call from its request and response, before it becomes a Vital. */
+export interface CallObservation {
+  model: string | undefined;
+  input_tokens: number;
+  output_tokens: number;
+  /** When the provider reports a total that differs from input + output (e.g. reasoning), it wins. */
+  total_tokens: number | undefined;
+  tool_calls: number;
+  /** Undefined on success. */
+  error_type: string | undefined;
+}
+
+export function emptyObservation(model?: string): CallObservation {
+  return {
+    model,
+    input_tokens: 0,
+    output_tokens: 0,
+    total_tokens: undefined,
+    tool_calls: 0,
+    error_type: undefined,
+  };
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function numberOr(value: unknown, fallback = 0): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : fallback;
+}
+
+export function stringOr(value: unknown, fallback?: string): string | undefined {
+  return typeof value === 'string' ? value : fallback;
+}
+
+/**
+ * A short, stable error class from a status and an error body in either provider's format, e.g.
+ * `rate_limit_error`, `invalid_request_error`, `overloaded_error`, or `http_502` when the body says nothing.
+ */
+export function errorTypeOf(status: number, body: unknown): string {
+  const error = isRecord(body) && isRecord(body.error) ? body.error : undefined;
+  const named = stringOr(error?.type) ?? stringOr(error?.code);
+  if (named) return named;
+  if (status === 429) return 'rate_limit_error';
+  if (status === 408 || status === 504) return 'timeout';
+  return `http_${status}`;
+}

@@ -1,0 +1,100 @@
+import {
+  type CallObservation,
+  emptyObservation,
+  errorTypeOf,
+  isRecord,
+  numberOr,
+  stringOr,
+} from './observation.js';
+import type { SseEvent } from './sse.js';
+
+/** A non-streamed chat completion (or its error body). */
+export function observeChatCompletion(
+  status: number,
+  body: unknown,
+  requestedModel?: string,
+): CallObservation {
+  const observation = emptyObservation(requestedModel);
+  if (!isRecord(body)) {
+    observation.error_type = status >= 400 ? `http_${status}` : 'invalid_response';
+    return observation;
+  }
+  if (status >= 400) {
+    observation.error_type = errorTypeOf(status, body);
+    return observation;
+  }
+  observation.model = stringOr(body.model, requestedModel);
+  applyUsage(observation, body.usage);
+  if (Array.isArray(body.choices)) {
+    for (const choice of body.choices) {
+      const calls = isRecord(choice) && isRecord(choice.message) ? choice.message.tool_calls : undefined;
+      if (Array.isArray(calls)) observation.tool_calls += calls.length;
+    }
+  }
+  return observation;
+}
+
+function applyUsage(observation: CallObservation, usage: unknown): void {
+  if (!isRecord(usage)) return;
+  observation.input_tokens = numberOr(usage.prompt_tokens);
+  observation.output_tokens = numberOr(usage.completion_tokens);
+  observation.total_tokens = typeof usage.total_tokens === 'number' ? usage.total_tokens : undefined;
+}
+
+/**
+ * Reads a chat-completions stream event by event. When the gateway injected `stream_options.include_usage`
+ * for a client that did not ask, `hideUsage` is true and the tap marks the extra usage-only chunk for removal
+ * and the `"usage":null` field every other chunk then carries for stripping, so the client sees exactly
+ * what it would have seen direct.
+ */
+export class ChatStreamTap {
+  private readonly observation: CallObservation;
+  private readonly toolCalls = new Set<string>();
+  private sawUsage = false;
+
+  constructor(
+    requestedModel: string | undefined,
+    private readonly hideUsage: boolean,
+  ) {
+    this.observation = emptyObservation(requestedModel);
+  }
+
+  /** Returns the event text to forward: unchanged, rewritten, or undefined to drop it. */
+  onEvent(event: SseEvent): 'forward' | 'drop' | { data: string } {
+    if (event.data === '[DONE]') return 'forward';
+    let chunk: unknown;
+    try {
+      chunk = JSON.parse(event.data);
+    } catch {
+      return 'forward';
+    }
+    if (!isRecord(chunk)) return 'forward';
+    if (isRecord(chunk.error)) {
+      this.observation.error_type = errorTypeOf(200, chunk);
+      return 'forward';
+    }
+    if (typeof chunk.model === 'string') this.observation.model = chunk.model;
+    const choices = Array.isArray(chunk.choices) ? chunk.choices : [];
+    for (const choice of choices) {
+      if (!isRecord(choice) || !isRecord(choice.delta) || !Array.isArray(choice.delta.tool_calls)) continue;
+      for (const call of choice.delta.tool_calls) {
+        if (isRecord(call)) this.toolCalls.add(`${numberOr(choice.index)}:${numberOr(call.index)}`);
+      }
+    }
+    if (isRecord(chunk.usage)) {
+      this.sawUsage = true;
+      applyUsage(this.observation, chunk.usage);
+      if (this.hideUsage && choices.length === 0) return 'drop';
+    }
+    if (this.hideUsage && 'usage' in chunk && chunk.usage === null) {
+      const { usage: _hidden, ...rest } = chunk;
+      return { data: JSON.stringify(rest) };
+    }
+    return 'forward';
+  }
+
+  /** The observation so far; `usageMissing` tells a stream that ended before its usage chunk. */
+  result(): CallObservation & { usageMissing: boolean } {
+    return { ...this.observation, tool_calls: this.toolCalls.size, usageMissing: !this.sawUsage };
+  }
+}

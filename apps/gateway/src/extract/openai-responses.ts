@@ -1,0 +1,86 @@
+import {
+  type CallObservation,
+  emptyObservation,
+  errorTypeOf,
+  isRecord,
+  numberOr,
+  stringOr,
+} from './observation.js';
+import type { SseEvent } from './sse.js';
+
+/** A non-streamed Responses API result, or the `response` inside `response.completed`. */
+export function observeResponse(status: number, body: unknown, requestedModel?: string): CallObservation {
+  const observation = emptyObservation(requestedModel);
+  if (!isRecord(body)) {
+    observation.error_type = status >= 400 ? `http_${status}` : 'invalid_response';
+    return observation;
+  }
+  if (status >= 400) {
+    observation.error_type = errorTypeOf(status, body);
+    return observation;
+  }
+  fill(observation, body);
+  return observation;
+}
+
+function fill(observation: CallObservation, response: Record<string, unknown>): void {
+  observation.model = stringOr(response.model, observation.model);
+  if (isRecord(response.usage)) {
+    observation.input_tokens = numberOr(response.usage.input_tokens);
+    observation.output_tokens = numberOr(response.usage.output_tokens);
+    observation.total_tokens =
+      typeof response.usage.total_tokens === 'number' ? response.usage.total_tokens : undefined;
+  }
+  if (Array.isArray(response.output)) {
+    observation.tool_calls = response.output.filter(
+      (item) => isRecord(item) && typeof item.type === 'string' && item.type.endsWith('_call'),
+    ).length;
+  }
+  if (response.status === 'failed' || response.status === 'incomplete') {
+    const error = isRecord(response.error) ? response.error : undefined;
+    observation.error_type =
+      stringOr(error?.code) ??
+      (isRecord(response.incomplete_details) ? stringOr(response.incomplete_details.reason) : undefined) ??
+      `response_${response.status}`;
+  }
+}
+
+/** Responses API streams: usage and the final output arrive in `response.completed` (or failed/incomplete). */
+export class ResponsesStreamTap {
+  private readonly observation: CallObservation;
+  private finished = false;
+
+  constructor(requestedModel: string | undefined) {
+    this.observation = emptyObservation(requestedModel);
+  }
+
+  onEvent(event: SseEvent): void {
+    const type = event.event;
+    if (
+      type !== 'response.completed' &&
+      type !== 'response.failed' &&
+      type !== 'response.incomplete' &&
+      type !== 'error'
+    ) {
+      return;
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    if (!isRecord(payload)) return;
+    if (type === 'error') {
+      this.observation.error_type = stringOr(payload.code) ?? stringOr(payload.type) ?? 'stream_error';
+      this.finished = true;
+      return;
+    }
+    if (isRecord(payload.response)) fill(this.observation, payload.response);
+    this.finished = true;
+  }
+
+  result(): CallObservation & { usageMissing: boolean } {
+    return { ...this.observation, usageMissing: !this.finished };
+  }
+}
