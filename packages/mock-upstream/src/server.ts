@@ -1,0 +1,329 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Behaviour, MISBEHAVIOURS, type Misbehaviour, NORMAL_BEHAVIOUR } from './behaviour.js';
+import {
+  type Answer,
+  anthropicEvents,
+  anthropicMessage,
+  chatChunks,
+  chatCompletion,
+  legacyCompletion,
+  outputTokens,
+  responseEvents,
+  responseObject,
+} from './wire.js';
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
+}
+
+export interface MockUpstreamOptions {
+  port?: number;
+  host?: string;
+  /** Keep the last N requests for assertions (0 in benchmarks). */
+  record?: number;
+}
+
+type Json = Record<string, unknown>;
+
+const isRecord = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * A fake LLM provider on node:http. It answers like OpenAI (chat completions, Responses, legacy completions,
+ * embeddings, models, and Azure's deployment paths) and Anthropic (Messages), streamed or not, with
+ * deterministic token counts, and can be told to misbehave for one agent at a time.
+ */
+export class MockUpstream {
+  readonly requests: RecordedRequest[] = [];
+  /** Streams whose client went away before the end: the gateway must propagate aborts. */
+  abortedStreams = 0;
+  private readonly server: Server;
+  private readonly behaviours = new Map<string, Behaviour>();
+  private readonly counters = new Map<string, number>();
+  private sequence = 0;
+
+  private constructor(private readonly options: MockUpstreamOptions) {
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((error: unknown) => {
+        if (!res.headersSent) this.json(res, 500, { error: { message: String(error), type: 'mock_error' } });
+        else res.destroy();
+      });
+    });
+    this.server.keepAliveTimeout = 65_000;
+  }
+
+  static async start(options: MockUpstreamOptions = {}): Promise<MockUpstream> {
+    const mock = new MockUpstream(options);
+    await new Promise<void>((resolve) =>
+      mock.server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve),
+    );
+    return mock;
+  }
+
+  get url(): string {
+    const address = this.server.address() as AddressInfo;
+    return `http://127.0.0.1:${address.port}`;
+  }
+
+  /** Sets how the mock answers one agent; `undefined` restores normal behaviour. */
+  setBehaviour(agentId: string, behaviour: Misbehaviour | Partial<Behaviour> | undefined): void {
+    if (behaviour === undefined) {
+      this.behaviours.delete(agentId);
+      return;
+    }
+    const overrides = typeof behaviour === 'string' ? MISBEHAVIOURS[behaviour] : behaviour;
+    this.behaviours.set(agentId, { ...NORMAL_BEHAVIOUR, ...overrides });
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://mock');
+    const raw = await readBody(req);
+    let body: unknown;
+    if (raw.length > 0) {
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        this.json(res, 400, {
+          error: {
+            message: 'We could not parse the JSON body of your request.',
+            type: 'invalid_request_error',
+            param: null,
+            code: null,
+          },
+        });
+        return;
+      }
+    }
+    const recordLimit = this.options.record ?? 100;
+    if (recordLimit > 0) {
+      this.requests.push({
+        method: req.method ?? 'GET',
+        path: `${url.pathname}${url.search}`,
+        headers: req.headers,
+        body,
+      });
+      if (this.requests.length > recordLimit) this.requests.shift();
+    }
+    const path = url.pathname;
+    const agent = header(req, 'x-immune-agent') ?? 'anonymous';
+    const behaviour = this.behaviours.get(agent) ?? NORMAL_BEHAVIOUR;
+    const anthropic = path.endsWith('/messages');
+
+    if (req.method === 'GET' && path.endsWith('/models')) {
+      this.json(res, 200, {
+        object: 'list',
+        data: ['gpt-4o-mini', 'gpt-4o', 'text-embedding-3-small'].map((id) => ({
+          id,
+          object: 'model',
+          created: 1_700_000_000,
+          owned_by: 'mock',
+        })),
+      });
+      return;
+    }
+    if (req.method !== 'POST' || !isRecord(body)) {
+      this.json(res, 404, {
+        error: {
+          message: `Unknown request URL: ${req.method} ${path}.`,
+          type: 'invalid_request_error',
+          param: null,
+          code: 'unknown_url',
+        },
+      });
+      return;
+    }
+    if (behaviour.latencyMs > 0) await sleep(behaviour.latencyMs);
+    if (this.shouldFail(agent, behaviour)) {
+      this.fail(res, behaviour.errorStatus, anthropic);
+      return;
+    }
+    const answer = this.answer(body, behaviour, anthropic);
+    const stream = body.stream === true;
+
+    if (path.endsWith('/chat/completions')) {
+      const includeUsage = isRecord(body.stream_options) && body.stream_options.include_usage === true;
+      if (!stream) this.json(res, 200, chatCompletion(answer));
+      else
+        await this.sse(
+          res,
+          req,
+          chatChunks(answer, includeUsage).map((chunk) => [undefined, chunk]),
+          behaviour,
+          true,
+        );
+    } else if (path.endsWith('/responses')) {
+      if (!stream) this.json(res, 200, responseObject(answer, 'completed', body.instructions));
+      else await this.sse(res, req, responseEvents(answer, body.instructions), behaviour, false);
+    } else if (anthropic) {
+      if (!stream) this.json(res, 200, anthropicMessage(answer));
+      else await this.sse(res, req, anthropicEvents(answer), behaviour, false);
+    } else if (path.endsWith('/completions')) {
+      this.json(res, 200, legacyCompletion(answer));
+    } else if (path.endsWith('/embeddings')) {
+      this.json(res, 200, embeddings(body, answer));
+    } else {
+      this.json(res, 404, {
+        error: {
+          message: `Unknown request URL: POST ${path}.`,
+          type: 'invalid_request_error',
+          param: null,
+          code: 'unknown_url',
+        },
+      });
+    }
+  }
+
+  /** Fails a deterministic fraction of an agent's requests, evenly spread, so tests are repeatable. */
+  private shouldFail(agent: string, behaviour: Behaviour): boolean {
+    if (behaviour.errorStatus === 0) return false;
+    const n = this.counters.get(agent) ?? 0;
+    this.counters.set(agent, n + 1);
+    return Math.floor((n + 1) * behaviour.errorRate) > Math.floor(n * behaviour.errorRate);
+  }
+
+  private fail(res: ServerResponse, status: number, anthropic: boolean): void {
+    const type =
+      status === 429
+        ? 'rate_limit_error'
+        : status >= 500
+          ? anthropic
+            ? 'api_error'
+            : 'server_error'
+          : 'invalid_request_error';
+    const message =
+      status === 429
+        ? 'Rate limit reached for requests'
+        : 'The server had an error while processing your request.';
+    if (anthropic)
+      this.json(res, status === 503 ? 529 : status, {
+        type: 'error',
+        error: { type: status === 503 ? 'overloaded_error' : type, message },
+      });
+    else this.json(res, status, { error: { message, type, param: null, code: null } });
+  }
+
+  private answer(body: Json, behaviour: Behaviour, anthropic: boolean): Answer {
+    this.sequence++;
+    const offeredTools = Array.isArray(body.tools) ? body.tools : [];
+    const toolNames = offeredTools
+      .map((tool) =>
+        isRecord(tool) ? (isRecord(tool.function) ? tool.function.name : tool.name) : undefined,
+      )
+      .filter((name): name is string => typeof name === 'string');
+    // A model answers a tool result with text; a tool storm keeps calling tools regardless.
+    const afterToolResult = lastMessageIsToolResult(body, anthropic);
+    const storm = behaviour.toolCalls > NORMAL_BEHAVIOUR.toolCalls;
+    const toolCount = toolNames.length > 0 && (!afterToolResult || storm) ? behaviour.toolCalls : 0;
+    return {
+      model: typeof body.model === 'string' ? body.model : 'gpt-4o-mini',
+      id: `mock${this.sequence}`,
+      created: Math.floor(Date.now() / 1000),
+      inputTokens: Math.max(
+        1,
+        Math.ceil(JSON.stringify(body.messages ?? body.input ?? body.prompt ?? '').length / 4),
+      ),
+      words: Array.from({ length: behaviour.outputTokens }, (_, i) => WORDS[i % WORDS.length]!),
+      tools: Array.from({ length: toolCount }, (_, i) => ({
+        id: `call_${this.sequence}_${i}`,
+        name: toolNames[i % toolNames.length]!,
+        arguments: JSON.stringify({ query: `mock-${i}` }),
+      })),
+    };
+  }
+
+  private json(res: ServerResponse, status: number, body: unknown): void {
+    const payload = JSON.stringify(body);
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(payload),
+      'x-request-id': `req_mock_${this.sequence}`,
+    });
+    res.end(payload);
+  }
+
+  private async sse(
+    res: ServerResponse,
+    req: IncomingMessage,
+    events: Array<[string | undefined, unknown]>,
+    behaviour: Behaviour,
+    done: boolean,
+  ): Promise<void> {
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-request-id': `req_mock_${this.sequence}`,
+    });
+    let closed = false;
+    res.on('close', () => {
+      if (!res.writableFinished) {
+        closed = true;
+        this.abortedStreams++;
+      }
+    });
+    req.on('aborted', () => {
+      closed = true;
+    });
+    for (const [event, data] of events) {
+      if (closed) return;
+      res.write(`${event ? `event: ${event}\n` : ''}data: ${JSON.stringify(data)}\n\n`);
+      if (behaviour.chunkDelayMs > 0) await sleep(behaviour.chunkDelayMs);
+    }
+    if (done && !closed) res.write('data: [DONE]\n\n');
+    res.end();
+  }
+}
+
+const WORDS = ['the', 'agent', 'reviewed', 'data', 'and', 'found', 'a', 'clear', 'answer', 'today'];
+
+function embeddings(body: Json, answer: Answer) {
+  const inputs = Array.isArray(body.input) ? body.input : [body.input];
+  const vector = Array.from({ length: 8 }, (_, i) => Number((0.1 * (i + 1)).toFixed(2)));
+  const base64 = body.encoding_format === 'base64';
+  return {
+    object: 'list',
+    data: inputs.map((_, index) => ({
+      object: 'embedding',
+      index,
+      embedding: base64 ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector,
+    })),
+    model: answer.model,
+    usage: { prompt_tokens: answer.inputTokens, total_tokens: answer.inputTokens },
+  };
+}
+
+function lastMessageIsToolResult(body: Json, anthropic: boolean): boolean {
+  const list = Array.isArray(body.messages) ? body.messages : Array.isArray(body.input) ? body.input : [];
+  const last = list.at(-1);
+  if (!isRecord(last)) return false;
+  if (last.role === 'tool' || last.type === 'function_call_output') return true;
+  return (
+    anthropic &&
+    Array.isArray(last.content) &&
+    last.content.some((b) => isRecord(b) && b.type === 'tool_result')
+  );
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export { outputTokens };
