@@ -1,0 +1,137 @@
+import Type, { type Static } from 'typebox';
+
+/**
+ * A policy is a set of rules for a scope. Operators write them in GATEWAY_POLICIES or the management API; the
+ * healer writes them as cures (throttle, cap max_tokens, strip or allow-list tools, pin or downgrade model,
+ * reroute, block). All live in the `immune_gateway` KV bucket so every replica applies the same set.
+ */
+export const PolicyScope = Type.Union([
+  Type.Object({ kind: Type.Literal('global') }, { additionalProperties: false }),
+  Type.Object(
+    { kind: Type.Literal('agent'), agent_id: Type.String({ minLength: 1 }) },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    { kind: Type.Literal('key'), key_fingerprint: Type.String({ pattern: '^key-[0-9a-f]{16}$' }) },
+    { additionalProperties: false },
+  ),
+]);
+export type PolicyScope = Static<typeof PolicyScope>;
+
+export const PolicyRules = Type.Object(
+  {
+    requests_per_minute: Type.Optional(Type.Integer({ minimum: 0 })),
+    tokens_per_minute: Type.Optional(Type.Integer({ minimum: 0 })),
+    token_budget: Type.Optional(
+      Type.Object(
+        { tokens: Type.Integer({ minimum: 0 }), window_ms: Type.Integer({ minimum: 1000 }) },
+        { additionalProperties: false },
+      ),
+    ),
+    allow_models: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    deny_models: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    max_tokens: Type.Optional(Type.Integer({ minimum: 1 })),
+    allow_tools: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    strip_tools: Type.Optional(Type.Boolean()),
+    pin_model: Type.Optional(Type.String({ minLength: 1 })),
+    block: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type PolicyRules = Static<typeof PolicyRules>;
+
+export const Policy = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 128 }),
+    scope: PolicyScope,
+    rules: PolicyRules,
+    source: Type.Union([Type.Literal('config'), Type.Literal('operator'), Type.Literal('healer')]),
+    reason: Type.Optional(Type.String()),
+    expires_at: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+export type Policy = Static<typeof Policy>;
+
+/** The rules that apply to one request after every matching policy is merged, most restrictive first. */
+export interface EffectiveRules {
+  requestsPerMinute?: { limit: number; policy: string };
+  tokensPerMinute?: { limit: number; policy: string };
+  tokenBudget?: { tokens: number; windowMs: number; policy: string };
+  allowModels?: { models: Set<string>; policy: string };
+  denyModels: Map<string, string>;
+  maxTokens?: { limit: number; policy: string };
+  allowTools?: { tools: Set<string>; policy: string };
+  stripTools?: string;
+  pinModel?: { model: string; policy: string };
+  block?: string;
+}
+
+export function applies(
+  policy: Policy,
+  agentId: string,
+  keyFingerprint: string | undefined,
+  now: number,
+): boolean {
+  if (policy.expires_at !== undefined && policy.expires_at <= now) return false;
+  switch (policy.scope.kind) {
+    case 'global':
+      return true;
+    case 'agent':
+      return policy.scope.agent_id === agentId;
+    case 'key':
+      return policy.scope.key_fingerprint === keyFingerprint;
+  }
+}
+
+const SPECIFICITY = { global: 0, key: 1, agent: 2 } as const;
+
+/**
+ * Merges the policies that apply: the lowest limit wins, allow-lists intersect, deny-lists unite, a block
+ * anywhere blocks. For a model pin, the most specific scope wins (an agent's cure beats a global default).
+ * Each merged rule remembers which policy set it, so a denial can say which rule fired.
+ */
+export function mergeRules(policies: readonly Policy[]): EffectiveRules {
+  const merged: EffectiveRules = { denyModels: new Map() };
+  const ordered = [...policies].sort((a, b) => SPECIFICITY[a.scope.kind] - SPECIFICITY[b.scope.kind]);
+  const lower = (
+    current: { limit: number; policy: string } | undefined,
+    limit: number | undefined,
+    policy: string,
+  ) =>
+    limit !== undefined && (current === undefined || limit < current.limit) ? { limit, policy } : current;
+  for (const policy of ordered) {
+    const r = policy.rules;
+    merged.requestsPerMinute = lower(merged.requestsPerMinute, r.requests_per_minute, policy.id);
+    merged.tokensPerMinute = lower(merged.tokensPerMinute, r.tokens_per_minute, policy.id);
+    merged.maxTokens = lower(merged.maxTokens, r.max_tokens, policy.id);
+    if (r.token_budget && (!merged.tokenBudget || r.token_budget.tokens < merged.tokenBudget.tokens)) {
+      merged.tokenBudget = {
+        tokens: r.token_budget.tokens,
+        windowMs: r.token_budget.window_ms,
+        policy: policy.id,
+      };
+    }
+    if (r.allow_models) {
+      const models = new Set(r.allow_models);
+      merged.allowModels = {
+        models: merged.allowModels
+          ? new Set([...merged.allowModels.models].filter((m) => models.has(m)))
+          : models,
+        policy: policy.id,
+      };
+    }
+    for (const model of r.deny_models ?? []) merged.denyModels.set(model, policy.id);
+    if (r.allow_tools) {
+      const tools = new Set(r.allow_tools);
+      merged.allowTools = {
+        tools: merged.allowTools ? new Set([...merged.allowTools.tools].filter((t) => tools.has(t))) : tools,
+        policy: policy.id,
+      };
+    }
+    if (r.strip_tools) merged.stripTools = policy.id;
+    if (r.pin_model) merged.pinModel = { model: r.pin_model, policy: policy.id };
+    if (r.block) merged.block ??= policy.id;
+  }
+  return merged;
+}
