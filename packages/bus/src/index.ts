@@ -11,6 +11,7 @@ export type {
 } from './bus.js';
 export { createEmbeddedBus, type EmbeddedBusOptions } from './embedded-bus.js';
 export * from './errors.js';
+export * from './gateway-config.js';
 export * from './messages.js';
 export { connectNatsBus, type NatsBusOptions } from './nats-bus.js';
 export * from './subjects.js';

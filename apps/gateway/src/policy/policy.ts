@@ -1,57 +1,6 @@
-import Type, { type Static } from 'typebox';
+import type { Policy } from '@immune/bus';
 
-/**
- * A policy is a set of rules for a scope. Operators write them in GATEWAY_POLICIES or the management API; the
- * healer writes them as cures (throttle, cap max_tokens, strip or allow-list tools, pin or downgrade model,
- * reroute, block). All live in the `immune_gateway` KV bucket so every replica applies the same set.
- */
-export const PolicyScope = Type.Union([
-  Type.Object({ kind: Type.Literal('global') }, { additionalProperties: false }),
-  Type.Object(
-    { kind: Type.Literal('agent'), agent_id: Type.String({ minLength: 1 }) },
-    { additionalProperties: false },
-  ),
-  Type.Object(
-    { kind: Type.Literal('key'), key_fingerprint: Type.String({ pattern: '^key-[0-9a-f]{16}$' }) },
-    { additionalProperties: false },
-  ),
-]);
-export type PolicyScope = Static<typeof PolicyScope>;
-
-export const PolicyRules = Type.Object(
-  {
-    requests_per_minute: Type.Optional(Type.Integer({ minimum: 0 })),
-    tokens_per_minute: Type.Optional(Type.Integer({ minimum: 0 })),
-    token_budget: Type.Optional(
-      Type.Object(
-        { tokens: Type.Integer({ minimum: 0 }), window_ms: Type.Integer({ minimum: 1000 }) },
-        { additionalProperties: false },
-      ),
-    ),
-    allow_models: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
-    deny_models: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
-    max_tokens: Type.Optional(Type.Integer({ minimum: 1 })),
-    allow_tools: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
-    strip_tools: Type.Optional(Type.Boolean()),
-    pin_model: Type.Optional(Type.String({ minLength: 1 })),
-    block: Type.Optional(Type.Boolean()),
-  },
-  { additionalProperties: false },
-);
-export type PolicyRules = Static<typeof PolicyRules>;
-
-export const Policy = Type.Object(
-  {
-    id: Type.String({ minLength: 1, maxLength: 128 }),
-    scope: PolicyScope,
-    rules: PolicyRules,
-    source: Type.Union([Type.Literal('config'), Type.Literal('operator'), Type.Literal('healer')]),
-    reason: Type.Optional(Type.String()),
-    expires_at: Type.Optional(Type.Integer({ minimum: 0 })),
-  },
-  { additionalProperties: false },
-);
-export type Policy = Static<typeof Policy>;
+export type { Policy, PolicyRules, PolicyScope } from '@immune/bus';
 
 /** The rules that apply to one request after every matching policy is merged, most restrictive first. */
 export interface EffectiveRules {

@@ -1,53 +1,6 @@
-import Type, { type Static } from 'typebox';
+import type { Provider, Route } from '@immune/bus';
 
-/**
- * An upstream the gateway may call. Clients never name a host: the gateway builds every upstream URL from
- * this registry, so a request cannot make it call anything else (no SSRF through the proxy).
- */
-export const Provider = Type.Object(
-  {
-    name: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' }),
-    kind: Type.Union([
-      Type.Literal('openai'),
-      Type.Literal('openai_compatible'),
-      Type.Literal('azure'),
-      Type.Literal('anthropic'),
-    ]),
-    /** For OpenAI-style providers, what OPENAI_BASE_URL would be (e.g. https://api.openai.com/v1). */
-    base_url: Type.String({ pattern: '^https?://[^\\s/@?#]+(/[^\\s?#@]*)?$' }),
-    /** Azure only: the api-version query parameter. */
-    api_version: Type.Optional(Type.String({ minLength: 1 })),
-    /** Azure only: model name -> deployment name; unmapped models use the model name as deployment. */
-    deployments: Type.Optional(Type.Record(Type.String(), Type.String({ pattern: '^[A-Za-z0-9._-]+$' }))),
-    /**
-     * Where the upstream key comes from: `passthrough` forwards the agent's own key (the default: agents keep
-     * their key and only change the base URL); `{ env }` names a gateway environment variable, so keys never
-     * sit in the KV bucket.
-     */
-    auth: Type.Optional(
-      Type.Union([
-        Type.Literal('passthrough'),
-        Type.Object({ env: Type.String({ pattern: '^[A-Z_][A-Z0-9_]*$' }) }),
-      ]),
-    ),
-  },
-  { additionalProperties: false },
-);
-export type Provider = Static<typeof Provider>;
-
-/** Which provider an agent's traffic goes to, per API family. `agent_id: '*'` is the default route. */
-export const Route = Type.Object(
-  {
-    agent_id: Type.String({ minLength: 1 }),
-    openai: Type.Optional(Type.String({ minLength: 1 })),
-    anthropic: Type.Optional(Type.String({ minLength: 1 })),
-    source: Type.Optional(
-      Type.Union([Type.Literal('config'), Type.Literal('operator'), Type.Literal('healer')]),
-    ),
-  },
-  { additionalProperties: false },
-);
-export type Route = Static<typeof Route>;
+export type { Provider, Route } from '@immune/bus';
 
 export type ApiFamily = 'openai' | 'anthropic';
 

@@ -1,0 +1,120 @@
+import Type, { type Static } from 'typebox';
+import { defineBucket } from './messages.js';
+
+/**
+ * A policy is a set of rules for a scope. Operators write them in GATEWAY_POLICIES or the management API; the
+ * healer writes them as cures (throttle, cap max_tokens, strip or allow-list tools, pin or downgrade model,
+ * reroute, block). All live in the `immune_gateway` KV bucket so every replica applies the same set.
+ */
+export const PolicyScope = Type.Union([
+  Type.Object({ kind: Type.Literal('global') }, { additionalProperties: false }),
+  Type.Object(
+    { kind: Type.Literal('agent'), agent_id: Type.String({ minLength: 1 }) },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    { kind: Type.Literal('key'), key_fingerprint: Type.String({ pattern: '^key-[0-9a-f]{16}$' }) },
+    { additionalProperties: false },
+  ),
+]);
+export type PolicyScope = Static<typeof PolicyScope>;
+
+export const PolicyRules = Type.Object(
+  {
+    requests_per_minute: Type.Optional(Type.Integer({ minimum: 0 })),
+    tokens_per_minute: Type.Optional(Type.Integer({ minimum: 0 })),
+    token_budget: Type.Optional(
+      Type.Object(
+        { tokens: Type.Integer({ minimum: 0 }), window_ms: Type.Integer({ minimum: 1000 }) },
+        { additionalProperties: false },
+      ),
+    ),
+    allow_models: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    deny_models: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    max_tokens: Type.Optional(Type.Integer({ minimum: 1 })),
+    allow_tools: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    strip_tools: Type.Optional(Type.Boolean()),
+    pin_model: Type.Optional(Type.String({ minLength: 1 })),
+    block: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type PolicyRules = Static<typeof PolicyRules>;
+
+export const Policy = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 128 }),
+    scope: PolicyScope,
+    rules: PolicyRules,
+    source: Type.Union([Type.Literal('config'), Type.Literal('operator'), Type.Literal('healer')]),
+    reason: Type.Optional(Type.String()),
+    expires_at: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+export type Policy = Static<typeof Policy>;
+
+/**
+ * An upstream the gateway may call. Clients never name a host: the gateway builds every upstream URL from
+ * this registry, so a request cannot make it call anything else (no SSRF through the proxy).
+ */
+export const Provider = Type.Object(
+  {
+    name: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' }),
+    kind: Type.Union([
+      Type.Literal('openai'),
+      Type.Literal('openai_compatible'),
+      Type.Literal('azure'),
+      Type.Literal('anthropic'),
+    ]),
+    /** For OpenAI-style providers, what OPENAI_BASE_URL would be (e.g. https://api.openai.com/v1). */
+    base_url: Type.String({ pattern: '^https?://[^\\s/@?#]+(/[^\\s?#@]*)?$' }),
+    /** Azure only: the api-version query parameter. */
+    api_version: Type.Optional(Type.String({ minLength: 1 })),
+    /** Azure only: model name -> deployment name; unmapped models use the model name as deployment. */
+    deployments: Type.Optional(Type.Record(Type.String(), Type.String({ pattern: '^[A-Za-z0-9._-]+$' }))),
+    /**
+     * Where the upstream key comes from: `passthrough` forwards the agent's own key (the default: agents keep
+     * their key and only change the base URL); `{ env }` names a gateway environment variable, so keys never
+     * sit in the KV bucket.
+     */
+    auth: Type.Optional(
+      Type.Union([
+        Type.Literal('passthrough'),
+        Type.Object({ env: Type.String({ pattern: '^[A-Z_][A-Z0-9_]*$' }) }),
+      ]),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type Provider = Static<typeof Provider>;
+
+/** Which provider an agent's traffic goes to, per API family. `agent_id: '*'` is the default route. */
+export const Route = Type.Object(
+  {
+    agent_id: Type.String({ minLength: 1 }),
+    openai: Type.Optional(Type.String({ minLength: 1 })),
+    anthropic: Type.Optional(Type.String({ minLength: 1 })),
+    source: Type.Optional(
+      Type.Union([Type.Literal('config'), Type.Literal('operator'), Type.Literal('healer')]),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type Route = Static<typeof Route>;
+
+/** One entry of the `<prefix>_gateway` KV bucket; keys are built with `gatewayKey`. */
+export const GatewayConfigEntry = Type.Union([
+  Type.Object({ kind: Type.Literal('provider'), provider: Provider }, { additionalProperties: false }),
+  Type.Object({ kind: Type.Literal('route'), route: Route }, { additionalProperties: false }),
+  Type.Object({ kind: Type.Literal('policy'), policy: Policy }, { additionalProperties: false }),
+]);
+export type GatewayConfigEntry = Static<typeof GatewayConfigEntry>;
+
+export const GATEWAY_BUCKET = defineBucket({ name: 'gateway', schema: GatewayConfigEntry, history: 5 });
+
+export const gatewayKey = {
+  provider: (name: string) => `provider:${name}`,
+  route: (agentId: string) => `route:${agentId}`,
+  policy: (id: string) => `policy:${id}`,
+};
