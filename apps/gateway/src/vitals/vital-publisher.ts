@@ -1,0 +1,95 @@
+import type { Vital } from '@immune/core';
+
+export interface VitalSink {
+  publishVital(vital: Vital): Promise<void>;
+}
+
+export interface VitalPublisherOptions {
+  /** Vitals kept while the bus is unreachable; beyond this the oldest are dropped and counted. */
+  capacity: number;
+  /** How often a non-empty buffer retries, ms. */
+  retryMs: number;
+  onDropped?: (count: number) => void;
+  onError?: (error: unknown) => void;
+}
+
+export const DEFAULT_PUBLISHER_OPTIONS: VitalPublisherOptions = { capacity: 50_000, retryMs: 250 };
+
+/**
+ * Publishes vitals off the request path. `submit` never waits and never throws, so the client's response is
+ * never delayed or failed by the bus. While the bus is down, vitals wait in a bounded ring buffer in arrival
+ * order and are flushed when it returns; overflow drops the oldest and is reported, never silent.
+ */
+export class VitalPublisher {
+  private readonly buffer: Vital[] = [];
+  private flushing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private dropped = 0;
+  private published = 0;
+  private closed = false;
+
+  constructor(
+    private readonly sink: VitalSink,
+    private readonly options: VitalPublisherOptions = DEFAULT_PUBLISHER_OPTIONS,
+  ) {}
+
+  get stats(): { buffered: number; dropped: number; published: number } {
+    return { buffered: this.buffer.length, dropped: this.dropped, published: this.published };
+  }
+
+  submit(vital: Vital): void {
+    if (this.buffer.length >= this.options.capacity) {
+      this.buffer.shift();
+      this.dropped++;
+      this.options.onDropped?.(1);
+    }
+    this.buffer.push(vital);
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.flushing || this.closed) return;
+    this.flushing = this.flush().finally(() => {
+      this.flushing = undefined;
+      if (this.buffer.length > 0 && !this.closed) {
+        this.timer ??= setTimeout(() => {
+          this.timer = undefined;
+          this.kick();
+        }, this.options.retryMs);
+        this.timer.unref();
+      }
+    });
+  }
+
+  /** Sends in order; stops at the first failure and leaves the rest for the next attempt. */
+  private async flush(): Promise<void> {
+    while (this.buffer.length > 0) {
+      const batch = this.buffer.slice(0, 256);
+      const results = await Promise.allSettled(batch.map((vital) => this.sink.publishVital(vital)));
+      const firstFailure = results.findIndex((r) => r.status === 'rejected');
+      const sent = firstFailure === -1 ? batch.length : firstFailure;
+      // A later vital of the batch may have been published after an earlier failure; re-sending it is
+      // harmless because the bus dedupes on the vital id.
+      this.buffer.splice(0, sent);
+      this.published += sent;
+      if (firstFailure !== -1) {
+        this.options.onError?.((results[firstFailure] as PromiseRejectedResult).reason);
+        return;
+      }
+    }
+  }
+
+  /** Flushes what it can within `timeoutMs` (shutdown), then stops retrying. */
+  async close(timeoutMs = 5_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.buffer.length > 0 && Date.now() < deadline) {
+      this.kick();
+      await this.flushing;
+      if (this.buffer.length > 0)
+        await new Promise((resolve) => setTimeout(resolve, Math.min(this.options.retryMs, 100)));
+    }
+    this.closed = true;
+    clearTimeout(this.timer);
+    await this.flushing;
+  }
+}
