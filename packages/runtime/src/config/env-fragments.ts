@@ -1,0 +1,68 @@
+import { type TInteger, Type } from 'typebox';
+import { Secret } from './secret.js';
+
+/**
+ * Reusable pieces of a service's env schema. A service spreads the ones it needs into its own
+ * `Type.Object({...})`, so every service spells, defaults and validates the shared variables the same way.
+ */
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const LOG_FORMATS = ['json', 'pretty', 'auto'] as const;
+
+export const LogEnv = {
+  LOG_LEVEL: Type.Enum(LOG_LEVELS, { default: 'info', description: 'pino level' }),
+  /** `auto`: pretty on an interactive terminal, JSON otherwise (containers, CI, pipes). */
+  LOG_FORMAT: Type.Enum(LOG_FORMATS, { default: 'auto', description: 'json | pretty | auto' }),
+};
+
+export const TelemetryEnv = {
+  /** Traces are exported over OTLP/HTTP only when this is set, e.g. `http://otel-collector:4318`. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ format: 'uri' })),
+  /** Overrides the service's own name in telemetry resources. */
+  OTEL_SERVICE_NAME: Type.Optional(Type.String({ minLength: 1 })),
+};
+
+/** The listening port of one service, e.g. `portEnv('GATEWAY_PORT', 4000)`. 0 picks a free port (tests). */
+export function portEnv<N extends string>(name: N, defaultPort: number): Record<N, TInteger> {
+  return {
+    [name]: Type.Integer({ minimum: 0, maximum: 65535, default: defaultPort, description: 'TCP port' }),
+  } as Record<N, TInteger>;
+}
+
+export const HttpEnv = {
+  /** Interface to bind; `0.0.0.0` in containers, `127.0.0.1` to keep a service local. */
+  HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
+  /** Largest accepted request body. LLM requests with long contexts or images are big, hence 10 MiB. */
+  BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 1024 * 1024 * 1024, default: 10 * 1024 * 1024 }),
+};
+
+export const ShutdownEnv = {
+  /** Hard limit for the whole graceful shutdown; past it the process exits 1. Below Kubernetes' 30 s grace. */
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 25_000 }),
+  /**
+   * Time between readiness turning 503 and the listener closing, so load balancers stop routing to this
+   * instance before connections are refused. 0 locally; about 5000 behind a Kubernetes Service.
+   */
+  SHUTDOWN_DRAIN_DELAY_MS: Type.Integer({ minimum: 0, maximum: 120_000, default: 0 }),
+};
+
+export const NatsEnv = {
+  /** Unset: the embedded in-process bus (single-process mode). */
+  NATS_URL: Type.Optional(Type.String({ format: 'uri' })),
+};
+
+export const DatabaseEnv = {
+  /** Unset: embedded PGlite. Secret because it usually carries a password. */
+  DATABASE_URL: Type.Optional(Secret(Type.String({ format: 'uri' }))),
+};
+
+/** Everything an HTTP-serving Immune service reads, apart from its own variables. */
+export function serviceEnv<N extends string>(portVariable: N, defaultPort: number) {
+  return {
+    ...LogEnv,
+    ...TelemetryEnv,
+    ...HttpEnv,
+    ...ShutdownEnv,
+    ...portEnv(portVariable, defaultPort),
+  };
+}

@@ -1,0 +1,16 @@
+export { ConfigError, type ConfigIssue } from './config-error.js';
+export {
+  DatabaseEnv,
+  HttpEnv,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  LogEnv,
+  NatsEnv,
+  portEnv,
+  ShutdownEnv,
+  serviceEnv,
+  TelemetryEnv,
+} from './env-fragments.js';
+export { type Config, describeConfig, type EnvSource, loadConfig } from './load-config.js';
+export { type LoadConfigOrExitOptions, loadConfigOrExit } from './load-config-or-exit.js';
+export { isSecret, Secret } from './secret.js';
