@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Vital } from '@immune/core';
 import type { Static, TSchema } from 'typebox';
 import type {
@@ -157,6 +158,8 @@ class EmbeddedBus implements Bus {
   ): Subscription {
     const queue = new KeyedQueue(maxInFlight);
     const abort = new AbortController();
+    // One listener per partition loop waits on this signal; 16 partitions exceed Node's default warning level.
+    setMaxListeners(0, abort.signal);
     const loops = consumers.map(async (consumer) => {
       while (!abort.signal.aborted) {
         // Take first, then wait for a slot: a loop must not hold a slot while its partition is empty. At most

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Behaviour, MISBEHAVIOURS, type Misbehaviour, NORMAL_BEHAVIOUR } from './behaviour.js';
@@ -223,17 +224,21 @@ export class MockUpstream {
     const afterToolResult = lastMessageIsToolResult(body, anthropic);
     const storm = behaviour.toolCalls > NORMAL_BEHAVIOUR.toolCalls;
     const toolCount = toolNames.length > 0 && (!afterToolResult || storm) ? behaviour.toolCalls : 0;
+    // Ids and timestamps derive from the conversation, not from time or order, so the same request answered
+    // directly and through the gateway yields identical objects.
+    const conversation = JSON.stringify([body.model, body.messages ?? body.input ?? body.prompt ?? '', body.system ?? '']);
+    const digest = createHash('sha256').update(conversation).digest('hex');
     return {
       model: typeof body.model === 'string' ? body.model : 'gpt-4o-mini',
-      id: `mock${this.sequence}`,
-      created: Math.floor(Date.now() / 1000),
+      id: `mock${digest.slice(0, 20)}`,
+      created: 1_732_400_000,
       inputTokens: Math.max(
         1,
         Math.ceil(JSON.stringify(body.messages ?? body.input ?? body.prompt ?? '').length / 4),
       ),
       words: Array.from({ length: behaviour.outputTokens }, (_, i) => WORDS[i % WORDS.length]!),
       tools: Array.from({ length: toolCount }, (_, i) => ({
-        id: `call_${this.sequence}_${i}`,
+        id: `call_${digest.slice(0, 12)}_${i}`,
         name: toolNames[i % toolNames.length]!,
         arguments: JSON.stringify({ query: `mock-${i}` }),
       })),
