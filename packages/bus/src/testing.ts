@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { connect as connectTcp } from 'node:net';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { createTopology } from './subjects.js';
 
 /**
- * Test support for anything that talks to the bus. Integration tests get NATS from NATS_URL; without it, a
- * container via testcontainers when a Docker engine is reachable; otherwise they fail with a message that
- * says how to provide one. They never skip silently.
+ * Test support for anything that talks to the bus. Integration tests get NATS from NATS_URL; without it, from
+ * a server answering on 127.0.0.1:4222; else a container via testcontainers when a Docker engine is
+ * reachable; otherwise they fail with a message that says how to provide one. They never skip silently.
  */
 
 let containerUrl: Promise<string> | undefined;
@@ -15,6 +16,8 @@ let containerUrl: Promise<string> | undefined;
 export async function natsUrlForTests(): Promise<string> {
   const fromEnv = process.env.NATS_URL;
   if (fromEnv) return fromEnv;
+  // Development machines run NATS on its standard local port; use it when it answers.
+  if (await portOpen('127.0.0.1', 4222)) return 'nats://127.0.0.1:4222';
   if (!dockerReachable()) {
     throw new Error(
       'integration tests need NATS with JetStream: set NATS_URL=nats://127.0.0.1:4222 (for example ' +
@@ -31,6 +34,19 @@ export async function natsUrlForTests(): Promise<string> {
     return `nats://${container.getHost()}:${container.getMappedPort(4222)}`;
   })();
   return containerUrl;
+}
+
+function portOpen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connectTcp({ host, port });
+    const done = (open: boolean) => {
+      socket.destroy();
+      resolve(open);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
 }
 
 function dockerReachable(): boolean {
