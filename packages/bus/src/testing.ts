@@ -93,3 +93,4 @@ export async function eventually(
     }
   }
 }
+export { OwnNatsServer } from './own-nats-server.js';

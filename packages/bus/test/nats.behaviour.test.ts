@@ -6,7 +6,7 @@ import { BusUnavailableError } from '../src/errors.js';
 import { connectNatsBus } from '../src/nats-bus.js';
 import { eventually, natsUrlForTests, removeTopology, uniquePrefix } from '../src/testing.js';
 import { testVital } from './contract.js';
-import { OwnNatsServer } from './nats-server.js';
+import { OwnNatsServer } from '../src/own-nats-server.js';
 
 const url = await natsUrlForTests();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
