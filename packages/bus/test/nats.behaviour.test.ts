@@ -4,9 +4,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Bus, VitalDelivery } from '../src/bus.js';
 import { BusUnavailableError } from '../src/errors.js';
 import { connectNatsBus } from '../src/nats-bus.js';
+import { OwnNatsServer } from '../src/own-nats-server.js';
 import { eventually, natsUrlForTests, removeTopology, uniquePrefix } from '../src/testing.js';
 import { testVital } from './contract.js';
-import { OwnNatsServer } from '../src/own-nats-server.js';
 
 const url = await natsUrlForTests();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

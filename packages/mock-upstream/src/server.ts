@@ -226,7 +226,11 @@ export class MockUpstream {
     const toolCount = toolNames.length > 0 && (!afterToolResult || storm) ? behaviour.toolCalls : 0;
     // Ids and timestamps derive from the conversation, not from time or order, so the same request answered
     // directly and through the gateway yields identical objects.
-    const conversation = JSON.stringify([body.model, body.messages ?? body.input ?? body.prompt ?? '', body.system ?? '']);
+    const conversation = JSON.stringify([
+      body.model,
+      body.messages ?? body.input ?? body.prompt ?? '',
+      body.system ?? '',
+    ]);
     const digest = createHash('sha256').update(conversation).digest('hex');
     return {
       model: typeof body.model === 'string' ? body.model : 'gpt-4o-mini',

@@ -1,0 +1,22 @@
+import type { Bus } from './bus.js';
+import { createEmbeddedBus } from './embedded-bus.js';
+import { connectNatsBus } from './nats-bus.js';
+
+export interface OpenBusOptions {
+  /** NATS_URL; when unset, the embedded in-process bus (single-process mode). */
+  natsUrl: string | undefined;
+  prefix?: string;
+  partitions?: number;
+  /** Connection name shown in NATS monitoring: the service's name. */
+  name: string;
+}
+
+/** The one way a service gets its bus: NATS when NATS_URL is set, else the embedded bus. */
+export async function openBus(options: OpenBusOptions): Promise<Bus> {
+  const topology = {
+    ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
+    ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
+  };
+  if (options.natsUrl) return connectNatsBus({ url: options.natsUrl, name: options.name, ...topology });
+  return createEmbeddedBus(topology);
+}
