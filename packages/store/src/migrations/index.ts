@@ -1,0 +1,53 @@
+import {
+  type Kysely,
+  type Migration,
+  type MigrationProvider,
+  type MigrationResultSet,
+  Migrator,
+} from 'kysely';
+import { initialSchema } from './0001-initial-schema.js';
+
+/**
+ * The migrations, in code rather than in files read at runtime, so a bundled or compiled service carries its
+ * schema with it. Names sort in the order they must run; never rename or edit one that has shipped: add a new
+ * one instead.
+ */
+export const MIGRATIONS: Readonly<Record<string, Migration>> = {
+  '0001-initial-schema': initialSchema,
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => ({ ...MIGRATIONS }),
+};
+
+export class MigrationError extends Error {
+  override readonly name = 'MigrationError';
+  constructor(
+    readonly migration: string | undefined,
+    options: { cause: unknown },
+  ) {
+    super(`store: migration ${migration ?? '(unknown)'} failed: ${String(options.cause)}`, options);
+  }
+}
+
+/**
+ * Brings the schema up to date. Safe to call from every service at start-up: kysely takes a lock row, so
+ * concurrent callers run the migrations once, and a schema already at the latest version is left alone.
+ * `schema` puts kysely's own bookkeeping tables next to the data tables instead of in `public`.
+ */
+export async function migrateToLatest<DB>(
+  db: Kysely<DB>,
+  options: { schema?: string } = {},
+): Promise<MigrationResultSet> {
+  const migrator = new Migrator({
+    db,
+    provider: migrationProvider,
+    ...(options.schema === undefined ? {} : { migrationTableSchema: options.schema }),
+  });
+  const result = await migrator.migrateToLatest();
+  if (result.error !== undefined) {
+    const failed = result.results?.find((r) => r.status === 'Error')?.migrationName;
+    throw new MigrationError(failed, { cause: result.error });
+  }
+  return result;
+}

@@ -1,0 +1,84 @@
+import type { LifecycleTransition } from '@immune/core';
+import { type Selectable, sql } from 'kysely';
+import { toDate, toMillis } from '../conversions.js';
+import type { Db, LifecycleEventsTable } from '../database.js';
+
+const toTransition = (row: Selectable<LifecycleEventsTable>): LifecycleTransition => ({
+  agent_id: row.agent_id,
+  from: row.from_state,
+  to: row.to_state,
+  trigger: row.trigger,
+  ts: toMillis(row.ts),
+  seq: row.seq,
+  ...(row.reason === null ? {} : { reason: row.reason }),
+});
+
+export class LifecycleEventRepository {
+  constructor(private readonly db: Db) {}
+
+  /**
+   * Appends a transition; appending the same (agent, seq) again is a no-op that returns false. When the event
+   * is the agent's newest, `agents.state` follows it in the same statement, so the agent list and the event
+   * log cannot disagree even if events arrive out of order.
+   */
+  async append(event: LifecycleTransition): Promise<boolean> {
+    const result = await sql<{ appended: number }>`
+      with appended as (
+        insert into lifecycle_events (agent_id, seq, from_state, to_state, trigger, reason, ts)
+        values (${event.agent_id}, ${event.seq}, ${event.from}, ${event.to}, ${event.trigger},
+                ${event.reason ?? null}, ${toDate(event.ts)})
+        on conflict (agent_id, seq) do nothing
+        returning agent_id, seq, to_state
+      ), moved as (
+        update agents set state = appended.to_state from appended
+        where agents.id = appended.agent_id
+          and not exists (
+            select 1 from lifecycle_events later
+            where later.agent_id = appended.agent_id and later.seq > appended.seq)
+        returning agents.id
+      )
+      select (select count(*) from appended)::int as appended`.execute(this.db);
+    return (result.rows[0]?.appended ?? 0) > 0;
+  }
+
+  /** The agent's transitions in order; `afterSeq` continues from a known position. */
+  async history(
+    agentId: string,
+    options: { afterSeq?: number; limit?: number } = {},
+  ): Promise<LifecycleTransition[]> {
+    const rows = await this.db
+      .selectFrom('lifecycle_events')
+      .selectAll()
+      .where('agent_id', '=', agentId)
+      .where('seq', '>', options.afterSeq ?? 0)
+      .orderBy('seq')
+      .limit(options.limit ?? 1000)
+      .execute();
+    return rows.map(toTransition);
+  }
+
+  /** The agent's newest transition: where a restarted sentinel resumes its state machine. */
+  async latest(agentId: string): Promise<LifecycleTransition | undefined> {
+    const row = await this.db
+      .selectFrom('lifecycle_events')
+      .selectAll()
+      .where('agent_id', '=', agentId)
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row === undefined ? undefined : toTransition(row);
+  }
+
+  /** Fleet-wide, newest first: the dashboard's event feed. */
+  async recent(options: { since?: number; limit?: number } = {}): Promise<LifecycleTransition[]> {
+    let query = this.db.selectFrom('lifecycle_events').selectAll();
+    if (options.since !== undefined) query = query.where('ts', '>=', toDate(options.since));
+    const rows = await query
+      .orderBy('ts', 'desc')
+      .orderBy('agent_id')
+      .orderBy('seq', 'desc')
+      .limit(options.limit ?? 100)
+      .execute();
+    return rows.map(toTransition);
+  }
+}
