@@ -78,7 +78,9 @@ export function chatChunks(answer: Answer, includeUsage: boolean): unknown[] {
     });
     chunks.push(chunk({}, 'tool_calls'));
   } else {
-    answer.words.forEach((word, i) => chunks.push(chunk({ content: i === 0 ? word : ` ${word}` })));
+    answer.words.forEach((word, i) => {
+      chunks.push(chunk({ content: i === 0 ? word : ` ${word}` }));
+    });
     chunks.push(chunk({}, 'stop'));
   }
   if (includeUsage) {
@@ -215,9 +217,9 @@ export function responseEvents(
       ...location,
       part: { type: 'output_text', text: '', annotations: [] },
     });
-    answer.words.forEach((word, i) =>
-      push('response.output_text.delta', { ...location, delta: i === 0 ? word : ` ${word}` }),
-    );
+    answer.words.forEach((word, i) => {
+      push('response.output_text.delta', { ...location, delta: i === 0 ? word : ` ${word}` });
+    });
     push('response.output_text.done', { ...location, text: text(answer) });
     push('response.content_part.done', {
       ...location,
@@ -298,7 +300,7 @@ export function anthropicEvents(answer: Answer): Array<[string, Record<string, u
       { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
     ]);
     events.push(['ping', { type: 'ping' }]);
-    answer.words.forEach((word, i) =>
+    answer.words.forEach((word, i) => {
       events.push([
         'content_block_delta',
         {
@@ -306,8 +308,8 @@ export function anthropicEvents(answer: Answer): Array<[string, Record<string, u
           index: 0,
           delta: { type: 'text_delta', text: i === 0 ? word : ` ${word}` },
         },
-      ]),
-    );
+      ]);
+    });
     events.push(['content_block_stop', { type: 'content_block_stop', index: 0 }]);
   }
   events.push([

@@ -57,8 +57,7 @@ export class PolicyEngine {
   private applicable(facts: RequestFacts, now: number): { policies: Policy[]; rules: EffectiveRules } {
     const key = `${facts.agentId}\0${facts.keyFingerprint ?? ''}`;
     const cached = this.mergedCache.get(key);
-    if (cached && cached.policies.every((p) => p.expires_at === undefined || p.expires_at > now))
-      return cached;
+    if (cached?.policies.every((p) => p.expires_at === undefined || p.expires_at > now)) return cached;
     const policies = this.policies.filter((p) => applies(p, facts.agentId, facts.keyFingerprint, now));
     const entry = { policies, rules: mergeRules(policies) };
     if (this.mergedCache.size > 50_000) this.mergedCache.clear();
