@@ -9,6 +9,7 @@ export type {
   Subscription,
   VitalDelivery,
 } from './bus.js';
+export * from './commands-catalog.js';
 export { createEmbeddedBus, type EmbeddedBusOptions } from './embedded-bus.js';
 export * from './errors.js';
 export * from './gateway-config.js';

@@ -1,5 +1,320 @@
+import swagger from '@fastify/swagger';
+import {
+  BusNoRespondersError,
+  BusTimeoutError,
+  Policy,
+  Provider,
+  QUARANTINE_BUCKET,
+  QuarantineEntry,
+  Route,
+  SENTINEL_LIFECYCLE,
+} from '@immune/bus';
+import { LifecycleState, Vital } from '@immune/core';
 import type { FastifyPluginAsync } from 'fastify';
+import Type from 'typebox';
 import type { Gateway } from '../gateway.js';
+import { operatorAuth } from './operator-auth.js';
 
-/** Placeholder filled in below; kept separate so the proxy stays small. */
-export const managementRoutes: FastifyPluginAsync<{ gateway: Gateway }> = async () => {};
+const ErrorBody = Type.Object({
+  error: Type.Object({ code: Type.String(), message: Type.String() }),
+});
+
+const AgentSummary = Type.Object({
+  agent_id: Type.String(),
+  identity: Type.String(),
+  first_seen: Type.Integer(),
+  last_seen: Type.Integer(),
+  requests: Type.Integer(),
+  errors: Type.Integer(),
+  input_tokens: Type.Integer(),
+  output_tokens: Type.Integer(),
+  cost: Type.Number(),
+  last_model: Type.Optional(Type.String()),
+  quarantined: Type.Boolean(),
+  open_streams: Type.Integer(),
+});
+
+const AgentIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
+const NameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) });
+const RouteParams = Type.Object({ agent_id: Type.String({ minLength: 1, maxLength: 256 }) });
+
+const QuarantineRequest = Type.Object(
+  {
+    reason: Type.String({ minLength: 1, maxLength: 500 }),
+    state: Type.Optional(LifecycleState),
+    infection_id: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+const security = [{ operatorToken: [] }];
+
+/**
+ * The seed's management API under /api/gateway, behind the operator token, described by OpenAPI at
+ * /api/gateway/openapi.json. Writes go to the shared KV buckets, so every replica applies them at once.
+ */
+export const managementRoutes: FastifyPluginAsync<{ gateway: Gateway }> = async (app, { gateway }) => {
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Immune gateway management API', version: '1' },
+      components: { securitySchemes: { operatorToken: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.register(async (secured) => {
+    secured.addHook('onRequest', operatorAuth(gateway.config.GATEWAY_OPERATOR_TOKEN));
+    const quarantineKv = await gateway.bus.kv(QUARANTINE_BUCKET);
+
+    secured.get(
+      '/agents',
+      { schema: { security, response: { 200: Type.Object({ agents: Type.Array(AgentSummary) }) } } },
+      async () => ({
+        agents: gateway.directory.list().map((agent) => ({
+          ...agent,
+          quarantined: gateway.quarantine.blockOf(agent.agent_id) !== undefined,
+          open_streams: gateway.quarantine.openStreams(agent.agent_id),
+        })),
+      }),
+    );
+
+    secured.get('/stats', { schema: { security } }, async () => ({
+      ...gateway.directory.totals(),
+      quarantined: gateway.quarantine.list().length,
+      providers: gateway.registry.listProviders().length,
+      routes: gateway.registry.listRoutes().length,
+      policies: gateway.policies.list().length,
+      vitals: gateway.publisher.stats,
+      bus: gateway.bus.status,
+    }));
+
+    secured.get(
+      '/agent/:id/vitals',
+      {
+        schema: {
+          security,
+          params: AgentIdParams,
+          response: {
+            200: Type.Object({ agent_id: Type.String(), vitals: Type.Array(Vital) }),
+            404: ErrorBody,
+          },
+        },
+      },
+      async (request, reply) => {
+        const { id } = request.params as { id: string };
+        if (!gateway.directory.get(id)) {
+          return reply
+            .code(404)
+            .send({ error: { code: 'unknown_agent', message: `this gateway has not seen agent '${id}'` } });
+        }
+        return { agent_id: id, vitals: gateway.directory.recentVitals(id) };
+      },
+    );
+
+    secured.get(
+      '/quarantine',
+      { schema: { security, response: { 200: Type.Object({ quarantined: Type.Array(QuarantineEntry) }) } } },
+      async () => ({ quarantined: gateway.quarantine.list() }),
+    );
+
+    secured.get(
+      '/quarantine/:id',
+      { schema: { security, params: AgentIdParams, response: { 200: QuarantineEntry, 404: ErrorBody } } },
+      async (request, reply) => {
+        const { id } = request.params as { id: string };
+        const entry = gateway.quarantine.blockOf(id);
+        if (!entry)
+          return reply
+            .code(404)
+            .send({ error: { code: 'not_quarantined', message: `agent '${id}' is not quarantined` } });
+        return entry;
+      },
+    );
+
+    secured.post(
+      '/quarantine/:id',
+      {
+        schema: {
+          security,
+          params: AgentIdParams,
+          body: QuarantineRequest,
+          response: { 201: QuarantineEntry },
+        },
+      },
+      async (request, reply) => {
+        const { id } = request.params as { id: string };
+        const body = request.body as {
+          reason: string;
+          state?: QuarantineEntry['state'];
+          infection_id?: string;
+        };
+        const entry: QuarantineEntry = {
+          agent_id: id,
+          state: body.state ?? 'QUARANTINED',
+          reason: body.reason,
+          since: Date.now(),
+          by: 'operator',
+          ...(body.infection_id ? { infection_id: body.infection_id } : {}),
+        };
+        await quarantineKv.put(id, entry);
+        gateway.quarantine.apply(id, entry);
+        await gateway.bus.publishEvent('quarantine.applied', id, entry).catch(() => undefined);
+        return reply.code(201).send(entry);
+      },
+    );
+
+    secured.delete(
+      '/quarantine/:id',
+      { schema: { security, params: AgentIdParams, response: { 204: Type.Null(), 404: ErrorBody } } },
+      async (request, reply) => {
+        const { id } = request.params as { id: string };
+        const existing = await quarantineKv.get(id);
+        if (!existing)
+          return reply
+            .code(404)
+            .send({ error: { code: 'not_quarantined', message: `agent '${id}' is not quarantined` } });
+        await quarantineKv.delete(id);
+        gateway.quarantine.apply(id, undefined);
+        await gateway.bus
+          .publishEvent('quarantine.released', id, {
+            agent_id: id,
+            reason: 'released by an operator',
+            ...(existing.infection_id ? { infection_id: existing.infection_id } : {}),
+          })
+          .catch(() => undefined);
+        return reply.code(204).send();
+      },
+    );
+
+    secured.get(
+      '/lifecycle/:id',
+      { schema: { security, params: AgentIdParams, response: { 503: ErrorBody } } },
+      async (request, reply) => {
+        const { id } = request.params as { id: string };
+        try {
+          const lifecycle = await gateway.bus.request(
+            SENTINEL_LIFECYCLE,
+            { agent_id: id },
+            { timeoutMs: 2_000 },
+          );
+          return { ...lifecycle, quarantine: gateway.quarantine.blockOf(id) ?? null };
+        } catch (error) {
+          if (error instanceof BusNoRespondersError || error instanceof BusTimeoutError) {
+            return reply.code(503).send({
+              error: {
+                code: 'sentinel_unavailable',
+                message: 'the sentinel, which owns agent lifecycles, did not answer',
+              },
+            });
+          }
+          throw error;
+        }
+      },
+    );
+
+    secured.get(
+      '/providers',
+      { schema: { security, response: { 200: Type.Object({ providers: Type.Array(Provider) }) } } },
+      async () => ({ providers: gateway.registry.listProviders() }),
+    );
+
+    secured.get(
+      '/providers/:name',
+      { schema: { security, params: NameParams, response: { 200: Provider, 404: ErrorBody } } },
+      async (request, reply) => {
+        const { name } = request.params as { name: string };
+        const provider = gateway.registry.listProviders().find((p) => p.name === name);
+        if (!provider)
+          return reply
+            .code(404)
+            .send({ error: { code: 'unknown_provider', message: `no provider '${name}'` } });
+        return provider;
+      },
+    );
+
+    secured.post(
+      '/providers',
+      { schema: { security, body: Provider, response: { 201: Provider } } },
+      async (request, reply) => {
+        const provider = request.body as Provider;
+        await gateway.configStore.putProvider(provider);
+        return reply.code(201).send(provider);
+      },
+    );
+
+    secured.delete(
+      '/providers/:name',
+      {
+        schema: {
+          security,
+          params: NameParams,
+          response: { 204: Type.Null(), 404: ErrorBody, 409: ErrorBody },
+        },
+      },
+      async (request, reply) => {
+        const { name } = request.params as { name: string };
+        if (await gateway.configStore.deleteProvider(name)) return reply.code(204).send();
+        if (gateway.configStore.isBaseProvider(name)) {
+          return reply.code(409).send({
+            error: {
+              code: 'deployment_provider',
+              message: `provider '${name}' comes from the deployment's environment; change it there`,
+            },
+          });
+        }
+        return reply
+          .code(404)
+          .send({
+            error: { code: 'unknown_provider', message: `no provider '${name}' in the shared config` },
+          });
+      },
+    );
+
+    secured.get(
+      '/routes',
+      { schema: { security, response: { 200: Type.Object({ routes: Type.Array(Route) }) } } },
+      async () => ({ routes: gateway.registry.listRoutes() }),
+    );
+
+    secured.post(
+      '/routes',
+      { schema: { security, body: Route, response: { 201: Route, 400: ErrorBody } } },
+      async (request, reply) => {
+        const route = request.body as Route;
+        const unknown = [route.openai, route.anthropic].filter(
+          (name): name is string =>
+            name !== undefined && !gateway.registry.listProviders().some((p) => p.name === name),
+        );
+        if (unknown.length > 0) {
+          return reply
+            .code(400)
+            .send({
+              error: { code: 'unknown_provider', message: `no provider named ${unknown.join(', ')}` },
+            });
+        }
+        await gateway.configStore.putRoute(route);
+        return reply.code(201).send(route);
+      },
+    );
+
+    secured.delete(
+      '/routes/:agent_id',
+      { schema: { security, params: RouteParams, response: { 204: Type.Null(), 404: ErrorBody } } },
+      async (request, reply) => {
+        const { agent_id } = request.params as { agent_id: string };
+        if (await gateway.configStore.deleteRoute(agent_id)) return reply.code(204).send();
+        return reply
+          .code(404)
+          .send({
+            error: { code: 'unknown_route', message: `no route for '${agent_id}' in the shared config` },
+          });
+      },
+    );
+
+    secured.get(
+      '/policies',
+      { schema: { security, response: { 200: Type.Object({ policies: Type.Array(Policy) }) } } },
+      async () => ({ policies: [...gateway.policies.list()] }),
+    );
+  });
+};
