@@ -262,11 +262,9 @@ export const managementRoutes: FastifyPluginAsync<{ gateway: Gateway }> = async 
             },
           });
         }
-        return reply
-          .code(404)
-          .send({
-            error: { code: 'unknown_provider', message: `no provider '${name}' in the shared config` },
-          });
+        return reply.code(404).send({
+          error: { code: 'unknown_provider', message: `no provider '${name}' in the shared config` },
+        });
       },
     );
 
@@ -286,11 +284,9 @@ export const managementRoutes: FastifyPluginAsync<{ gateway: Gateway }> = async 
             name !== undefined && !gateway.registry.listProviders().some((p) => p.name === name),
         );
         if (unknown.length > 0) {
-          return reply
-            .code(400)
-            .send({
-              error: { code: 'unknown_provider', message: `no provider named ${unknown.join(', ')}` },
-            });
+          return reply.code(400).send({
+            error: { code: 'unknown_provider', message: `no provider named ${unknown.join(', ')}` },
+          });
         }
         await gateway.configStore.putRoute(route);
         return reply.code(201).send(route);
@@ -303,11 +299,9 @@ export const managementRoutes: FastifyPluginAsync<{ gateway: Gateway }> = async 
       async (request, reply) => {
         const { agent_id } = request.params as { agent_id: string };
         if (await gateway.configStore.deleteRoute(agent_id)) return reply.code(204).send();
-        return reply
-          .code(404)
-          .send({
-            error: { code: 'unknown_route', message: `no route for '${agent_id}' in the shared config` },
-          });
+        return reply.code(404).send({
+          error: { code: 'unknown_route', message: `no route for '${agent_id}' in the shared config` },
+        });
       },
     );
 
