@@ -19,6 +19,7 @@ import { type ConsumerConfig, type MemoryConsumer, MemoryStream } from './memory
 import type { BucketDef, CommandDef, EventData, EventEnvelope, EventType } from './messages.js';
 import { decodeJson, eventProcessor, type RawDelivery, vitalProcessor } from './processing.js';
 import { createTopology, type Topology, type TopologyOptions } from './subjects.js';
+import { SubscriptionSet } from './subscription-set.js';
 
 export interface EmbeddedBusOptions extends TopologyOptions {
   /** Retained vitals (limits retention, like the NATS stream but bounded by count to protect memory). */
@@ -41,7 +42,7 @@ class EmbeddedBus implements Bus {
   private closed = false;
   private readonly vitals: MemoryStream;
   private readonly events: MemoryStream;
-  private readonly subscriptions = new Set<Subscription>();
+  private readonly subscriptions = new SubscriptionSet();
   private readonly handlers = new Map<string, Array<(json: string) => Promise<string>>>();
   private readonly roundRobin = new Map<string, number>();
   private readonly buckets = new Map<string, MemoryKv>();
@@ -180,24 +181,15 @@ class EmbeddedBus implements Bus {
         );
       }
     });
-    let stopped: Promise<void> | undefined;
-    const subscription: Subscription = {
-      stop: () => {
-        stopped ??= (async () => {
-          abort.abort();
-          await Promise.all(loops);
-          await queue.idle();
-          for (const consumer of consumers) {
-            if (ephemeral) consumer.close();
-            else consumer.detach();
-          }
-          this.subscriptions.delete(subscription);
-        })();
-        return stopped;
-      },
-    };
-    this.subscriptions.add(subscription);
-    return subscription;
+    return this.subscriptions.track(async () => {
+      abort.abort();
+      await Promise.all(loops);
+      await queue.idle();
+      for (const consumer of consumers) {
+        if (ephemeral) consumer.close();
+        else consumer.detach();
+      }
+    });
   }
 
   async handleCommand<Req extends TSchema, Rep extends TSchema>(
@@ -210,18 +202,13 @@ class EmbeddedBus implements Bus {
     const list = this.handlers.get(subject) ?? [];
     list.push(serve);
     this.handlers.set(subject, list);
-    const subscription: Subscription = {
-      stop: async () => {
-        const current = this.handlers.get(subject) ?? [];
-        this.handlers.set(
-          subject,
-          current.filter((h) => h !== serve),
-        );
-        this.subscriptions.delete(subscription);
-      },
-    };
-    this.subscriptions.add(subscription);
-    return subscription;
+    return this.subscriptions.track(async () => {
+      const current = this.handlers.get(subject) ?? [];
+      this.handlers.set(
+        subject,
+        current.filter((h) => h !== serve),
+      );
+    });
   }
 
   async request<Req extends TSchema, Rep extends TSchema>(
@@ -269,7 +256,7 @@ class EmbeddedBus implements Bus {
 
   async drain(): Promise<void> {
     if (this.closed) return;
-    await Promise.all([...this.subscriptions].map((s) => s.stop()));
+    await this.subscriptions.stopAll();
     this.closed = true;
   }
 }

@@ -48,6 +48,7 @@ import {
   vitalProcessor,
 } from './processing.js';
 import { createTopology, decodeToken, encodeToken, type Topology, type TopologyOptions } from './subjects.js';
+import { SubscriptionSet } from './subscription-set.js';
 
 export interface NatsBusOptions extends TopologyOptions {
   /** nats://host:port, or several separated by commas. */
@@ -153,7 +154,7 @@ function isNotFound(error: unknown): boolean {
 
 class NatsBus implements Bus {
   private statusValue: BusStatus = 'connected';
-  private readonly subscriptions = new Set<Subscription>();
+  private readonly subscriptions = new SubscriptionSet();
   private readonly kvs = new Map<string, Promise<KV>>();
   private draining = false;
 
@@ -327,20 +328,11 @@ class NatsBus implements Bus {
   }
 
   private track(consumers: ConsumerMessages[], loops: Promise<void>[], queue: KeyedQueue): Subscription {
-    let stopped: Promise<void> | undefined;
-    const subscription: Subscription = {
-      stop: () => {
-        stopped ??= (async () => {
-          await Promise.all(consumers.map((c) => c.close().catch(() => undefined)));
-          await Promise.all(loops.map((l) => l.catch(() => undefined)));
-          await queue.idle();
-          this.subscriptions.delete(subscription);
-        })();
-        return stopped;
-      },
-    };
-    this.subscriptions.add(subscription);
-    return subscription;
+    return this.subscriptions.track(async () => {
+      await Promise.all(consumers.map((c) => c.close().catch(() => undefined)));
+      await Promise.all(loops.map((l) => l.catch(() => undefined)));
+      await queue.idle();
+    });
   }
 
   async handleCommand<Req extends TSchema, Rep extends TSchema>(
@@ -360,15 +352,10 @@ class NatsBus implements Bus {
         void work.finally(() => inFlight.delete(work));
       },
     });
-    const subscription: Subscription = {
-      stop: async () => {
-        sub.unsubscribe();
-        await Promise.allSettled(inFlight);
-        this.subscriptions.delete(subscription);
-      },
-    };
-    this.subscriptions.add(subscription);
-    return subscription;
+    return this.subscriptions.track(async () => {
+      sub.unsubscribe();
+      await Promise.allSettled(inFlight);
+    });
   }
 
   async request<Req extends TSchema, Rep extends TSchema>(
@@ -417,7 +404,7 @@ class NatsBus implements Bus {
   async drain(): Promise<void> {
     if (this.draining) return;
     this.draining = true;
-    await Promise.all([...this.subscriptions].map((s) => s.stop()));
+    await this.subscriptions.stopAll();
     if (!this.nc.isClosed()) await this.nc.drain();
   }
 }

@@ -1,6 +1,7 @@
 import {
   type CallObservation,
   emptyObservation,
+  errorOrBody,
   errorTypeOf,
   isRecord,
   numberOr,
@@ -18,16 +19,11 @@ function inputTokens(usage: Record<string, unknown>): number {
 }
 
 /** A non-streamed Anthropic Messages result (or its error body). */
-export function observeMessage(status: number, body: unknown, requestedModel?: string): CallObservation {
-  const observation = emptyObservation(requestedModel);
-  if (!isRecord(body)) {
-    observation.error_type = status >= 400 ? `http_${status}` : 'invalid_response';
-    return observation;
-  }
-  if (status >= 400 || body.type === 'error') {
-    observation.error_type = errorTypeOf(status, body);
-    return observation;
-  }
+export function observeMessage(status: number, rawBody: unknown, requestedModel?: string): CallObservation {
+  const checked = errorOrBody(status, rawBody, requestedModel, (body) => body.type === 'error');
+  const { observation } = checked;
+  if (!checked.body) return observation;
+  const body = checked.body;
   observation.model = stringOr(body.model, requestedModel);
   if (isRecord(body.usage)) {
     observation.input_tokens = inputTokens(body.usage);

@@ -45,3 +45,25 @@ export function errorTypeOf(status: number, body: unknown): string {
   if (status === 408 || status === 504) return 'timeout';
   return `http_${status}`;
 }
+
+/**
+ * The start every non-streamed extractor shares: a body that is not an object, or an error status, decides
+ * the observation on its own. Returns the parsed object to read usage from, or only the finished observation.
+ */
+export function errorOrBody(
+  status: number,
+  body: unknown,
+  requestedModel: string | undefined,
+  isErrorBody: (body: Record<string, unknown>) => boolean = () => false,
+): { observation: CallObservation; body: Record<string, unknown> | undefined } {
+  const observation = emptyObservation(requestedModel);
+  if (!isRecord(body)) {
+    observation.error_type = status >= 400 ? `http_${status}` : 'invalid_response';
+    return { observation, body: undefined };
+  }
+  if (status >= 400 || isErrorBody(body)) {
+    observation.error_type = errorTypeOf(status, body);
+    return { observation, body: undefined };
+  }
+  return { observation, body };
+}

@@ -1,6 +1,7 @@
 import {
   type CallObservation,
   emptyObservation,
+  errorOrBody,
   errorTypeOf,
   isRecord,
   numberOr,
@@ -11,18 +12,13 @@ import type { SseEvent } from './sse.js';
 /** A non-streamed chat completion (or its error body). */
 export function observeChatCompletion(
   status: number,
-  body: unknown,
+  rawBody: unknown,
   requestedModel?: string,
 ): CallObservation {
-  const observation = emptyObservation(requestedModel);
-  if (!isRecord(body)) {
-    observation.error_type = status >= 400 ? `http_${status}` : 'invalid_response';
-    return observation;
-  }
-  if (status >= 400) {
-    observation.error_type = errorTypeOf(status, body);
-    return observation;
-  }
+  const checked = errorOrBody(status, rawBody, requestedModel);
+  const { observation } = checked;
+  if (!checked.body) return observation;
+  const body = checked.body;
   observation.model = stringOr(body.model, requestedModel);
   applyUsage(observation, body.usage);
   if (Array.isArray(body.choices)) {

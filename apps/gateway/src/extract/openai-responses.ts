@@ -1,6 +1,7 @@
 import {
   type CallObservation,
   emptyObservation,
+  errorOrBody,
   errorTypeOf,
   isRecord,
   numberOr,
@@ -9,16 +10,11 @@ import {
 import type { SseEvent } from './sse.js';
 
 /** A non-streamed Responses API result, or the `response` inside `response.completed`. */
-export function observeResponse(status: number, body: unknown, requestedModel?: string): CallObservation {
-  const observation = emptyObservation(requestedModel);
-  if (!isRecord(body)) {
-    observation.error_type = status >= 400 ? `http_${status}` : 'invalid_response';
-    return observation;
-  }
-  if (status >= 400) {
-    observation.error_type = errorTypeOf(status, body);
-    return observation;
-  }
+export function observeResponse(status: number, rawBody: unknown, requestedModel?: string): CallObservation {
+  const checked = errorOrBody(status, rawBody, requestedModel);
+  const { observation } = checked;
+  if (!checked.body) return observation;
+  const body = checked.body;
   fill(observation, body);
   return observation;
 }

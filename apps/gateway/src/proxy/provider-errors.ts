@@ -5,26 +5,17 @@ import type { ApiFamily } from '../routing/providers.js';
  * error classes: OpenAI `{ error: { message, type, param, code } }`, Anthropic `{ type: 'error', error }`.
  * `immune_*` types make it obvious the gateway, not the provider, answered.
  */
+function errorType(family: ApiFamily, status: number): string {
+  if (status === 429) return 'rate_limit_error';
+  if (status === 403) return 'permission_error';
+  if (status >= 500) return family === 'anthropic' ? 'api_error' : 'server_error';
+  return 'invalid_request_error';
+}
+
 export function providerError(family: ApiFamily, status: number, code: string, message: string): string {
-  if (family === 'anthropic') {
-    const type =
-      status === 429
-        ? 'rate_limit_error'
-        : status === 403
-          ? 'permission_error'
-          : status >= 500
-            ? 'api_error'
-            : 'invalid_request_error';
+  const type = errorType(family, status);
+  if (family === 'anthropic')
     return JSON.stringify({ type: 'error', error: { type, message: `${message} [${code}]` } });
-  }
-  const type =
-    status === 429
-      ? 'rate_limit_error'
-      : status === 403
-        ? 'permission_error'
-        : status >= 500
-          ? 'server_error'
-          : 'invalid_request_error';
   return JSON.stringify({ error: { message, type, param: null, code } });
 }
 

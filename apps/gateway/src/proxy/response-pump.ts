@@ -17,6 +17,16 @@ export interface PumpResult {
   upstreamError: unknown;
 }
 
+function emptyResult(): PumpResult {
+  return {
+    firstByteAt: undefined,
+    clientAborted: false,
+    killed: false,
+    body: undefined,
+    upstreamError: undefined,
+  };
+}
+
 async function write(res: ServerResponse, chunk: Uint8Array | string): Promise<void> {
   if (res.write(chunk)) return;
   // Backpressure: a slow client slows the upstream read instead of growing memory.
@@ -53,13 +63,7 @@ export interface SsePumpOptions {
 export async function pumpSse(options: SsePumpOptions): Promise<PumpResult> {
   const { res } = options;
   const parser = new SseParser();
-  const result: PumpResult = {
-    firstByteAt: undefined,
-    clientAborted: false,
-    killed: false,
-    body: undefined,
-    upstreamError: undefined,
-  };
+  const result = emptyResult();
   let pending: Uint8Array = new Uint8Array(0);
   const emit = async (bytes: Uint8Array) => {
     const events = parser.push(bytes);
@@ -119,13 +123,7 @@ export interface BodyPumpOptions {
 /** Forwards a non-streamed body chunk by chunk as it arrives, keeping a copy for usage extraction. */
 export async function pumpBody(options: BodyPumpOptions): Promise<PumpResult> {
   const { res } = options;
-  const result: PumpResult = {
-    firstByteAt: undefined,
-    clientAborted: false,
-    killed: false,
-    body: undefined,
-    upstreamError: undefined,
-  };
+  const result = emptyResult();
   const kept: Uint8Array[] = [];
   let size = 0;
   try {
