@@ -2,7 +2,6 @@ import {
   type CallObservation,
   emptyObservation,
   errorOrBody,
-  errorTypeOf,
   isRecord,
   numberOr,
   stringOr,
