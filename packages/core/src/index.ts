@@ -6,6 +6,7 @@ export * from './diagnostician.js';
 export * from './ewma.js';
 export * from './healing.js';
 export * from './lifecycle.js';
+export * from './repetition.js';
 export * from './schema.js';
 export * from './series-scorer.js';
 export * from './vital.js';

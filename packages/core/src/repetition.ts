@@ -1,0 +1,59 @@
+/**
+ * Catches loops from what repeats, not only from how much: the same request (or the same tool with the same
+ * arguments) sent again and again in a short time is a tool-call loop or a retry storm even when the call
+ * rate looks normal. Per agent it keeps the last `window` fingerprints with their times, in a ring: O(window)
+ * per observation with a small constant, and a few hundred bytes of state.
+ */
+export interface RepetitionConfig {
+  /** How many recent calls are remembered. */
+  window: number;
+  /** Only repeats closer together than this count, ms. */
+  windowMs: number;
+  /** Identical calls (including this one) that make a loop. */
+  minRepeats: number;
+}
+
+export const DEFAULT_REPETITION_CONFIG: RepetitionConfig = { window: 32, windowMs: 120_000, minRepeats: 5 };
+
+export class RepetitionTracker {
+  private readonly hashes: Uint32Array;
+  private readonly times: Float64Array;
+  private next = 0;
+  private filled = 0;
+
+  constructor(private readonly config: RepetitionConfig = DEFAULT_REPETITION_CONFIG) {
+    this.hashes = new Uint32Array(config.window);
+    this.times = new Float64Array(config.window);
+  }
+
+  /**
+   * Records one call and returns how many of the remembered calls within the time window, this one included,
+   * carried the same fingerprint.
+   */
+  observe(fingerprint: string, ts: number): number {
+    const hash = fnv1a(fingerprint);
+    let repeats = 1;
+    for (let i = 0; i < this.filled; i++) {
+      if (this.hashes[i] === hash && ts - this.times[i]! <= this.config.windowMs) repeats++;
+    }
+    this.hashes[this.next] = hash;
+    this.times[this.next] = ts;
+    this.next = (this.next + 1) % this.config.window;
+    if (this.filled < this.config.window) this.filled++;
+    return repeats;
+  }
+
+  /** Whether a repeat count means a loop. */
+  isLoop(repeats: number): boolean {
+    return repeats >= this.config.minRepeats;
+  }
+}
+
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
