@@ -1,4 +1,11 @@
-import { Envelope, EVENT_SCHEMAS, EVENT_TYPES, QuarantineEntry, VitalEnvelope } from './messages.js';
+import {
+  Envelope,
+  EVENT_SCHEMAS,
+  EVENT_TYPES,
+  FleetTallyEntry,
+  QuarantineEntry,
+  VitalEnvelope,
+} from './messages.js';
 import { DEFAULT_PARTITIONS, DEFAULT_PREFIX } from './subjects.js';
 
 /**
@@ -61,12 +68,16 @@ export function buildAsyncApi(): Record<string, unknown> {
         'Subjects, streams and KV buckets of Immune on NATS. Every message is a JSON envelope ' +
         '{ v: 1, id, ts, type, agentId, data }. KV bucket <prefix>_quarantine holds one QuarantineEntry per ' +
         'encoded agent id; its presence with a blocked state (DRAINING, QUARANTINED, HEALING, EXHAUSTED) blocks ' +
-        'the agent at the gateway and MCP proxy.',
+        'the agent at the gateway and MCP proxy. KV bucket <prefix>_fleet holds one FleetTallyEntry per ' +
+        'sentinel instance (its share of the fleet view for fleet correlation; values expire after 60 s).',
     },
     defaultContentType: 'application/json',
     servers: { nats: { host: 'localhost:4222', protocol: 'nats' } },
     channels,
     operations,
-    components: { messages, schemas: { QuarantineEntry: plain(QuarantineEntry) } },
+    components: {
+      messages,
+      schemas: { QuarantineEntry: plain(QuarantineEntry), FleetTallyEntry: plain(FleetTallyEntry) },
+    },
   };
 }

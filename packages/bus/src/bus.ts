@@ -20,6 +20,24 @@ export interface VitalDelivery {
   deliveryCount: number;
 }
 
+/**
+ * What a vital handler may resolve with to ack later than it returns: the agent's next vital is handed out as
+ * soon as the handler resolves, but this message is acked only when `ackWhen` resolves (for example once the
+ * state it changed is checkpointed), and nak'ed for redelivery when it rejects. The broker's ack-pending limit
+ * bounds how many such messages wait.
+ */
+export interface DeferredAck {
+  ackWhen: Promise<void>;
+}
+
+/** Optional identity of a published event: a stable id makes a re-publish (after a crash) a JetStream duplicate. */
+export interface PublishEventOptions {
+  /** Envelope id and dedupe id (at most 128 characters); random by default. */
+  id?: string;
+  /** Envelope timestamp, epoch ms; now by default. */
+  ts?: number;
+}
+
 export interface ConsumeVitalsOptions {
   /** Durable name; each partition gets its own durable consumer derived from it. */
   durable: string;
@@ -33,7 +51,13 @@ export interface ConsumeVitalsOptions {
   maxDeliver?: number;
   /** Delay before redelivering a message whose handler threw, ms. */
   retryDelayMs?: number;
-  handler: (delivery: VitalDelivery) => Promise<void>;
+  /**
+   * Messages each partition's consumer may have delivered but not yet acked (JetStream `max_ack_pending`);
+   * default twice `maxInFlight`, at least 64. A handler that defers acks to a batch commit (the ingest recorder)
+   * needs at least its batch size here, or batches never fill and only its timer writes them.
+   */
+  maxAckPending?: number;
+  handler: (delivery: VitalDelivery) => Promise<void> | Promise<DeferredAck | undefined>;
   /** A message that failed validation or maxDeliver; it is terminated, never retried. */
   onDropped?: (reason: string, subject: string) => void;
 }
@@ -53,6 +77,14 @@ export interface SubscribeEventsOptions {
   maxInFlight?: number;
   handler: (event: EventEnvelope) => Promise<void>;
   onDropped?: (reason: string, subject: string) => void;
+}
+
+/** How far a durable vitals consumer is behind, summed over its partitions. */
+export interface ConsumerLag {
+  /** Messages in the stream the consumer has not been handed yet. */
+  pending: number;
+  /** Messages handed out and not yet acked. */
+  ackPending: number;
 }
 
 /** A running consumer or subscription. */
@@ -97,8 +129,18 @@ export interface Bus {
   /** Publishes a vital with dedupe id = vital id. Fails fast with BusUnavailableError while disconnected. */
   publishVital(vital: Vital): Promise<void>;
   consumeVitals(options: ConsumeVitalsOptions): Promise<Subscription>;
+  /**
+   * The backlog of the durable vitals consumer `durable` (as passed to `consumeVitals`) over `partitions`
+   * (all by default); partitions whose consumer does not exist yet count as zero.
+   */
+  vitalsLag(durable: string, partitions?: readonly number[]): Promise<ConsumerLag>;
 
-  publishEvent<T extends EventType>(type: T, agentId: string, data: EventData<T>): Promise<EventEnvelope<T>>;
+  publishEvent<T extends EventType>(
+    type: T,
+    agentId: string,
+    data: EventData<T>,
+    options?: PublishEventOptions,
+  ): Promise<EventEnvelope<T>>;
   subscribeEvents(options: SubscribeEventsOptions): Promise<Subscription>;
 
   /** Serves a command. Replicas of a service share the load through a queue group. */

@@ -4,10 +4,12 @@ import type { Static, TSchema } from 'typebox';
 import type {
   Bus,
   BusStatus,
+  ConsumerLag,
   ConsumeVitalsOptions,
   KvBucket,
   KvChange,
   KvWatch,
+  PublishEventOptions,
   SubscribeEventsOptions,
   Subscription,
 } from './bus.js';
@@ -85,9 +87,10 @@ class EmbeddedBus implements Bus {
     type: T,
     agentId: string,
     data: EventData<T>,
+    options?: PublishEventOptions,
   ): Promise<EventEnvelope<T>> {
     this.assertOpen();
-    const envelope = eventEnvelope(type, agentId, data);
+    const envelope = eventEnvelope(type, agentId, data, options);
     this.events.append(this.topology.eventSubject(type, agentId), envelope.id, JSON.stringify(envelope));
     return envelope;
   }
@@ -113,6 +116,18 @@ class EmbeddedBus implements Bus {
       keyOf,
       false,
     );
+  }
+
+  async vitalsLag(durable: string, partitions?: readonly number[]): Promise<ConsumerLag> {
+    const lag = { pending: 0, ackPending: 0 };
+    for (const partition of partitions ?? this.topology.allPartitions) {
+      const consumer = this.vitals.existingConsumer(this.topology.partitionConsumer(durable, partition));
+      if (consumer === undefined) continue;
+      const { pending, ackPending } = consumer.lag();
+      lag.pending += pending;
+      lag.ackPending += ackPending;
+    }
+    return lag;
   }
 
   async subscribeEvents(options: SubscribeEventsOptions): Promise<Subscription> {

@@ -10,6 +10,14 @@ export function eventEnvelope<T extends EventType>(
   type: T,
   agentId: string,
   data: EventData<T>,
+  options: { id?: string; ts?: number } = {},
 ): EventEnvelope<T> {
-  return { v: 1, id: randomUUID(), ts: Date.now(), type, agentId, data } as EventEnvelope<T>;
+  return {
+    v: 1,
+    id: options.id ?? randomUUID(),
+    ts: options.ts ?? Date.now(),
+    type,
+    agentId,
+    data,
+  } as EventEnvelope<T>;
 }

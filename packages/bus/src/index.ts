@@ -1,10 +1,13 @@
 export type {
   Bus,
   BusStatus,
+  ConsumerLag,
   ConsumeVitalsOptions,
+  DeferredAck,
   KvBucket,
   KvChange,
   KvWatch,
+  PublishEventOptions,
   SubscribeEventsOptions,
   Subscription,
   VitalDelivery,

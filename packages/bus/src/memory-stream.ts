@@ -96,6 +96,11 @@ export class MemoryStream {
     return () => this.listeners.delete(listener);
   }
 
+  /** The durable consumer of that name if one was created. */
+  existingConsumer(name: string): MemoryConsumer | undefined {
+    return this.consumers.get(name);
+  }
+
   /** The durable consumer of that name, created on first use; an unnamed consumer is ephemeral. */
   consumer(name: string | undefined, config: ConsumerConfig): MemoryConsumer {
     if (name === undefined) return new MemoryConsumer(this, config);
@@ -151,6 +156,16 @@ export class MemoryConsumer {
       });
     }
     return undefined;
+  }
+
+  /** Messages not handed out yet (new ones matching the filter, plus redeliveries due) and those awaiting an ack. */
+  lag(): { pending: number; ackPending: number } {
+    let pending = this.due.length;
+    for (let seq = Math.max(this.cursor, this.stream.first); seq <= this.stream.last; seq++) {
+      const stored = this.stream.get(seq);
+      if (stored && this.config.filter(stored.subject)) pending++;
+    }
+    return { pending, ackPending: this.pending.size };
   }
 
   /** Called when a subscription stops: unacked messages become due at once for the next subscriber. */

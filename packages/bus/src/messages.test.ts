@@ -7,6 +7,7 @@ describe('messages', () => {
     expect(EVENT_TYPES.sort()).toEqual(
       [
         'infection.detected',
+        'infection.diagnosed',
         'lifecycle.changed',
         'quarantine.applied',
         'quarantine.released',

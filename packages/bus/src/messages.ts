@@ -63,6 +63,18 @@ const Id = Type.String({ minLength: 1 });
 /** Event type -> payload schema. Event types are always two tokens, `noun.verb`. */
 export const EVENT_SCHEMAS = {
   'infection.detected': InfectionReport,
+  /** The healer's ranking of causes, and whether an operator must approve healing (a severe case). */
+  'infection.diagnosed': Type.Object(
+    {
+      infection_id: Id,
+      agent_id: Id,
+      hypotheses: Type.Array(Hypothesis, { minItems: 1 }),
+      max_deviation: Type.Number(),
+      severity: Severity,
+      requires_approval: Type.Boolean(),
+    },
+    { additionalProperties: false },
+  ),
   'lifecycle.changed': LifecycleTransition,
   'quarantine.applied': QuarantineEntry,
   'quarantine.released': Type.Object(
@@ -129,6 +141,8 @@ export const EVENT_SCHEMAS = {
         Type.Literal('api_key'),
         Type.Literal('ip_user_agent'),
         Type.Literal('registered'),
+        // The agent named itself in a vital it reported to ingest.
+        Type.Literal('reported'),
       ]),
       name: Type.Optional(Type.String()),
       model: Type.Optional(Type.String()),
@@ -201,24 +215,56 @@ export type CommandReply<T> = { ok: true; data: T } | { ok: false; error: { code
 
 /** A KV bucket: its logical name and the schema of its values. */
 export interface BucketDef<T extends TSchema> {
-  /** `quarantine` or `gateway`: the deployment prefix is added by the bus. */
-  name: 'quarantine' | 'gateway';
+  /** `quarantine`, `gateway` or `fleet`: the deployment prefix is added by the bus. */
+  name: 'quarantine' | 'gateway' | 'fleet';
   schema: T;
   checker: Checker<T>;
   history: number;
+  /** Values older than this disappear (NATS bucket max age); unset keeps them. */
+  maxAgeMs?: number;
 }
 
 export function defineBucket<T extends TSchema>(def: {
   name: BucketDef<T>['name'];
   schema: T;
   history?: number;
+  maxAgeMs?: number;
 }): BucketDef<T> {
   return {
     name: def.name,
     schema: def.schema,
     checker: compileChecker(def.schema),
     history: def.history ?? 1,
+    ...(def.maxAgeMs === undefined ? {} : { maxAgeMs: def.maxAgeMs }),
   };
 }
 
 export const QUARANTINE_BUCKET = defineBucket({ name: 'quarantine', schema: QuarantineEntry, history: 5 });
+
+/**
+ * One sentinel instance's share of the fleet view, under key = instance id in the `<prefix>_fleet` bucket.
+ * Every instance watches the bucket and adds the other instances' counts to its own before deciding whether
+ * an anomaly is fleet-wide (see docs/sentinel.md). Agents are partitioned, so counts add up without overlap.
+ */
+export const FleetTallyEntry = Type.Object(
+  {
+    instance: Type.String({ minLength: 1 }),
+    partitions: Type.Array(Type.Integer({ minimum: 0 })),
+    ts: Type.Integer({ minimum: 0 }),
+    window_ms: Type.Integer({ minimum: 0 }),
+    fleet_size: Type.Integer({ minimum: 0 }),
+    counts: Type.Record(Type.String(), Type.Integer({ minimum: 0 }), {
+      description: 'Distinct agents per anomaly type inside the correlation window',
+    }),
+  },
+  { additionalProperties: false },
+);
+export type FleetTallyEntry = Static<typeof FleetTallyEntry>;
+
+/** A dead instance's tally ages out on its own; live instances rewrite theirs every few seconds. */
+export const FLEET_BUCKET = defineBucket({
+  name: 'fleet',
+  schema: FleetTallyEntry,
+  history: 1,
+  maxAgeMs: 60_000,
+});

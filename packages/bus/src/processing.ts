@@ -1,4 +1,4 @@
-import type { ConsumeVitalsOptions, SubscribeEventsOptions } from './bus.js';
+import type { ConsumeVitalsOptions, DeferredAck, SubscribeEventsOptions } from './bus.js';
 import { checkEvent, checkVitalEnvelope } from './messages.js';
 import type { Topology } from './subjects.js';
 
@@ -51,6 +51,10 @@ export function vitalProcessor(topology: Topology, options: ConsumeVitalsOptions
   };
 }
 
+function isDeferred(value: unknown): value is DeferredAck {
+  return typeof value === 'object' && value !== null && 'ackWhen' in value;
+}
+
 /** The same for events; ephemeral subscriptions have nothing to ack, so a failing handler is only reported. */
 export function eventProcessor(options: SubscribeEventsOptions) {
   const durable = options.durable !== undefined;
@@ -80,20 +84,39 @@ export function eventProcessor(options: SubscribeEventsOptions) {
 /** Acks after the handler succeeds; otherwise naks with a delay, or terminates after maxDeliver attempts. */
 async function settle(
   raw: RawDelivery,
-  handler: () => Promise<void>,
+  handler: () => Promise<unknown>,
   maxDeliver: number,
   retryDelayMs: number,
   drop: (reason: string, subject: string) => void,
 ): Promise<void> {
-  try {
-    await handler();
-    raw.ack();
-  } catch (error) {
+  const fail = (error: unknown) => {
     if (raw.deliveryCount >= maxDeliver) {
       raw.term();
       drop(`handler failed ${maxDeliver} times: ${errorMessage(error)}`, raw.subject);
     } else {
       raw.nak(retryDelayMs);
     }
+  };
+  try {
+    const result = await handler();
+    if (isDeferred(result)) {
+      // Settled later, off the ordering slot; a connection closed meanwhile just means a redelivery.
+      result.ackWhen.then(
+        () => safely(() => raw.ack()),
+        (error: unknown) => safely(() => fail(error)),
+      );
+      return;
+    }
+    raw.ack();
+  } catch (error) {
+    fail(error);
+  }
+}
+
+function safely(settleNow: () => void): void {
+  try {
+    settleNow();
+  } catch {
+    // The message will be redelivered after its ack wait.
   }
 }

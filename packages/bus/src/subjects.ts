@@ -4,7 +4,7 @@
  *   <prefix>.vitals.<partition>.<agent>     JetStream stream <PREFIX>_VITALS
  *   <prefix>.events.<type>.<agent>          JetStream stream <PREFIX>_EVENTS   (type may contain dots)
  *   <prefix>.cmd.<service>.<verb>           core request/reply
- *   KV <prefix>_quarantine, <prefix>_gateway
+ *   KV <prefix>_quarantine, <prefix>_gateway, <prefix>_fleet
  *
  * `<agent>` is the agent id encoded as one NATS token. The prefix lets several deployments (or tests) share a
  * cluster.
@@ -89,6 +89,9 @@ export function createTopology(options: TopologyOptions = {}) {
     eventsStream: `${upper}_EVENTS`,
     quarantineBucket: `${prefix}_quarantine`,
     gatewayBucket: `${prefix}_gateway`,
+    fleetBucket: `${prefix}_fleet`,
+    /** The NATS name of a logical bucket. */
+    bucketName: (name: 'quarantine' | 'gateway' | 'fleet') => `${prefix}_${name}`,
     vitalsWildcard: `${prefix}.vitals.>`,
     eventsWildcard: `${prefix}.events.>`,
 

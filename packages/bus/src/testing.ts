@@ -69,6 +69,7 @@ export async function removeTopology(url: string, prefix: string): Promise<void>
       topology.eventsStream,
       `KV_${topology.quarantineBucket}`,
       `KV_${topology.gatewayBucket}`,
+      `KV_${topology.fleetBucket}`,
     ];
     for (const stream of streams) await jsm.streams.delete(stream).catch(() => false);
   } finally {

@@ -188,6 +188,27 @@ export function busContract(
       await second.stop();
     });
 
+    it('reports the backlog of a durable vitals consumer, and zero for one that does not exist', async () => {
+      expect(await bus.vitalsLag('nobody')).toEqual({ pending: 0, ackPending: 0 });
+      const first = await bus.consumeVitals({ durable: 'lag', handler: async () => undefined });
+      await first.stop();
+      for (let i = 0; i < 4; i++) await bus.publishVital(testVital(`lag-agent-${i}`));
+      await eventually(async () => expect(await bus.vitalsLag('lag')).toEqual({ pending: 4, ackPending: 0 }));
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const second = await bus.consumeVitals({
+        durable: 'lag',
+        maxAckPending: 100,
+        handler: async () => ({ ackWhen: gate }),
+      });
+      await eventually(async () => expect(await bus.vitalsLag('lag')).toEqual({ pending: 0, ackPending: 4 }));
+      release();
+      await eventually(async () => expect(await bus.vitalsLag('lag')).toEqual({ pending: 0, ackPending: 0 }));
+      await second.stop();
+    });
+
     it('keeps at most maxInFlight handlers running, and one agent strictly in order', async () => {
       let running = 0;
       let peak = 0;
@@ -242,6 +263,53 @@ export function busContract(
       await sleep(200);
       expect(again).toEqual([]);
       await next.stop();
+    });
+
+    it('acks a deferred vital only when its gate resolves, and redelivers it when the gate rejects', async () => {
+      const seen: string[] = [];
+      const gates: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+      const sub = await bus.consumeVitals({
+        durable: 'deferred',
+        retryDelayMs: 20,
+        handler: async ({ vital }) => {
+          seen.push(vital.id);
+          const ackWhen = new Promise<void>((resolve, reject) => gates.push({ resolve, reject }));
+          return { ackWhen };
+        },
+      });
+      const first = testVital('deferred-agent', { ts: 1 });
+      const second = testVital('deferred-agent', { ts: 2 });
+      await bus.publishVital(first);
+      await bus.publishVital(second);
+      // The agent's next vital does not wait for the first one's ack.
+      await eventually(() => expect(seen).toEqual([first.id, second.id]));
+      gates[0]!.resolve();
+      gates[1]!.reject(new Error('checkpoint failed'));
+      await eventually(() => expect(seen).toEqual([first.id, second.id, second.id]));
+      gates[2]!.resolve();
+      await sleep(150);
+      expect(seen).toHaveLength(3);
+      await sub.stop();
+    });
+
+    it('publishes an event with a caller-chosen id once, however often it is re-published', async () => {
+      const seen: EventEnvelope[] = [];
+      const sub = await bus.subscribeEvents({
+        durable: 'stable-ids',
+        types: ['quarantine.applied'],
+        handler: async (e) => void seen.push(e),
+      });
+      const entry = quarantined('agent-9');
+      const one = await bus.publishEvent('quarantine.applied', 'agent-9', entry, {
+        id: 'q-agent-9-1',
+        ts: 42,
+      });
+      await bus.publishEvent('quarantine.applied', 'agent-9', entry, { id: 'q-agent-9-1', ts: 42 });
+      expect(one).toMatchObject({ id: 'q-agent-9-1', ts: 42 });
+      await eventually(() => expect(seen).toHaveLength(1));
+      await sleep(150);
+      expect(seen).toHaveLength(1);
+      await sub.stop();
     });
 
     it('delivers events durably by type, and replays retained ones on request', async () => {
