@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../test/fixtures.js';
-import { FleetCorrelator } from './correlator.js';
+import { FleetCorrelator, UPSTREAM_SYMPTOMS } from './correlator.js';
 
 describe('FleetCorrelator', () => {
   it('flags the same anomaly across many agents at once as external', () => {
@@ -40,6 +40,10 @@ describe('FleetCorrelator', () => {
     const correlator = new FleetCorrelator({ windowMs: 60_000, minAgents: 3, minFraction: 0.1 });
     for (let i = 0; i < 1000; i++) correlator.observe('noisy', 'latency_spike', i);
     expect(correlator.assess('latency_spike', 1000, 5)).toMatchObject({ correlated: false, agents: 1 });
+  });
+
+  it('counts only what a failing upstream causes as upstream symptoms', () => {
+    expect([...UPSTREAM_SYMPTOMS].sort()).toEqual(['error_rate_spike', 'high_retry_rate', 'latency_spike']);
   });
 
   it('does not flag independent noise across the fleet', () => {

@@ -15,6 +15,18 @@ export const DEFAULT_CORRELATOR_CONFIG: CorrelatorConfig = {
   minFraction: 0.2,
 };
 
+/**
+ * What a failing upstream (a model provider, a gateway route) does to every agent that depends on it: slow
+ * calls, failed calls, retried calls. An agent that shows one of them while it is fleet-wide is taken to be
+ * hit by the same cause, so its other upstream symptoms are not held against it either. Token counts, tool
+ * calls, cost and prompts are the agent's own doing and are never explained this way.
+ */
+export const UPSTREAM_SYMPTOMS: ReadonlySet<AnomalyType> = new Set<AnomalyType>([
+  'latency_spike',
+  'error_rate_spike',
+  'high_retry_rate',
+]);
+
 export interface CorrelationAssessment {
   correlated: boolean;
   /** Distinct agents with this anomaly type inside the window. */

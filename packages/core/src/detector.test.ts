@@ -13,6 +13,14 @@ function warmDetector(seed = 1, samples = 40): { detector: AgentDetector; random
   return { detector, random };
 }
 
+/** A detector after `samples` noisy vitals, whatever it made of them (long runs have the odd 3σ vital). */
+function trainedDetector(seed: number, samples: number): { detector: AgentDetector; random: () => number } {
+  const random = seededRandom(seed);
+  const detector = new AgentDetector();
+  for (let i = 0; i < samples; i++) detector.observe(noisyVital(random));
+  return { detector, random };
+}
+
 const types = (anomalies: readonly Anomaly[]) => anomalies.map((a) => a.type).sort();
 
 describe('AgentDetector', () => {
@@ -143,9 +151,120 @@ describe('AgentDetector', () => {
     expect(JSON.stringify(detector.snapshot()).length).toBeLessThanOrEqual(1024);
   });
 
+  it('measures σ on the log scale for tokens, latency and cost: a deviation is a ratio', () => {
+    const { detector } = warmDetector();
+    const { mean, sd, typical } = detector.baseline('latency_ms');
+    expect(typical).toBeGreaterThan(700);
+    expect(typical).toBeLessThan(900);
+    const [anomaly] = detector.observe(
+      vital({ latency_ms: typical * Math.exp(6 * Math.max(sd, Math.log1p(0.1))) }),
+    );
+    expect(anomaly).toMatchObject({ type: 'latency_spike' });
+    // The predictive spread is a little wider than the learned one (the mean's own error), so a bit under 6.
+    expect(anomaly!.sigma).toBeGreaterThan(5.5);
+    expect(anomaly!.sigma).toBeLessThanOrEqual(6);
+    expect(mean).toBeCloseTo(Math.log(typical), 12);
+  });
+
+  it('judges tool calls as counts: Anscombe scale, one Poisson σ at least', () => {
+    const detector = new AgentDetector();
+    for (let i = 0; i < 40; i++) detector.observe(vital({ tool_calls: 0 }));
+    // 2·√(3 + 3/8) − 2·√(3/8) ≈ 2.45 Poisson σ: unusual, not anomalous on its own.
+    expect(detector.observe(vital({ tool_calls: 3 }))).toEqual([]);
+    expect(types(detector.observe(vital({ tool_calls: 8 })))).toEqual(['tool_explosion']);
+  });
+
+  it('marks a shift that persists as sustained, and never one vital alone', () => {
+    const { detector, random } = trainedDetector(5, 200);
+    const far = detector.observe(noisyVital(random, { latency_ms: 80_000 }));
+    expect(types(far)).toEqual(['latency_spike']);
+    expect(far[0]!.sigma).toBeGreaterThan(20);
+    expect(detector.sustained('latency_spike')).toBe(false);
+    // A moderate shift (×1.56, about 4.4σ) becomes sustained on the third vital in a row.
+    const moderate = () => detector.observe(noisyVital(random, { latency_ms: 1_250 }));
+    detector.resetEvidence();
+    moderate();
+    moderate();
+    expect(detector.sustained('latency_spike')).toBe(false);
+    moderate();
+    expect(detector.sustained('latency_spike')).toBe(true);
+    expect(detector.sustained('error_rate_spike')).toBe(false);
+    // One normal vital ends it.
+    detector.observe(noisyVital(random));
+    expect(detector.sustained('latency_spike')).toBe(false);
+  });
+
+  it('does not learn a shift while it is building up, even below the per-vital threshold', () => {
+    const { detector, random } = trainedDetector(9, 300);
+    const before = detector.baseline('latency_ms');
+    // ×1.3 against a 10 % floor: about 2.7σ a vital, never flagged alone, but it adds up.
+    const out: Anomaly[] = [];
+    for (let i = 0; i < 12; i++) out.push(...detector.observe(noisyVital(random, { latency_ms: 1_040 })));
+    expect(out.some((a) => a.type === 'latency_spike')).toBe(true);
+    expect(detector.baseline('latency_ms').typical).toBeLessThan(before.typical * 1.05);
+  });
+
+  it('puts a rate on the σ scale through its exact binomial tail', () => {
+    const { detector, random } = trainedDetector(3, 60);
+    // 2 failures in 5 fresh calls at a 2 % floor is unusual (p ≈ 0.004, 2.7σ) but not a spike.
+    detector.resetEvidence();
+    const first = [false, true, false, true, true].flatMap((ok) =>
+      detector.observe(noisyVital(random, { success: ok })),
+    );
+    expect(first.filter((a) => a.type === 'error_rate_spike')).toEqual([]);
+    let flagged: readonly Anomaly[] = [];
+    for (let i = 0; i < 6 && flagged.length === 0; i++)
+      flagged = detector.observe(noisyVital(random, { success: false }));
+    expect(flagged[0]).toMatchObject({ type: 'error_rate_spike' });
+    expect(flagged[0]!.sigma).toBeGreaterThanOrEqual(3);
+    expect(flagged[0]!.sigma).toBeLessThan(15);
+  });
+
+  it('restores a version-1 (raw-scale) snapshot by moment matching, without a new warm-up', () => {
+    const v1: DetectorSnapshot = {
+      v: 1,
+      samples: 500,
+      adapt_remaining: 0,
+      // total, input, output, latency, tool calls, cost: [mean, variance, count]; then error and retry rates.
+      stats: [
+        700,
+        50 ** 2,
+        500,
+        500,
+        45 ** 2,
+        500,
+        200,
+        20 ** 2,
+        500,
+        800,
+        80 ** 2,
+        499,
+        0.5,
+        0.25,
+        500,
+      ].concat([195e-6, 20e-6 ** 2, 500, 0.01, 0.0099, 500, 0, 0, 500]),
+      error_bits: 0,
+      retry_bits: 0,
+      window_fill: 20,
+      prompts: [],
+      prompt_next: 0,
+    };
+    const detector = AgentDetector.restore(v1);
+    expect(detector.warm).toBe(true);
+    expect(detector.baseline('latency_ms').typical).toBeCloseTo(800 / Math.sqrt(1.01), 6);
+    expect(detector.baseline('latency_ms').sd).toBeCloseTo(Math.sqrt(Math.log(1.01)), 9);
+    // No prompts were learned in this snapshot, so the fixture's prompt is new to it.
+    const metrics = (anomalies: readonly Anomaly[]) => types(anomalies).filter((t) => t !== 'prompt_change');
+    expect(metrics(detector.observe(vital({ latency_ms: 820 })))).toEqual([]);
+    expect(metrics(detector.observe(vital({ latency_ms: 5_000 })))).toEqual(['latency_spike']);
+    expect(detector.snapshot().v).toBe(2);
+  });
+
   it('rejects a config it cannot honour', () => {
     expect(() => detectorConfig({ windowSize: 40 })).toThrow(/windowSize/);
     expect(() => detectorConfig({ alpha: 0 })).toThrow(/alpha/);
+    expect(() => detectorConfig({ varianceAlpha: 2 })).toThrow(/varianceAlpha/);
+    expect(() => detectorConfig({ evidenceCap: 0.4 })).toThrow(/evidenceCap/);
     expect(detectorConfig({ thresholds: { latency_spike: 4 } as never }).thresholds.token_spike).toBe(3);
   });
 

@@ -32,6 +32,22 @@ describe('ewma', () => {
     );
   });
 
+  it('lets the variance remember longer than the mean, and equals Welford when both weights agree', () => {
+    const xs = Array.from({ length: 400 }, (_, i) => (i < 200 ? 10 : 20) + ((i * 7919) % 13) - 6);
+    const same = new Float64Array(EWMA_SLOTS);
+    const welford = new Float64Array(EWMA_SLOTS);
+    const slow = new Float64Array(EWMA_SLOTS);
+    for (const x of xs) {
+      ewmaUpdate(same, 0, x, 0.05, 0.05);
+      ewmaUpdate(welford, 0, x, 0.05);
+      ewmaUpdate(slow, 0, x, 0.05, 0.01);
+    }
+    expect(Array.from(same)).toEqual(Array.from(welford));
+    // Same centre; the slower variance still remembers the level change 200 samples back.
+    expect(ewmaMean(slow, 0)).toBe(ewmaMean(welford, 0));
+    expect(ewmaVariance(slow, 0)).toBeGreaterThan(ewmaVariance(welford, 0));
+  });
+
   it('starts as a plain average, so early estimates are not biased towards zero', () => {
     const stats = new Float64Array(EWMA_SLOTS);
     for (const x of [10, 20, 30]) ewmaUpdate(stats, 0, x, 0.05);

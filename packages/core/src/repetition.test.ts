@@ -30,4 +30,31 @@ describe('RepetitionTracker', () => {
     for (let i = 1; i <= 4; i++) tracker.observe(`b${i}`, i);
     expect(tracker.observe('a', 5)).toBe(1);
   });
+
+  it('round-trips through a snapshot with the same verdicts', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c', 'd'), fc.integer({ min: 0, max: 500 })), {
+          maxLength: 80,
+        }),
+        fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c', 'd'), fc.integer({ min: 0, max: 500 })), {
+          maxLength: 40,
+        }),
+        (before, after) => {
+          const config = { window: 8, windowMs: 2_000, minRepeats: 3 };
+          const original = new RepetitionTracker(config);
+          let t = 0;
+          for (const [call, gap] of before) {
+            t += gap;
+            original.observe(call, t);
+          }
+          const copy = RepetitionTracker.restore(original.snapshot(t), config);
+          for (const [call, gap] of after) {
+            t += gap;
+            expect(copy.observe(call, t)).toBe(original.observe(call, t));
+          }
+        },
+      ),
+    );
+  });
 });

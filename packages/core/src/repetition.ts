@@ -47,6 +47,46 @@ export class RepetitionTracker {
   isLoop(repeats: number): boolean {
     return repeats >= this.config.minRepeats;
   }
+
+  /**
+   * The remembered calls that can still count at `now` (inside `windowMs`), oldest first. Older ones are left
+   * out, which keeps a checkpoint small without changing any later verdict.
+   */
+  snapshot(now: number): RepetitionSnapshot {
+    const hashes: number[] = [];
+    const times: number[] = [];
+    const size = this.config.window;
+    const start = this.filled < size ? 0 : this.next;
+    for (let k = 0; k < this.filled; k++) {
+      const i = (start + k) % size;
+      if (now - this.times[i]! > this.config.windowMs) continue;
+      hashes.push(this.hashes[i]!);
+      times.push(this.times[i]!);
+    }
+    return { hashes, times };
+  }
+
+  static restore(
+    snapshot: RepetitionSnapshot,
+    config: RepetitionConfig = DEFAULT_REPETITION_CONFIG,
+  ): RepetitionTracker {
+    const tracker = new RepetitionTracker(config);
+    const keep = Math.min(snapshot.hashes.length, snapshot.times.length, config.window);
+    const from = Math.min(snapshot.hashes.length, snapshot.times.length) - keep;
+    for (let k = 0; k < keep; k++) {
+      tracker.hashes[k] = snapshot.hashes[from + k]! >>> 0;
+      tracker.times[k] = snapshot.times[from + k]!;
+    }
+    tracker.filled = keep;
+    tracker.next = keep % config.window;
+    return tracker;
+  }
+}
+
+/** A tracker's remembered calls, oldest first: 32-bit fingerprints and their times. */
+export interface RepetitionSnapshot {
+  hashes: number[];
+  times: number[];
 }
 
 function fnv1a(text: string): number {

@@ -1,4 +1,5 @@
 import type {
+  AgentTriageSnapshot,
   AnomalyType,
   DetectorSnapshot,
   Diagnosis,
@@ -104,6 +105,17 @@ export interface BaselinesTable {
   updated_at: Timestamp;
 }
 
+/** The sentinel's triage state per agent, apart from the baselines (see `AgentTriageSnapshot`). */
+export interface SentinelAgentsTable {
+  agent_id: string;
+  partition: number;
+  state: Json<SentinelAgentState>;
+  updated_at: Timestamp;
+}
+
+/** An `AgentTriageSnapshot` without its detectors, which live in `baselines`. */
+export type SentinelAgentState = Omit<AgentTriageSnapshot, 'detectors'>;
+
 export interface InfectionsTable {
   id: string;
   agent_id: string;
@@ -176,6 +188,7 @@ export interface Database {
   api_keys: ApiKeysTable;
   vitals: VitalsTable;
   baselines: BaselinesTable;
+  sentinel_agents: SentinelAgentsTable;
   infections: InfectionsTable;
   lifecycle_events: LifecycleEventsTable;
   approvals: ApprovalsTable;

@@ -12,6 +12,7 @@ export * from './repositories/immune-memory.js';
 export * from './repositories/index.js';
 export * from './repositories/infections.js';
 export * from './repositories/lifecycle-events.js';
+export * from './repositories/sentinel-agents.js';
 export * from './repositories/vitals.js';
 export * from './retention.js';
 export * from './vitals-writer.js';

@@ -88,6 +88,7 @@ describe.each(drivers)('store on $driver', { timeout: 60_000 }, ({ driver, creat
           'immune_memory',
           'infections',
           'lifecycle_events',
+          'sentinel_agents',
           'vitals',
         ]),
       );
@@ -347,6 +348,44 @@ describe.each(drivers)('store on $driver', { timeout: 60_000 }, ({ driver, creat
       expect(await repos.baselines.list({ agentIds: [] })).toEqual([]);
       expect(await repos.baselines.remove('a')).toBe(2);
       expect(await repos.baselines.get('a', 'llm')).toBeUndefined();
+    });
+  });
+
+  describe('sentinel agents', () => {
+    const detector = (samples: number) => ({
+      v: 1 as const,
+      samples,
+      adapt_remaining: 0,
+      stats: Array.from({ length: 24 }, (_, i) => i + samples / 10),
+      error_bits: 0,
+      retry_bits: 0,
+      window_fill: 20,
+      prompts: [],
+      prompt_next: 0,
+    });
+    const checkpoint = (agent: string, partition: number, samples: number, at: number) => ({
+      partition,
+      updated_at: at,
+      snapshot: {
+        v: 1 as const,
+        agent_id: agent,
+        state: 'HEALTHY' as const,
+        entered_at: T0,
+        seq: 1,
+        detectors: { llm: detector(samples), tool: detector(samples + 1) },
+        packed: 'AQ==',
+      },
+    });
+
+    it('writes triage state and baselines together, loads them by partition, keeps the newest', async () => {
+      await repos.sentinelAgents.saveMany([checkpoint('a', 1, 20, T0 + 10), checkpoint('b', 2, 30, T0)]);
+      await repos.sentinelAgents.saveMany([checkpoint('a', 1, 5, T0)]);
+      expect((await repos.baselines.get('a', 'tool'))?.snapshot.samples).toBe(21);
+      const loaded = await repos.sentinelAgents.list({ partitions: [1] });
+      expect(loaded).toEqual([checkpoint('a', 1, 20, T0 + 10)]);
+      expect((await repos.sentinelAgents.list()).map((c) => c.snapshot.agent_id)).toEqual(['a', 'b']);
+      expect(await repos.sentinelAgents.list({ partitions: [] })).toEqual([]);
+      expect(await repos.sentinelAgents.get('b')).toEqual(checkpoint('b', 2, 30, T0));
     });
   });
 

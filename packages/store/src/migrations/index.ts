@@ -6,6 +6,7 @@ import {
   Migrator,
 } from 'kysely';
 import { initialSchema } from './0001-initial-schema.js';
+import { sentinelAgents } from './0002-sentinel-agents.js';
 
 /**
  * The migrations, in code rather than in files read at runtime, so a bundled or compiled service carries its
@@ -14,6 +15,7 @@ import { initialSchema } from './0001-initial-schema.js';
  */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-initial-schema': initialSchema,
+  '0002-sentinel-agents': sentinelAgents,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -67,9 +67,17 @@ export class ApprovalRepository {
     return decided;
   }
 
-  /** Bulk approve / reject: decides those of `ids` still pending and returns them. */
-  async decideMany(ids: readonly string[], decision: ApprovalDecision): Promise<Approval[]> {
-    if (ids.length === 0) return [];
+  /**
+   * Bulk approve / reject: decides those of `ids` still pending and returns them. `from` widens the states a
+   * decision may leave (the healer's "heal now" approves cases an operator rejected before).
+   */
+  async decideMany(
+    ids: readonly string[],
+    decision: ApprovalDecision,
+    options: { from?: readonly ApprovalStatus[] } = {},
+  ): Promise<Approval[]> {
+    const from = options.from ?? ['pending'];
+    if (ids.length === 0 || from.length === 0) return [];
     const rows = await this.db
       .updateTable('approvals')
       .set({
@@ -79,7 +87,7 @@ export class ApprovalRepository {
         note: decision.note ?? null,
       })
       .where('id', 'in', [...ids])
-      .where('status', '=', 'pending')
+      .where('status', 'in', [...from])
       .returningAll()
       .execute();
     return rows.map(toApproval);

@@ -58,6 +58,32 @@ export class HealingActionRepository {
       .execute();
   }
 
+  /**
+   * Inserts the attempt only if no row has its id yet; true when this call wrote it. With deterministic ids
+   * the insert is a claim: whoever wrote the row runs the action, anyone later (a restarted healer, a
+   * redelivered event) does not run it again.
+   */
+  async claim(attempt: HealingAttempt): Promise<boolean> {
+    const ts = toDate(attempt.ts);
+    const result = await this.db
+      .insertInto('healing_actions')
+      .values({
+        id: attempt.id,
+        infection_id: attempt.infection_id,
+        agent_id: attempt.agent_id,
+        diagnosis: attempt.diagnosis,
+        action: attempt.action,
+        step: attempt.step,
+        status: attempt.status,
+        detail: attempt.detail ?? null,
+        ts,
+        updated_at: ts,
+      })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .executeTakeFirst();
+    return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
+  }
+
   async get(id: string): Promise<HealingActionRecord | undefined> {
     const row = await this.db
       .selectFrom('healing_actions')

@@ -8,6 +8,7 @@ import { HealingActionRepository } from './healing-actions.js';
 import { ImmuneMemoryRepository } from './immune-memory.js';
 import { InfectionRepository } from './infections.js';
 import { LifecycleEventRepository } from './lifecycle-events.js';
+import { SentinelAgentRepository } from './sentinel-agents.js';
 import { VitalRepository } from './vitals.js';
 
 export interface Repositories {
@@ -15,6 +16,7 @@ export interface Repositories {
   apiKeys: ApiKeyRepository;
   vitals: VitalRepository;
   baselines: BaselineRepository;
+  sentinelAgents: SentinelAgentRepository;
   infections: InfectionRepository;
   lifecycleEvents: LifecycleEventRepository;
   approvals: ApprovalRepository;
@@ -33,6 +35,7 @@ export function createRepositories(db: Db): Repositories {
     apiKeys: new ApiKeyRepository(db),
     vitals: new VitalRepository(db),
     baselines: new BaselineRepository(db),
+    sentinelAgents: new SentinelAgentRepository(db),
     infections: new InfectionRepository(db),
     lifecycleEvents: new LifecycleEventRepository(db),
     approvals: new ApprovalRepository(db),
