@@ -1,0 +1,333 @@
+/**
+ * The sentinel's benchmark (`pnpm --filter @immune/sentinel bench`, or `pnpm bench`):
+ *
+ * 1. Vitals/s on one core through the service's processing path (decode + validate the envelope as the bus
+ *    does, then `Sentinel.handle`: triage, metrics, ack gate), next to two baselines measured in the same run:
+ *    decode + validate alone, and `AgentTriage.observe` alone.
+ * 2. p50/p99 from "vital published" to "quarantine entry seen in KV by a watcher" at 5k vitals/s on the real
+ *    NATS (and PostgreSQL for checkpoints), next to the same path with a trivial consumer that writes the KV
+ *    entry without any judging (the floor NATS itself sets).
+ * 3. State bytes per agent: the checkpoint (JSON) and the heap.
+ *
+ * Needs NATS and PostgreSQL like the integration tests (NATS_URL / DATABASE_URL, else the local defaults).
+ */
+import {
+  type Bus,
+  checkVitalEnvelope,
+  connectNatsBus,
+  createEmbeddedBus,
+  QUARANTINE_BUCKET,
+  type VitalDelivery,
+} from '@immune/bus';
+import { natsUrlForTests, removeTopology, uniquePrefix } from '@immune/bus/testing';
+import { AgentTriage, type Vital } from '@immune/core';
+import { loadConfig } from '@immune/runtime';
+import { openStore } from '@immune/store';
+import { createTestStore } from '@immune/store/testing';
+import { pino } from 'pino';
+import { SentinelEnv } from '../src/config.js';
+import { Sentinel, triageConfigFrom } from '../src/sentinel.js';
+import { normalVital, rng, spike } from '../test/fixtures.js';
+
+const logger = pino({ level: 'silent' });
+const gc = (globalThis as { gc?: () => void }).gc;
+
+function envConfig(env: Record<string, string> = {}) {
+  return loadConfig(SentinelEnv, { LOG_LEVEL: 'silent', ...env });
+}
+
+function fleetTraffic(agents: number, rounds: number, seed: number): string[] {
+  const random = rng(seed);
+  const out: string[] = [];
+  const t0 = Date.now() - rounds * 1_000;
+  for (let r = 0; r < rounds; r++) {
+    for (let a = 0; a < agents; a++) {
+      const vital = normalVital(`bench-agent-${a}`, t0 + r * 1_000 + a, random, {
+        request_hash: `req-${a}-${r}`,
+      });
+      out.push(
+        JSON.stringify({
+          v: 1,
+          id: vital.id,
+          ts: vital.ts,
+          type: 'vital',
+          agentId: vital.agent_id,
+          data: vital,
+        }),
+      );
+    }
+  }
+  return out;
+}
+
+function decode(text: string): VitalDelivery {
+  const checked = checkVitalEnvelope(JSON.parse(text));
+  if (!checked.ok) throw new Error(checked.issues);
+  return {
+    vital: checked.envelope.data,
+    envelope: checked.envelope,
+    partition: 0,
+    redelivered: false,
+    deliveryCount: 1,
+  };
+}
+
+function rate(count: number, ms: number): string {
+  return `${Math.round((count / ms) * 1000).toLocaleString('en-US')}/s`;
+}
+
+async function throughput(): Promise<void> {
+  const messages = fleetTraffic(10_000, 30, 1);
+  const store = await openStore({ inMemory: true });
+  const bus = createEmbeddedBus();
+  const measure = async (label: string, run: () => Promise<number> | number) => {
+    gc?.();
+    const start = performance.now();
+    const count = await run();
+    const ms = performance.now() - start;
+    console.log(
+      `  ${label.padEnd(52)} ${rate(count, ms).padStart(12)}  (${count} vitals, ${ms.toFixed(0)} ms)`,
+    );
+    return (count / ms) * 1000;
+  };
+  console.log('\n1. Vitals/s on one core (10k agents x 30 vitals; the first 15 per agent are warm-up)');
+  const decodeOnly = await measure('baseline: decode + validate envelope', () => {
+    let n = 0;
+    for (const m of messages) if (decode(m).vital.ts > 0) n++;
+    return n;
+  });
+  // A fresh triage (and sentinel) per pass: the same vitals again would all be duplicates.
+  const triageOnly = await measure('baseline: decode + validate + AgentTriage.observe', () => {
+    const triage = new AgentTriage(triageConfigFrom(envConfig()));
+    for (const m of messages) triage.observe(decode(m).vital);
+    return messages.length;
+  });
+  // Effects (KV, events, rows) are I/O, measured in part 2; here they are counted but not sent.
+  let effects = 0;
+  const fresh = () =>
+    new Sentinel({
+      config: envConfig(),
+      bus,
+      store,
+      logger,
+      effects: { execute: async () => void effects++ },
+    });
+  let sentinel = fresh();
+  const service = await measure('service path: decode + validate + Sentinel.handle', async () => {
+    sentinel = fresh();
+    effects = 0;
+    for (const m of messages) await sentinel.handle(decode(m));
+    return messages.length;
+  });
+  console.log(`  (${effects} decision lists with effects, not sent)`);
+  console.log(
+    `  -> service path is ${(service / decodeOnly).toFixed(2)}x decode-only and ${(service / triageOnly).toFixed(2)}x triage-only`,
+  );
+  const checkpointStart = performance.now();
+  const snapshots = [...sentinel.triage.agentIds()].map((id) => sentinel.triage.snapshot(id)!);
+  console.log(
+    `  snapshotting all ${snapshots.length} agents for a checkpoint: ${(performance.now() - checkpointStart).toFixed(0)} ms`,
+  );
+  await bus.drain();
+  await store.close();
+}
+
+function stateBytes(): void {
+  console.log('\n3. State bytes per agent');
+  const random = rng(3);
+  const build = (agents: number, withKinds: boolean) => {
+    const triage = new AgentTriage(triageConfigFrom(envConfig()));
+    for (let r = 0; r < 40; r++) {
+      for (let a = 0; a < agents; a++) {
+        triage.observe(normalVital(`s-${a}`, r * 1_000, random, { request_hash: `h-${r % 7}` }));
+        if (withKinds && r % 2 === 0) {
+          triage.observe(
+            normalVital(`s-${a}`, r * 1_000 + 1, random, {
+              kind: 'tool',
+              tool_name: 'search',
+              request_hash: `t-${r}`,
+            }),
+          );
+        }
+      }
+    }
+    return triage;
+  };
+  for (const withKinds of [false, true]) {
+    const triage = build(1_000, withKinds);
+    let bytes = 0;
+    let packed = 0;
+    for (const id of triage.agentIds()) {
+      const snapshot = triage.snapshot(id)!;
+      bytes += JSON.stringify(snapshot).length;
+      packed += snapshot.packed.length;
+    }
+    const label = withKinds ? 'LLM + tool calls (two baselines)' : 'LLM calls only (one baseline)';
+    console.log(
+      `  checkpoint JSON, ${label.padEnd(34)} ${(bytes / triage.size).toFixed(0)} B/agent (packed rings ${(packed / triage.size).toFixed(0)} B)`,
+    );
+  }
+  if (gc) {
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const triage = build(20_000, false);
+    gc();
+    const after = process.memoryUsage().heapUsed;
+    console.log(
+      `  heap, LLM calls only, 20k agents (incl. 5 recent vitals kept per agent): ${((after - before) / triage.size).toFixed(0)} B/agent`,
+    );
+  }
+}
+
+interface LatencyRun {
+  p50: number;
+  p99: number;
+  max: number;
+  samples: number;
+}
+
+function percentiles(values: number[]): LatencyRun {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  return { p50: at(0.5), p99: at(0.99), max: sorted.at(-1)!, samples: sorted.length };
+}
+
+/**
+ * Publishes warm-up traffic, then 5k vitals/s for `seconds`, 1 % of them a severe spike on a healthy agent.
+ * Returns publish -> KV-seen latencies of those spikes.
+ */
+async function drive(bus: Bus, agents: number, seconds: number, isReady: () => boolean): Promise<number[]> {
+  const random = rng(11);
+  const kv = await bus.kv(QUARANTINE_BUCKET);
+  const publishedAt = new Map<string, number>();
+  const decided = new Set<string>();
+  const latencies: number[] = [];
+  // The entry's `since` is the timestamp of the vital that decided it, so the latency is measured from the
+  // publication of exactly that vital, whichever of an agent's spikes it was.
+  const watch = await kv.watch(({ key, value }) => {
+    if (value === undefined) return;
+    const start = publishedAt.get(`${key}|${value.since}`);
+    if (start !== undefined && !decided.has(key)) {
+      decided.add(key);
+      latencies.push(performance.now() - start);
+    }
+  });
+  await watch.ready;
+  const t0 = Date.now() - 30_000;
+  for (let r = 0; r < 20; r++) {
+    await Promise.all(
+      Array.from({ length: agents }, (_, a) =>
+        bus.publishVital(normalVital(`lat-${a}`, t0 + r * 1_000, random)),
+      ),
+    );
+  }
+  const deadline = Date.now() + 60_000;
+  while (!isReady() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+
+  const perTick = 50; // every 10 ms: 5k/s
+  const ticks = (seconds * 1000) / 10;
+  let sent = 0;
+  // Each tick, the agents currently misbehaving send one spike each, four ticks in a row (a detector may want
+  // its evidence corroborated before it escalates); a new agent starts misbehaving every other tick.
+  const active: Array<{ agent: string; left: number }> = [];
+  let nextSick = 0;
+  const started = performance.now();
+  for (let tick = 0; tick < ticks; tick++) {
+    const batch: Promise<void>[] = [];
+    if (tick % 2 === 0 && nextSick < agents / 2) active.push({ agent: `lat-${nextSick++}`, left: 4 });
+    const ts = Date.now();
+    for (const sick of active) {
+      sent++;
+      publishedAt.set(`${sick.agent}|${ts}`, performance.now());
+      batch.push(bus.publishVital(normalVital(sick.agent, ts, random, spike(10))));
+      sick.left--;
+    }
+    for (let k = active.length - 1; k >= 0; k--) if (active[k]!.left === 0) active.splice(k, 1);
+    for (let i = batch.length; i < perTick; i++) {
+      sent++;
+      batch.push(bus.publishVital(normalVital(`lat-${agents / 2 + (sent % (agents / 2))}`, ts, random)));
+    }
+    await Promise.all(batch);
+    const next = started + (tick + 1) * 10;
+    const wait = next - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+  const achieved = sent / ((performance.now() - started) / 1000);
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  await watch.stop();
+  console.log(
+    `    published ${sent} vitals at ${Math.round(achieved)}/s (aimed at 5000/s); ${latencies.length} of ${nextSick} quarantines seen`,
+  );
+  if (latencies.length === 0) latencies.push(Number.NaN);
+  return latencies;
+}
+
+async function latency(): Promise<void> {
+  console.log('\n2. Published -> quarantine entry seen in KV, at 5k vitals/s on NATS (1 % severe spikes)');
+  const natsUrl = await natsUrlForTests();
+  const agents = 1_000;
+  const seconds = 10;
+
+  // Baseline: the same publish -> consume -> KV put -> watch path with a consumer that judges nothing.
+  {
+    const prefix = uniquePrefix('benchfloor');
+    const bus = await connectNatsBus({ url: natsUrl, prefix });
+    const kv = await bus.kv(QUARANTINE_BUCKET);
+    let seen = 0;
+    const sub = await bus.consumeVitals({
+      durable: 'floor',
+      maxInFlight: 1024,
+      handler: async ({ vital }: { vital: Vital }) => {
+        seen++;
+        if (vital.total_tokens > 5_000) {
+          await kv.put(vital.agent_id, {
+            agent_id: vital.agent_id,
+            state: 'DRAINING',
+            reason: 'floor',
+            since: vital.ts,
+            by: 'sentinel',
+          });
+        }
+      },
+    });
+    const floor = percentiles(await drive(bus, agents, seconds, () => seen >= agents * 20));
+    console.log(
+      `  baseline (trivial consumer writes KV):  p50 ${floor.p50.toFixed(2)} ms  p99 ${floor.p99.toFixed(2)} ms  max ${floor.max.toFixed(1)} ms`,
+    );
+    await sub.stop();
+    await bus.drain();
+    await removeTopology(natsUrl, prefix);
+  }
+
+  {
+    const prefix = uniquePrefix('benchsen');
+    const store = await createTestStore();
+    const client = await connectNatsBus({ url: natsUrl, prefix });
+    const serviceBus = await connectNatsBus({ url: natsUrl, prefix });
+    // No fleet hold: the severe vital itself is the decision, so this measures the vital -> KV path.
+    const sentinel = new Sentinel({
+      config: envConfig({ SENTINEL_FLEET_HOLD_MS: '0', SENTINEL_CHECKPOINT_MS: '200' }),
+      bus: serviceBus,
+      store,
+      logger,
+    });
+    await sentinel.start();
+    const run = percentiles(await drive(client, agents, seconds, () => sentinel.processed >= agents * 20));
+    console.log(
+      `  sentinel (judge, lifecycle, KV, events): p50 ${run.p50.toFixed(2)} ms  p99 ${run.p99.toFixed(2)} ms  max ${run.max.toFixed(1)} ms`,
+    );
+    console.log(
+      `  last checkpoint: ${sentinel.lastCheckpoint.rows} agents in ${sentinel.lastCheckpoint.durationMs} ms`,
+    );
+    await sentinel.stopWork();
+    await serviceBus.drain();
+    await client.drain();
+    await removeTopology(natsUrl, prefix);
+    await store.cleanup();
+  }
+}
+
+console.log(`sentinel bench: node ${process.version}, ${gc ? 'with' : 'without'} --expose-gc`);
+await throughput();
+await latency();
+stateBytes();

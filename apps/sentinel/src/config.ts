@@ -1,0 +1,69 @@
+import { type Config, DatabaseEnv, NatsEnv, serviceEnv } from '@immune/runtime';
+import Type from 'typebox';
+
+/**
+ * Everything the sentinel reads from its environment. Detection thresholds are here so an operator can tune
+ * them per deployment (and backtest a change first with `immune replay`).
+ */
+export const SentinelEnv = Type.Object({
+  ...serviceEnv('SENTINEL_PORT', 4200),
+  ...NatsEnv,
+  ...DatabaseEnv,
+  IMMUNE_SUBJECT_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_-]+$', default: 'immune' }),
+  IMMUNE_PARTITIONS: Type.Integer({ minimum: 1, maximum: 1024, default: 16 }),
+  /** Partitions this instance owns: `all`, or a list such as `0-7` or `0,2,4-6`. */
+  SENTINEL_PARTITIONS: Type.String({
+    pattern: '^(all|[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*)$',
+    default: 'all',
+  }),
+  /** Names this instance in the fleet bucket; hostname + pid when unset. Stable ids survive restarts. */
+  SENTINEL_INSTANCE_ID: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' })),
+  /** Durable consumer name (one consumer per partition is derived from it). */
+  SENTINEL_DURABLE: Type.String({ pattern: '^[A-Za-z0-9_-]{1,32}$', default: 'sentinel' }),
+  /** Vitals handled at once across the owned partitions. */
+  SENTINEL_MAX_IN_FLIGHT: Type.Integer({ minimum: 1, maximum: 65_536, default: 1024 }),
+  /**
+   * How long NATS waits for an ack before redelivering, ms. Acks follow checkpoints, so keep it well above
+   * SENTINEL_CHECKPOINT_MS; after a crash, the vitals the dead instance held come back after this long.
+   */
+  SENTINEL_ACK_WAIT_MS: Type.Integer({ minimum: 1_000, maximum: 600_000, default: 30_000 }),
+  /** How often changed agents are checkpointed to PostgreSQL; a vital is acked after its checkpoint, ms. */
+  SENTINEL_CHECKPOINT_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 500 }),
+  /** How often this instance publishes its fleet tally, ms. */
+  SENTINEL_FLEET_PUBLISH_MS: Type.Integer({ minimum: 50, maximum: 10_000, default: 500 }),
+  SENTINEL_THRESHOLD_SIGMA: Type.Number({ exclusiveMinimum: 0, default: 3 }),
+  SENTINEL_SEVERE_SIGMA: Type.Number({ exclusiveMinimum: 0, default: 5 }),
+  SENTINEL_MIN_SAMPLES: Type.Integer({ minimum: 1, default: 15 }),
+  SENTINEL_SUSPECT_WINDOW_MS: Type.Integer({ minimum: 1, default: 30_000 }),
+  SENTINEL_CONFIRM_ANOMALIES: Type.Integer({ minimum: 1, default: 3 }),
+  SENTINEL_DRAIN_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 10_000 }),
+  SENTINEL_PROBATION_MS: Type.Integer({ minimum: 0, default: 60_000 }),
+  /** Clean vitals an agent on probation must show (besides the probation length) before it is HEALTHY. */
+  SENTINEL_PROBATION_MIN_VITALS: Type.Integer({ minimum: 0, default: 10 }),
+  /**
+   * How long a suspicion waits for the fleet picture before it may escalate, ms (0: never waits). Unset: core's
+   * default (`DEFAULT_TRIAGE_CONFIG.fleetHoldMs`), which the detection benchmark tunes.
+   */
+  SENTINEL_FLEET_HOLD_MS: Type.Optional(Type.Integer({ minimum: 0 })),
+  SENTINEL_FLEET_WINDOW_MS: Type.Integer({ minimum: 1, default: 60_000 }),
+  SENTINEL_FLEET_MIN_AGENTS: Type.Integer({ minimum: 1, default: 5 }),
+  SENTINEL_FLEET_MIN_FRACTION: Type.Number({ minimum: 0, maximum: 1, default: 0.2 }),
+  /** Identical calls within the loop window that make a tool-call loop or retry storm. */
+  SENTINEL_LOOP_REPEATS: Type.Integer({ minimum: 2, default: 5 }),
+  SENTINEL_LOOP_WINDOW_MS: Type.Integer({ minimum: 1, default: 120_000 }),
+});
+export type SentinelConfig = Config<typeof SentinelEnv>;
+
+/** `all` or `0-3,7` → sorted partition numbers, each checked against the deployment's partition count. */
+export function parsePartitions(spec: string, total: number): number[] {
+  if (spec === 'all') return Array.from({ length: total }, (_, i) => i);
+  const out = new Set<number>();
+  for (const part of spec.split(',')) {
+    const [from, to = from] = part.split('-').map(Number) as [number, number?];
+    if (!(Number.isInteger(from) && Number.isInteger(to) && from <= to! && to! < total)) {
+      throw new RangeError(`SENTINEL_PARTITIONS: '${part}' is not within 0..${total - 1}`);
+    }
+    for (let p = from; p <= to!; p++) out.add(p);
+  }
+  return [...out].sort((a, b) => a - b);
+}

@@ -1,0 +1,481 @@
+import { hostname } from 'node:os';
+import {
+  type Bus,
+  type DeferredAck,
+  type ExternalLifecycleTrigger,
+  FLEET_BUCKET,
+  type FleetTallyEntry,
+  type KvBucket,
+  type KvWatch,
+  QUARANTINE_BUCKET,
+  type QuarantineEntry,
+  SENTINEL_LIFECYCLE,
+  type Subscription,
+  type VitalDelivery,
+} from '@immune/bus';
+import {
+  AgentTriage,
+  type AnomalyType,
+  IllegalTransitionError,
+  isBlocked,
+  type TriageConfig,
+  type TriageDecision,
+  triageConfig,
+} from '@immune/core';
+import { createRepositories, type Repositories, type Store } from '@immune/store';
+import type { Counter, Meter } from '@opentelemetry/api';
+import type { Logger } from 'pino';
+import type { Static } from 'typebox';
+import { Checkpointer } from './checkpointer.js';
+import { parsePartitions, type SentinelConfig } from './config.js';
+import { Effects } from './effects.js';
+
+export interface SentinelDeps {
+  config: SentinelConfig;
+  bus: Bus;
+  store: Store;
+  logger: Logger;
+  meter?: Meter;
+  /** Wall clock for timers and checkpoints; tests may pin it. */
+  now?: () => number;
+  /** Replaces the bus/database effects (the throughput bench measures the judging path without I/O). */
+  effects?: Pick<Effects, 'execute'>;
+}
+
+/** The triage thresholds an env config asks for. */
+export function triageConfigFrom(config: SentinelConfig): TriageConfig {
+  const sigma = config.SENTINEL_THRESHOLD_SIGMA;
+  return triageConfig({
+    detector: {
+      minSamples: config.SENTINEL_MIN_SAMPLES,
+      thresholds: {
+        token_spike: sigma,
+        input_token_spike: sigma,
+        output_token_spike: sigma,
+        latency_spike: sigma,
+        tool_explosion: sigma,
+        cost_spike: sigma,
+        high_retry_rate: sigma,
+        error_rate_spike: sigma,
+      },
+    },
+    lifecycle: {
+      suspectWindowMs: config.SENTINEL_SUSPECT_WINDOW_MS,
+      confirmAnomalies: config.SENTINEL_CONFIRM_ANOMALIES,
+      drainTimeoutMs: config.SENTINEL_DRAIN_TIMEOUT_MS,
+      probationMs: config.SENTINEL_PROBATION_MS,
+      probationMinVitals: config.SENTINEL_PROBATION_MIN_VITALS,
+    },
+    correlator: {
+      windowMs: config.SENTINEL_FLEET_WINDOW_MS,
+      minAgents: config.SENTINEL_FLEET_MIN_AGENTS,
+      minFraction: config.SENTINEL_FLEET_MIN_FRACTION,
+    },
+    repetition: { minRepeats: config.SENTINEL_LOOP_REPEATS, windowMs: config.SENTINEL_LOOP_WINDOW_MS },
+    severeSigma: config.SENTINEL_SEVERE_SIGMA,
+    ...(config.SENTINEL_FLEET_HOLD_MS === undefined ? {} : { fleetHoldMs: config.SENTINEL_FLEET_HOLD_MS }),
+  });
+}
+
+class EffectsAbandonedError extends Error {
+  override readonly name = 'EffectsAbandonedError';
+}
+
+interface Instruments {
+  vitals: Counter;
+  anomalies: Counter;
+  transitions: Counter;
+  effectFailures: Counter;
+}
+
+/**
+ * The sentinel service without its HTTP and process wiring (main.ts): consumes the owned partitions, judges
+ * every vital through `AgentTriage`, carries decisions out, checkpoints state, and runs the one timer that
+ * drives time-based transitions.
+ */
+export class Sentinel {
+  readonly triage: AgentTriage;
+  readonly partitions: readonly number[];
+  readonly instanceId: string;
+  private readonly owned: Set<number>;
+  private readonly repos: Repositories;
+  private readonly now: () => number;
+  private readonly checkpointer: Checkpointer;
+  private readonly pending = new Map<string, Promise<void>>();
+  private readonly abandoned = new Set<string>();
+  private readonly stopping = new AbortController();
+  private effects: Pick<Effects, 'execute'> | undefined;
+  private quarantine: KvBucket<QuarantineEntry> | undefined;
+  private fleet: KvBucket<FleetTallyEntry> | undefined;
+  private vitalsSub: Subscription | undefined;
+  private commandSub: Subscription | undefined;
+  private quarantineWatch: KvWatch | undefined;
+  private fleetWatch: KvWatch | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private tickAt = Number.POSITIVE_INFINITY;
+  private checkpointTimer: NodeJS.Timeout | undefined;
+  private fleetTimer: NodeJS.Timeout | undefined;
+  private lastTally = '';
+  private lastTallyAt = 0;
+  private readonly instruments: Instruments | undefined;
+  /** Vitals handled (not counting duplicates), for tests and the bench. */
+  processed = 0;
+  duplicates = 0;
+
+  constructor(private readonly deps: SentinelDeps) {
+    const { config } = deps;
+    this.triage = new AgentTriage(triageConfigFrom(config));
+    this.partitions = parsePartitions(config.SENTINEL_PARTITIONS, deps.bus.topology.partitions);
+    this.owned = new Set(this.partitions);
+    this.instanceId =
+      config.SENTINEL_INSTANCE_ID ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`;
+    this.repos = createRepositories(deps.store.db);
+    this.effects = deps.effects;
+    this.now = deps.now ?? Date.now;
+    this.checkpointer = new Checkpointer({
+      triage: this.triage,
+      save: (rows) => this.repos.sentinelAgents.saveMany(rows),
+      partitionOf: (agentId) => deps.bus.topology.partitionOf(agentId),
+      pendingEffects: (agentId) => this.pending.get(agentId),
+      abandoned: this.abandoned,
+      now: this.now,
+    });
+    this.instruments = deps.meter && {
+      vitals: deps.meter.createCounter('sentinel_vitals', { description: 'Vitals judged, by outcome' }),
+      anomalies: deps.meter.createCounter('sentinel_anomalies', { description: 'Anomalies found, by type' }),
+      transitions: deps.meter.createCounter('sentinel_transitions', {
+        description: 'Lifecycle transitions, by target state',
+      }),
+      effectFailures: deps.meter.createCounter('sentinel_effect_failures', {
+        description: 'Failed attempts to write a decision (retried)',
+      }),
+    };
+    deps.meter
+      ?.createObservableGauge('sentinel_agents', { description: 'Agents held in memory' })
+      .addCallback((result) => result.observe(this.triage.size));
+  }
+
+  ownsAgent(agentId: string): boolean {
+    return this.owned.has(this.deps.bus.topology.partitionOf(agentId));
+  }
+
+  /** Restores the owned partitions' state, then starts consuming, timers, the fleet exchange and commands. */
+  async start(): Promise<void> {
+    const { bus, config, logger } = this.deps;
+    const restored = await this.restore();
+    logger.info(
+      {
+        event: 'sentinel-restored',
+        agents: restored,
+        partitions: this.partitions,
+        instance: this.instanceId,
+      },
+      `restored ${restored} agents for ${this.partitions.length} partitions`,
+    );
+    this.quarantine = await bus.kv(QUARANTINE_BUCKET);
+    this.fleet = await bus.kv(FLEET_BUCKET);
+    this.effects ??= new Effects({
+      bus,
+      quarantine: this.quarantine,
+      repos: this.repos,
+      instanceId: this.instanceId,
+    });
+
+    this.fleetWatch = await this.fleet.watch(({ key, value }) => {
+      if (key === this.instanceId) return;
+      if (value === undefined) this.triage.removePeer(key);
+      else this.triage.setPeerTally(key, value);
+    });
+    await this.fleetWatch.ready;
+    this.quarantineWatch = await this.quarantine.watch(({ key, value }) =>
+      this.onQuarantineChange(key, value),
+    );
+    await this.quarantineWatch.ready;
+    this.commandSub = await bus.handleCommand(SENTINEL_LIFECYCLE, (request) => this.lifecycle(request));
+
+    this.checkpointTimer = setInterval(() => {
+      this.checkpointer.run().catch((error: unknown) => logger.error({ err: error }, 'checkpoint failed'));
+    }, config.SENTINEL_CHECKPOINT_MS);
+    this.fleetTimer = setInterval(() => this.publishTally(), config.SENTINEL_FLEET_PUBLISH_MS);
+    this.publishTally();
+    this.armTick();
+
+    this.vitalsSub = await bus.consumeVitals({
+      durable: config.SENTINEL_DURABLE,
+      partitions: this.partitions,
+      maxInFlight: config.SENTINEL_MAX_IN_FLIGHT,
+      ackWaitMs: config.SENTINEL_ACK_WAIT_MS,
+      handler: (delivery) => this.handle(delivery),
+      onDropped: (reason, subject) => logger.warn({ subject, reason }, 'vital dropped'),
+    });
+  }
+
+  private async restore(): Promise<number> {
+    const checkpoints = await this.repos.sentinelAgents.list({ partitions: this.partitions });
+    let count = 0;
+    for (const { snapshot } of checkpoints) {
+      // A deployment that changed IMMUNE_PARTITIONS re-homes agents: only keep the ones this instance owns.
+      if (!this.ownsAgent(snapshot.agent_id)) continue;
+      this.triage.restore(snapshot);
+      count++;
+    }
+    return count;
+  }
+
+  /**
+   * The processing path of one vital: judge it, carry out what it decided, and ack it once its state is
+   * checkpointed. Duplicates (redeliveries) change nothing but still wait for a checkpoint, because the state
+   * that counted them the first time may not be written yet.
+   */
+  async handle(delivery: VitalDelivery): Promise<DeferredAck> {
+    const decisions = this.triage.observe(delivery.vital);
+    this.account(decisions);
+    if (decisions.length > 0 && Effects.needed(decisions)) await this.run(delivery.vital.agent_id, decisions);
+    const due = this.triage.nextDue();
+    if (due !== undefined && due < this.tickAt) this.armTick();
+    return { ackWhen: this.checkpointer.nextCommit() };
+  }
+
+  private account(decisions: readonly TriageDecision[]): void {
+    const instruments = this.instruments;
+    if (decisions.length === 1 && decisions[0]!.kind === 'duplicate') {
+      this.duplicates++;
+      instruments?.vitals.add(1, { outcome: 'duplicate' });
+      return;
+    }
+    this.processed++;
+    if (!instruments) return;
+    instruments.vitals.add(1, { outcome: 'judged' });
+    for (const d of decisions) {
+      if (d.kind === 'anomalies') for (const a of d.anomalies) instruments.anomalies.add(1, { type: a.type });
+      else if (d.kind === 'transition') instruments.transitions.add(1, { to: d.transition.to });
+    }
+  }
+
+  /** Runs an agent's effects after any still running for it, retrying until they succeed or shutdown. */
+  private run(agentId: string, decisions: readonly TriageDecision[], skipRelease = false): Promise<void> {
+    const previous = this.pending.get(agentId) ?? Promise.resolve();
+    const attempt = previous
+      .catch(() => undefined)
+      .then(() => this.executeWithRetry(agentId, decisions, skipRelease));
+    this.pending.set(agentId, attempt);
+    const clear = () => {
+      if (this.pending.get(agentId) === attempt) this.pending.delete(agentId);
+    };
+    attempt.then(clear, clear);
+    return attempt;
+  }
+
+  private async executeWithRetry(
+    agentId: string,
+    decisions: readonly TriageDecision[],
+    skipRelease: boolean,
+  ): Promise<void> {
+    let delay = 50;
+    for (;;) {
+      try {
+        await this.effects!.execute(decisions, { skipRelease });
+        return;
+      } catch (error) {
+        this.instruments?.effectFailures.add(1);
+        if (this.stopping.signal.aborted) {
+          // Never checkpoint a decision whose effects are lost: its vitals stay unacked and are replayed.
+          this.abandoned.add(agentId);
+          throw new EffectsAbandonedError(`effects for ${agentId} abandoned at shutdown`, { cause: error });
+        }
+        this.deps.logger.warn({ err: error, agent_id: agentId }, 'writing a decision failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        delay = Math.min(delay * 2, 2_000);
+      }
+    }
+  }
+
+  private armTick(): void {
+    const due = this.triage.nextDue();
+    if (due === undefined) {
+      if (this.tickTimer) clearTimeout(this.tickTimer);
+      this.tickTimer = undefined;
+      this.tickAt = Number.POSITIVE_INFINITY;
+      return;
+    }
+    if (this.tickTimer && due >= this.tickAt) return;
+    if (this.tickTimer) clearTimeout(this.tickTimer);
+    this.tickAt = due;
+    this.tickTimer = setTimeout(() => this.onTick(), Math.max(0, due - this.now()));
+  }
+
+  private onTick(): void {
+    this.tickTimer = undefined;
+    this.tickAt = Number.POSITIVE_INFINITY;
+    if (this.stopping.signal.aborted) return;
+    const decisions = this.triage.tick(this.now());
+    const byAgent = new Map<string, TriageDecision[]>();
+    for (const d of decisions) {
+      const agentId = agentOf(d);
+      let list = byAgent.get(agentId);
+      if (!list) {
+        list = [];
+        byAgent.set(agentId, list);
+      }
+      list.push(d);
+    }
+    this.account(decisions);
+    for (const [agentId, list] of byAgent) {
+      this.run(agentId, list).catch((error: unknown) =>
+        this.deps.logger.error({ err: error, agent_id: agentId }, 'timed transition not written'),
+      );
+    }
+    this.armTick();
+  }
+
+  /** An operator deleted a quarantine entry (gateway management API): the agent is released. */
+  private onQuarantineChange(agentId: string, value: QuarantineEntry | undefined): void {
+    if (value !== undefined || !this.ownsAgent(agentId)) return;
+    const lifecycle = this.triage.lifecycleOf(agentId);
+    if (lifecycle === undefined || !isBlocked(lifecycle.state)) return;
+    const result = this.triage.apply(agentId, 'released', this.now(), { reason: 'quarantine lifted' });
+    if (!result.ok) return;
+    this.account(result.decisions);
+    // The entry is already gone and whoever removed it announced it.
+    this.run(agentId, result.decisions, true).catch((error: unknown) =>
+      this.deps.logger.error({ err: error, agent_id: agentId }, 'release not written'),
+    );
+    this.armTick();
+  }
+
+  private publishTally(): void {
+    const fleet = this.fleet;
+    if (!fleet || this.stopping.signal.aborted) return;
+    const now = this.now();
+    const tally = this.triage.fleetTally(now);
+    const counts = JSON.stringify(tally.counts);
+    const key = `${tally.fleet_size}|${counts}`;
+    // Unchanged tallies are only refreshed as a heartbeat, so an idle fleet costs almost nothing.
+    if (key === this.lastTally && now - this.lastTallyAt < 5_000) return;
+    this.lastTally = key;
+    this.lastTallyAt = now;
+    const entry: FleetTallyEntry = {
+      instance: this.instanceId,
+      partitions: [...this.partitions],
+      ts: Math.floor(tally.ts),
+      window_ms: tally.window_ms,
+      fleet_size: tally.fleet_size,
+      counts: tally.counts as Record<AnomalyType, number>,
+    };
+    fleet.put(this.instanceId, entry).catch((error: unknown) => {
+      this.lastTally = '';
+      this.deps.logger.warn({ err: error }, 'fleet tally not published');
+    });
+  }
+
+  /**
+   * `sentinel.lifecycle`: without a trigger a query; with one (the healer, or an operator through it) the
+   * transition is applied by the triage, its effects are carried out like a vital's, and the agent is
+   * checkpointed before the reply, so the answer is a durable fact.
+   */
+  private async lifecycle(request: LifecycleRequest) {
+    const agentId = request.agent_id;
+    if (request.trigger !== undefined) await this.applyTrigger(request, request.trigger);
+    const events = this.repos.lifecycleEvents;
+    const known = this.ownsAgent(agentId) ? this.triage.lifecycleOf(agentId) : undefined;
+    const latest =
+      known ??
+      (await events
+        .latest(agentId)
+        .then((t) => t && { agent_id: agentId, state: t.to, entered_at: t.ts, seq: t.seq }));
+    if (!latest) throw coded('not_found', `the sentinel has not seen agent '${agentId}'`);
+    const history = await events.history(agentId, { afterSeq: Math.max(0, latest.seq - 100) });
+    return { ...latest, history };
+  }
+
+  private async applyTrigger(request: LifecycleRequest, trigger: ExternalLifecycleTrigger): Promise<void> {
+    const agentId = request.agent_id;
+    if (!this.ownsAgent(agentId)) {
+      // Another instance owns the agent's partition; commands are load-balanced, so the caller retries.
+      throw coded('not_owner', `agent '${agentId}' belongs to a partition this sentinel does not own`);
+    }
+    if (this.triage.lifecycleOf(agentId) === undefined)
+      throw coded('not_found', `the sentinel has not seen agent '${agentId}'`);
+    // adapt_baseline: the triage always switches the baselines to fast adaptation on healing_succeeded.
+    const result = this.triage.apply(agentId, trigger, this.now(), {
+      ...(request.reason === undefined ? {} : { reason: request.reason }),
+      ...(request.infection_id === undefined ? {} : { infectionId: request.infection_id }),
+      ...(request.action === undefined ? {} : { action: request.action }),
+    });
+    if (!result.ok) {
+      const code =
+        result.error instanceof IllegalTransitionError ? 'illegal_transition' : 'transition_refused';
+      throw coded(code, result.error.message);
+    }
+    this.account(result.decisions);
+    this.armTick();
+    const moved = result.decisions.find((d) => d.kind === 'transition');
+    this.deps.logger.info(
+      {
+        event: 'lifecycle-applied',
+        agent_id: agentId,
+        trigger,
+        by: request.by ?? 'healer',
+        to: moved?.kind === 'transition' ? moved.transition.to : undefined,
+        infection_id: request.infection_id,
+        action: request.action,
+      },
+      `${trigger} applied`,
+    );
+    // The same path as a vital's decisions: retried until done (or shutdown), then the state is written.
+    await this.run(agentId, result.decisions);
+    await this.checkpointer.run();
+  }
+
+  /** Work phase of shutdown: stop taking vitals and timers, then checkpoint so the last vitals get acked. */
+  async stopWork(): Promise<void> {
+    // First, so effects stuck retrying against an unreachable NATS or database give up instead of holding
+    // the shutdown: their vitals are not acked and come back after the restart.
+    this.stopping.abort();
+    await this.vitalsSub?.stop();
+    this.vitalsSub = undefined;
+    await this.commandSub?.stop();
+    if (this.tickTimer) clearTimeout(this.tickTimer);
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    if (this.fleetTimer) clearInterval(this.fleetTimer);
+    await this.fleetWatch?.stop();
+    await this.quarantineWatch?.stop();
+    await Promise.allSettled([...this.pending.values()]);
+    await this.fleet?.delete(this.instanceId).catch(() => undefined);
+    await this.checkpoint();
+  }
+
+  /** Writes every changed agent now (store-flush phase, tests). */
+  checkpoint(): Promise<void> {
+    return this.checkpointer.run();
+  }
+
+  get lastCheckpoint(): { rows: number; durationMs: number } {
+    return { rows: this.checkpointer.lastRows, durationMs: this.checkpointer.lastDurationMs };
+  }
+}
+
+type LifecycleRequest = Static<(typeof SENTINEL_LIFECYCLE)['request']>;
+
+function coded(code: string, message: string): Error & { code: string } {
+  return Object.assign(new Error(message), { code });
+}
+
+function agentOf(decision: TriageDecision): string {
+  switch (decision.kind) {
+    case 'transition':
+      return decision.transition.agent_id;
+    case 'infection':
+      return decision.report.agent_id;
+    case 'quarantine':
+      return decision.order.agent_id;
+    case 'release':
+    case 'probation':
+    case 'anomalies':
+      return decision.agent_id;
+    case 'fleet':
+      return `fleet:${decision.correlation.anomaly_type}`;
+    default:
+      return '';
+  }
+}
