@@ -1,0 +1,76 @@
+import type { Bus } from '@immune/bus';
+import { createHttpServer, type MetricsRegistry, type ServiceContext } from '@immune/runtime';
+import { type Store, startVitalsRetention } from '@immune/store';
+import { AgentDirectory } from './agent-directory.js';
+import { ApiKeyVerifier, announceCreatedKey, bootstrapApiKeys } from './api-keys.js';
+import { ingestApp } from './app.js';
+import type { IngestConfig } from './config.js';
+import { Recorder } from './recorder.js';
+
+export interface IngestServiceDeps {
+  config: IngestConfig;
+  /** Opened (and drained at shutdown) by the caller: ingest's own main, or single-process mode. */
+  bus: Bus;
+  /** Opened (and closed at shutdown) by the caller. */
+  store: Store;
+  metrics: MetricsRegistry;
+}
+
+/**
+ * Wires ingest into a running service: API keys, the recorder and the HTTP API. The same function serves
+ * `main.ts` (one service per process) and single-process mode (every service in one).
+ */
+export async function startIngest(context: ServiceContext, deps: IngestServiceDeps): Promise<void> {
+  const { config, bus, store, metrics } = deps;
+  const { logger, shutdown, readiness } = context;
+  const bootstrap = await bootstrapApiKeys(store.db, config.INGEST_API_KEY, logger);
+  if (bootstrap.kind === 'created') {
+    announceCreatedKey(bootstrap.key, (text) => process.stdout.write(text));
+    logger.warn(
+      { event: 'api-key-created', key_id: bootstrap.apiKey.id, key_prefix: bootstrap.apiKey.prefix },
+      'no API key existed: created one and printed it once to stdout (only its hash is stored)',
+    );
+  } else if (bootstrap.kind === 'env') {
+    logger.info(
+      { key_id: bootstrap.apiKey.id, key_prefix: bootstrap.apiKey.prefix, stored: bootstrap.stored },
+      'INGEST_API_KEY is accepted',
+    );
+  }
+
+  if (config.INGEST_RECORDER) {
+    const retention = startVitalsRetention(store, { logger });
+    const recorder = new Recorder({
+      bus,
+      db: store.db,
+      logger,
+      meter: metrics.meter(),
+      durable: config.INGEST_RECORDER_DURABLE,
+      batchSize: config.INGEST_RECORDER_BATCH,
+      flushIntervalMs: config.INGEST_RECORDER_FLUSH_MS,
+      concurrency: config.INGEST_RECORDER_CONCURRENCY,
+      maxAckPending: config.INGEST_RECORDER_MAX_ACK_PENDING,
+      ackWaitMs: config.INGEST_RECORDER_ACK_WAIT_MS,
+    });
+    await recorder.start();
+    // Stop consuming and commit what was taken while the bus can still carry the acks.
+    shutdown.onStopWork(async () => {
+      retention.stop();
+      await recorder.stopWork();
+    }, 'recorder');
+  }
+
+  const server = createHttpServer({
+    logger,
+    readiness,
+    metrics,
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+  });
+  await server.register(ingestApp, {
+    bus,
+    keys: new ApiKeyVerifier(store.db, { cacheMs: config.INGEST_KEY_CACHE_MS }),
+    agents: new AgentDirectory(store.db),
+    limits: { maxBatch: config.INGEST_MAX_BATCH, maxFutureMs: config.INGEST_MAX_FUTURE_MS },
+    meter: metrics.meter(),
+  });
+  await context.listen(server, { host: config.HOST, port: config.INGEST_PORT });
+}
