@@ -9,16 +9,21 @@ import { defineConfig } from 'vitest/config';
 const sourceCondition = ['@immune/source'];
 const repoRoot = fileURLToPath(new URL('.', import.meta.url));
 
-const workspaceProjects = ['packages', 'apps'].flatMap((group) => {
+const workspaceProjects = ['packages', 'apps', 'bench'].flatMap((group) => {
   const dir = join(repoRoot, group);
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { withFileTypes: true })
     .filter((entry) => entry.isDirectory() && existsSync(join(dir, entry.name, 'package.json')))
     .map((entry) => ({
       extends: true as const,
-      test: { name: entry.name, root: join(dir, entry.name) },
+      // Benchmarks share folder names with what they measure (bench/gateway, apps/gateway).
+      test: { name: group === 'bench' ? `bench-${entry.name}` : entry.name, root: join(dir, entry.name) },
     }));
 });
+// Deployment files are checked statically by a package of their own.
+if (existsSync(join(repoRoot, 'deploy', 'package.json'))) {
+  workspaceProjects.push({ extends: true, test: { name: 'deploy', root: join(repoRoot, 'deploy') } });
+}
 
 export default defineConfig({
   resolve: { conditions: sourceCondition },

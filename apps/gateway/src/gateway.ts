@@ -13,7 +13,7 @@ import { Pricing, PricingTable } from './pricing/pricing.js';
 import { createProxyHandler, type ProxyMetrics } from './proxy/proxy-handler.js';
 import { ProviderRegistry } from './routing/providers.js';
 import { AgentDirectory } from './state/agent-directory.js';
-import { VitalPublisher } from './vitals/vital-publisher.js';
+import { DEFAULT_PUBLISHER_OPTIONS, VitalPublisher } from './vitals/vital-publisher.js';
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -93,6 +93,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const publisher = new VitalPublisher(bus, {
     capacity: config.GATEWAY_VITALS_BUFFER,
     retryMs: 250,
+    lingerMs: DEFAULT_PUBLISHER_OPTIONS.lingerMs,
     onDropped: (count) => {
       metrics.vitalDropped(count);
       if (droppedSinceLog++ % 1000 === 0) {

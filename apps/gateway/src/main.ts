@@ -1,16 +1,9 @@
 import './telemetry.js';
 
 import { openBus } from '@immune/bus';
-import {
-  createHttpServer,
-  createLogger,
-  describeConfig,
-  loadConfigOrExit,
-  runService,
-} from '@immune/runtime';
-import { gatewayApp } from './app.js';
+import { createLogger, describeConfig, loadConfigOrExit, runService } from '@immune/runtime';
 import { GatewayEnv } from './config.js';
-import { createGateway } from './gateway.js';
+import { startGateway } from './service.js';
 import { telemetry } from './telemetry.js';
 
 const config = loadConfigOrExit(GatewayEnv, { service: 'gateway' });
@@ -23,7 +16,8 @@ await runService({
   telemetry,
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   drainDelayMs: config.SHUTDOWN_DRAIN_DELAY_MS,
-  async start({ shutdown, readiness, listen }) {
+  async start(context) {
+    const { shutdown, readiness } = context;
     const bus = await openBus({
       natsUrl: config.NATS_URL,
       prefix: config.IMMUNE_SUBJECT_PREFIX,
@@ -35,18 +29,6 @@ await runService({
     shutdown.onBusDrain(() => bus.drain(), 'bus');
     readiness.addCheck('bus', () => bus.status !== 'closed');
 
-    const gateway = createGateway({ config, bus, logger, meter: telemetry.meter() });
-    await gateway.start();
-    // After HTTP has closed and before the bus drains: buffered vitals get their last chance to leave.
-    shutdown.onStopWork(() => gateway.close(), 'gateway');
-
-    const server = createHttpServer({
-      logger,
-      readiness,
-      metrics: telemetry,
-      bodyLimitBytes: config.BODY_LIMIT_BYTES,
-    });
-    await server.register(gatewayApp, { gateway, bodyLimitBytes: config.BODY_LIMIT_BYTES });
-    await listen(server, { host: config.HOST, port: config.GATEWAY_PORT });
+    await startGateway(context, { config, bus, metrics: telemetry });
   },
 });

@@ -127,7 +127,8 @@ export function createProxyHandler(deps: ProxyDeps) {
     }
 
     const now = Date.now();
-    const retries = endpoint.vital && raw ? deps.retries.observe(requestHashOf(agentId, path, raw), now) : 0;
+    const requestHash = endpoint.vital && raw ? requestHashOf(agentId, path, raw) : undefined;
+    const retries = requestHash === undefined ? 0 : deps.retries.observe(requestHash, now);
     const res = reply.raw;
     const abort = new AbortController();
     const onClose = () => {
@@ -240,7 +241,7 @@ export function createProxyHandler(deps: ProxyDeps) {
         success: status < 400 && (errorType === undefined || errorType === 'client_aborted'),
         ...(errorType !== undefined || status >= 400 ? { error_type: errorType ?? `http_${status}` } : {}),
         ...(systemPrompt !== undefined ? { prompt_hash: sha256Hex(systemPrompt) } : {}),
-        ...(raw ? { request_hash: requestHashOf(agentId, path, raw) } : {}),
+        ...(requestHash !== undefined ? { request_hash: requestHash } : {}),
       };
       deps.publisher.submit(vital);
       deps.directory.record(vital);

@@ -78,4 +78,23 @@ describe('VitalPublisher', () => {
     await publisher.close(1000);
     expect(sink.received).toHaveLength(3);
   });
+
+  it('lingers so that vitals submitted together leave in one flush', async () => {
+    const batches: number[] = [];
+    let inFlight = 0;
+    const sink: VitalSink = {
+      async publishVital() {
+        inFlight++;
+        await Promise.resolve();
+        batches.push(inFlight);
+        inFlight = 0;
+      },
+    };
+    const publisher = new VitalPublisher(sink, { capacity: 100, retryMs: 5, lingerMs: 20 });
+    for (let i = 0; i < 10; i++) publisher.submit(vital(i));
+    expect(publisher.stats.published).toBe(0);
+    await until(() => publisher.stats.published === 10);
+    expect(batches[0]).toBe(10);
+    await publisher.close();
+  });
 });

@@ -4,7 +4,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-tr
 import { afterEach, describe, expect, it } from 'vitest';
 import { captureLogs } from '../testing.js';
 import { instruments } from './instruments.js';
-import { startTelemetry, type Telemetry } from './start-telemetry.js';
+import { startTelemetry, type Telemetry, tracesHttp } from './start-telemetry.js';
 
 const started: Telemetry[] = [];
 afterEach(async () => {
@@ -92,5 +92,12 @@ describe('startTelemetry', () => {
       collector.closeAllConnections();
       await new Promise((resolve) => collector.close(resolve));
     }
+  });
+
+  it('loads the HTTP instrumentation always by default, and only with an exporter when asked', () => {
+    expect(tracesHttp(undefined, undefined)).toBe(true);
+    expect(tracesHttp('always', undefined)).toBe(true);
+    expect(tracesHttp('when-exported', undefined)).toBe(false);
+    expect(tracesHttp('when-exported', 'http://collector:4318/v1/traces')).toBe(true);
   });
 });

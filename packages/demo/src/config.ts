@@ -1,0 +1,38 @@
+import { type Config, DatabaseEnv, LogEnv, NatsEnv, ShutdownEnv } from '@immune/runtime';
+import Type from 'typebox';
+
+/**
+ * What single-process mode reads on top of each service's own variables (every service also reads its usual
+ * ones, e.g. GATEWAY_PORT, SENTINEL_PROBATION_MS, SEVERE_DEVIATION_THRESHOLD).
+ */
+export const SingleProcessEnv = Type.Object({
+  ...LogEnv,
+  ...NatsEnv,
+  ...DatabaseEnv,
+  ...ShutdownEnv,
+  // The story is the console's content here; service logs only speak up for warnings.
+  LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'warn' }),
+  /** Stop after this many seconds; unset or 0 runs until Ctrl-C. */
+  RUN_DURATION_SECONDS: Type.Number({ minimum: 0, default: 0 }),
+  /** `0` runs only the services, ready for real agents: no mock upstream, no demo fleet, no chaos. */
+  DEMO: Type.Boolean({ default: true }),
+  DEMO_FLEET_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 12 }),
+  /** How fast the demo agents call: 2 halves every pause. */
+  DEMO_SPEED: Type.Number({ exclusiveMinimum: 0, maximum: 100, default: 1 }),
+  /** Chaos starts (and repeats) on its schedule; `0` keeps the fleet healthy. */
+  DEMO_CHAOS: Type.Boolean({ default: true }),
+  /**
+   * Seconds after which a severe case is approved on the operator's behalf, so that an unattended demo shows
+   * the whole loop; 0 waits for `immune approve`. By default on only with the embedded bus, which the CLI (a
+   * separate process, speaking NATS) cannot reach.
+   */
+  DEMO_AUTO_APPROVE_SECONDS: Type.Optional(Type.Number({ minimum: 0 })),
+  MOCK_UPSTREAM_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 4500 }),
+  /** PGlite data folder when DATABASE_URL is unset. */
+  IMMUNE_DATA_DIR: Type.String({ minLength: 1, default: '.immune-data/pglite' }),
+  /** PostgreSQL schema for every table (several runs can share a database); the default search_path when unset. */
+  IMMUNE_DB_SCHEMA: Type.Optional(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' })),
+  IMMUNE_SUBJECT_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_-]+$', default: 'immune' }),
+  IMMUNE_PARTITIONS: Type.Integer({ minimum: 1, maximum: 1024, default: 16 }),
+});
+export type SingleProcessConfig = Config<typeof SingleProcessEnv>;

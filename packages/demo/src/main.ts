@@ -1,0 +1,45 @@
+import './telemetry.js';
+
+import { createLogger, loadConfigOrExit, runService } from '@immune/runtime';
+import { SingleProcessEnv } from './config.js';
+import { startSingleProcess } from './single-process.js';
+import { timeline } from './story.js';
+import { telemetry } from './telemetry.js';
+
+/**
+ * `pnpm start`: every Immune service in one process. With no NATS_URL / DATABASE_URL, on the embedded bus and
+ * PGlite in .immune-data/, with a mock LLM upstream, a demo fleet and a chaos schedule, telling the story of
+ * the immune loop on the console.
+ */
+const config = loadConfigOrExit(SingleProcessEnv, { service: 'immune' });
+const logger = createLogger({ service: 'immune', level: config.LOG_LEVEL, format: config.LOG_FORMAT });
+const print = (line: string) => process.stdout.write(`${line}\n`);
+const say = timeline(print);
+
+const running = await runService({
+  name: 'immune',
+  logger,
+  telemetry,
+  shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+  drainDelayMs: config.SHUTDOWN_DRAIN_DELAY_MS,
+  async start(context) {
+    const system = await startSingleProcess(context, { config, env: process.env, metrics: telemetry, say });
+    const bus = config.NATS_URL ? `NATS at ${config.NATS_URL}` : 'the embedded bus';
+    const store = config.DATABASE_URL ? 'PostgreSQL' : `PGlite in ${config.IMMUNE_DATA_DIR}`;
+    print('');
+    print(`Immune is running in one process on ${bus} and ${store}.`);
+    print(
+      `  gateway   ${system.gatewayUrl}/v1   (point an agent here: OPENAI_BASE_URL=${system.gatewayUrl}/v1)`,
+    );
+    if (system.mock) print(`  mock LLM  ${system.mock.url}/v1   (the demo fleet's provider)`);
+    if (system.fleet.length > 0)
+      print(`  fleet     ${system.fleet.length} agents: ${system.fleet.map((agent) => agent.id).join(', ')}`);
+    print(config.DEMO ? '  Ctrl-C stops it cleanly.\n' : '  DEMO=0: no fleet, no chaos. Ctrl-C stops it.\n');
+  },
+});
+
+if (config.RUN_DURATION_SECONDS > 0) {
+  setTimeout(() => {
+    void running.stop('RUN_DURATION_SECONDS elapsed');
+  }, config.RUN_DURATION_SECONDS * 1000).unref();
+}

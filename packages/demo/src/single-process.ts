@@ -1,0 +1,160 @@
+import { type Bus, HEALER_APPROVE, openBus } from '@immune/bus';
+import { GatewayEnv, startGateway } from '@immune/gateway';
+import { HealerEnv, type HealingExecutor, startHealer } from '@immune/healer';
+import { IngestEnv, startIngest } from '@immune/ingest';
+import { MockUpstream } from '@immune/mock-upstream';
+import { type EnvSource, loadConfig, type MetricsRegistry, type ServiceContext } from '@immune/runtime';
+import { SentinelEnv, startSentinel } from '@immune/sentinel';
+import { openStore, type Store } from '@immune/store';
+import { Chaos } from './chaos.js';
+import type { SingleProcessConfig } from './config.js';
+import { createFleet, type DemoAgent } from './fleet.js';
+import { tellStory } from './story.js';
+
+export interface SingleProcessOptions {
+  config: SingleProcessConfig;
+  /** Every service reads its own variables from here (process.env in `pnpm start`, a literal in tests). */
+  env: EnvSource;
+  metrics: MetricsRegistry;
+  /** Where the story goes: stdout in `pnpm start`. */
+  say: (line: string) => void;
+}
+
+/** What is running, for the console banner and for tests that drive the demo. */
+export interface SingleProcess {
+  bus: Bus;
+  store: Store;
+  gatewayUrl: string;
+  mock: MockUpstream | undefined;
+  fleet: readonly DemoAgent[];
+  chaos: Chaos | undefined;
+}
+
+/**
+ * Every service in one process, on one bus and one store: the embedded bus and PGlite when NATS_URL and
+ * DATABASE_URL are unset, or the real ones when they are set. With DEMO on, also a mock LLM upstream, a fleet of
+ * real `openai` SDK agents calling the gateway, and the chaos schedule that makes them sick.
+ *
+ * Each service wires itself through the same start function its own `main.ts` uses, so nothing here is a
+ * second implementation; only the bus and the store are shared instead of opened once per service.
+ */
+export async function startSingleProcess(
+  context: ServiceContext,
+  options: SingleProcessOptions,
+): Promise<SingleProcess> {
+  const { config, metrics, say } = options;
+  const { shutdown, readiness } = context;
+  const child = (service: string): ServiceContext => ({
+    name: service,
+    logger: context.logger.child({ service }),
+    readiness,
+    shutdown,
+    draining: context.draining,
+    listen: (server, address) => context.listen(server, address),
+  });
+
+  const store = await openStore({
+    ...(config.DATABASE_URL === undefined
+      ? { dataDir: config.IMMUNE_DATA_DIR }
+      : { databaseUrl: config.DATABASE_URL }),
+    ...(config.IMMUNE_DB_SCHEMA === undefined ? {} : { schema: config.IMMUNE_DB_SCHEMA }),
+    logger: context.logger,
+  });
+  shutdown.onPoolClose(() => store.close(), 'store');
+  const bus = await openBus({
+    natsUrl: config.NATS_URL,
+    prefix: config.IMMUNE_SUBJECT_PREFIX,
+    partitions: config.IMMUNE_PARTITIONS,
+    name: 'immune',
+  });
+  shutdown.onBusDrain(() => bus.drain(), 'bus');
+  readiness.addCheck('bus', () => bus.status !== 'closed');
+
+  let mock: MockUpstream | undefined;
+  const env: Record<string, string | undefined> = { ...options.env };
+  if (config.DEMO) {
+    mock = await MockUpstream.start({ port: config.MOCK_UPSTREAM_PORT, record: 0 });
+    const upstream = mock;
+    shutdown.onPoolClose(() => upstream.close(), 'mock-upstream');
+    // The demo's agents talk to the mock unless the operator points the gateway somewhere on purpose.
+    env.LLM_UPSTREAM_URL ??= `${mock.url}/v1`;
+    env.HEALER_EXECUTION ??= 'simulated';
+  }
+
+  const story = await tellStory(bus, say);
+  shutdown.onStopWork(() => story.stop(), 'story');
+
+  // The fleet needs the gateway's port and the healer needs the chaos for its cures: bound once both exist.
+  const cures: { chaos?: Chaos } = {};
+  await startSentinel(child('sentinel'), { config: loadConfig(SentinelEnv, env), bus, store, metrics });
+  await startHealer(child('healer'), {
+    config: loadConfig(HealerEnv, env),
+    bus,
+    store,
+    metrics,
+    ...(config.DEMO ? { executors: [chaosExecutor(cures)] } : {}),
+  });
+  await startIngest(child('ingest'), { config: loadConfig(IngestEnv, env), bus, store, metrics });
+  const gatewayPort = await startGateway(child('gateway'), {
+    config: loadConfig(GatewayEnv, env),
+    bus,
+    metrics,
+  });
+  const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+
+  const fleet = config.DEMO
+    ? createFleet({ baseURL: `${gatewayUrl}/v1`, size: config.DEMO_FLEET_SIZE, speed: config.DEMO_SPEED })
+    : [];
+  const chaos = mock ? new Chaos(fleet, mock, say) : undefined;
+  if (chaos) cures.chaos = chaos;
+  if (config.DEMO) {
+    for (const agent of fleet) agent.start();
+    shutdown.onStopWork(async () => {
+      chaos?.stop();
+      for (const agent of fleet) agent.stop();
+    }, 'demo-fleet');
+    if (chaos && config.DEMO_CHAOS) chaos.start();
+  }
+
+  const autoApprove = config.DEMO_AUTO_APPROVE_SECONDS ?? (config.DEMO && !config.NATS_URL ? 20 : 0);
+  if (autoApprove > 0) {
+    const approvals = await bus.subscribeEvents({
+      types: ['approval.requested'],
+      handler: async (event) => {
+        const timer = setTimeout(() => {
+          bus
+            .request(HEALER_APPROVE, { agent_id: event.agentId, operator: 'demo-auto-approve' })
+            .catch((error: unknown) => context.logger.warn({ err: error }, 'demo auto-approve failed'));
+        }, autoApprove * 1000);
+        timer.unref();
+      },
+    });
+    shutdown.onStopWork(() => approvals.stop(), 'auto-approve');
+  }
+
+  return {
+    bus,
+    store,
+    gatewayUrl,
+    mock,
+    fleet,
+    chaos,
+  };
+}
+
+/**
+ * The healer's simulated executor for the demo: an action works when it really ends the fault the chaos
+ * schedule injected (and then ends it), so the healer's escalation and immune memory act on real outcomes.
+ */
+function chaosExecutor(cures: { chaos?: Chaos }): HealingExecutor {
+  return {
+    name: 'simulated',
+    supports: () => true,
+    async apply(request) {
+      const cured = cures.chaos?.cure(request.agent.agent_id, request.action) ?? true;
+      return cured
+        ? { ok: true, detail: `${request.action} ended the injected fault` }
+        : { ok: false, detail: `${request.action} did not help against the injected fault` };
+    },
+  };
+}
