@@ -33,6 +33,7 @@ import {
   type TransitionGuardError,
   transition,
 } from './lifecycle.js';
+import { RecentVitals } from './recent-vitals.js';
 import { DEFAULT_REPETITION_CONFIG, type RepetitionConfig, RepetitionTracker } from './repetition.js';
 import type { Vital, VitalKind } from './vital.js';
 
@@ -266,8 +267,7 @@ class AgentRecord {
   readonly ids: Uint32Array;
   idNext = 0;
   idFill = 0;
-  recent: Vital[] = [];
-  recentNext = 0;
+  readonly recent: RecentVitals;
   /** The agent's event-time clock: the newest vital timestamp (or applied `now`) seen. */
   clock = 0;
   lastSeen = 0;
@@ -285,9 +285,10 @@ class AgentRecord {
   /** Deadline currently armed in the heap, NaN when none. */
   armed = Number.NaN;
 
-  constructor(agentId: string, now: number, dedupeWindow: number) {
+  constructor(agentId: string, now: number, dedupeWindow: number, recentVitals: number) {
     this.lifecycle = { agent_id: agentId, state: 'INITIALIZING', entered_at: now, seq: 0 };
     this.ids = new Uint32Array(dedupeWindow * 2);
+    this.recent = new RecentVitals(recentVitals, agentId);
     this.clock = now;
     this.lastSeen = now;
   }
@@ -358,7 +359,7 @@ export class AgentTriage {
     const config = this.config;
     let agent = this.agents.get(vital.agent_id);
     if (agent === undefined) {
-      agent = new AgentRecord(vital.agent_id, vital.ts, config.dedupeWindow);
+      agent = new AgentRecord(vital.agent_id, vital.ts, config.dedupeWindow, config.recentVitals);
       this.agents.set(vital.agent_id, agent);
     } else if (seenId(agent, vital.id)) {
       return DUPLICATE;
@@ -368,11 +369,7 @@ export class AgentTriage {
     const now = Math.max(vital.ts, agent.clock);
     agent.clock = now;
     if (vital.ts > agent.lastSeen) agent.lastSeen = vital.ts;
-    if (config.recentVitals > 0) {
-      if (agent.recent.length < config.recentVitals) agent.recent.push(vital);
-      else agent.recent[agent.recentNext] = vital;
-      agent.recentNext = (agent.recentNext + 1) % config.recentVitals;
-    }
+    agent.recent.push(vital);
 
     if (agent.externalUntil !== 0 && now >= agent.externalUntil) {
       // The fleet-wide upstream failure is over for this agent. Its error and retry windows still hold the
@@ -618,7 +615,12 @@ export class AgentTriage {
   /** Loads an agent from a checkpoint, replacing what was held for it. */
   restore(snapshot: AgentTriageSnapshot): void {
     const config = this.config;
-    const agent = new AgentRecord(snapshot.agent_id, snapshot.entered_at, config.dedupeWindow);
+    const agent = new AgentRecord(
+      snapshot.agent_id,
+      snapshot.entered_at,
+      config.dedupeWindow,
+      config.recentVitals,
+    );
     agent.lifecycle = {
       agent_id: snapshot.agent_id,
       state: snapshot.state,
@@ -890,7 +892,7 @@ export class AgentTriage {
         agentId: agent.lifecycle.agent_id,
         ts: now,
         anomalies,
-        recentVitals: orderedRecent(agent),
+        recentVitals: agent.recent.toArray(),
         thresholds: this.config.severity,
       }),
     });
@@ -1147,13 +1149,6 @@ function mergeAnomaly(anomalies: readonly Anomaly[], extra: Anomaly): readonly A
 
 function describe(anomalies: readonly Anomaly[]): string {
   return anomalies.map((a) => `${a.type} ${a.sigma.toFixed(1)}σ`).join(', ');
-}
-
-function orderedRecent(agent: AgentRecord): Vital[] {
-  const recent = agent.recent;
-  if (recent.length === 0) return [];
-  const start = agent.recentNext % recent.length;
-  return [...recent.slice(start), ...recent.slice(0, start)];
 }
 
 function seenId(agent: AgentRecord, id: string): boolean {
