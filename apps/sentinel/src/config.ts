@@ -29,6 +29,8 @@ export const SentinelEnv = Type.Object({
   SENTINEL_ACK_WAIT_MS: Type.Integer({ minimum: 1_000, maximum: 600_000, default: 30_000 }),
   /** How often changed agents are checkpointed to PostgreSQL; a vital is acked after its checkpoint, ms. */
   SENTINEL_CHECKPOINT_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 500 }),
+  /** How often the `baselines` read model (for dashboards) is refreshed from the checkpoints, ms. */
+  SENTINEL_BASELINES_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 30_000 }),
   /** How often this instance publishes its fleet tally, ms. */
   SENTINEL_FLEET_PUBLISH_MS: Type.Integer({ minimum: 50, maximum: 10_000, default: 500 }),
   SENTINEL_THRESHOLD_SIGMA: Type.Number({ exclusiveMinimum: 0, default: 3 }),

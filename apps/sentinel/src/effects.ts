@@ -8,8 +8,19 @@ import {
   type PublishEventOptions,
   type QuarantineEntry,
 } from '@immune/bus';
-import { HEALING_ACTIONS, type HealingActionType, type TriageDecision } from '@immune/core';
+import {
+  HEALING_ACTIONS,
+  type HealingActionType,
+  type LifecycleTransition,
+  type TriageDecision,
+} from '@immune/core';
 import type { Repositories } from '@immune/store';
+import { MicroBatcher } from './micro-batcher.js';
+
+export interface EffectOptions {
+  /** The release was already done by whoever removed the quarantine entry. */
+  skipRelease?: boolean;
+}
 
 export interface EffectsDeps {
   bus: Bus;
@@ -25,7 +36,13 @@ export interface EffectsDeps {
  * they describe, which JetStream dedupes), so running a list again after a crash or a failed attempt is safe.
  */
 export class Effects {
-  constructor(private readonly deps: EffectsDeps) {}
+  private readonly lifecycleRows: MicroBatcher<LifecycleTransition>;
+
+  constructor(private readonly deps: EffectsDeps) {
+    this.lifecycleRows = new MicroBatcher((transitions) =>
+      deps.repos.lifecycleEvents.appendMany(transitions),
+    );
+  }
 
   /** Whether a decision list needs any I/O at all (most vitals decide nothing). */
   static needed(decisions: readonly TriageDecision[]): boolean {
@@ -33,16 +50,27 @@ export class Effects {
     return false;
   }
 
-  async execute(
-    decisions: readonly TriageDecision[],
-    options: { skipRelease?: boolean } = {},
-  ): Promise<void> {
-    const { quarantine, repos } = this.deps;
-    // The bucket first: it is what stops the agent at the gateway, so it must not wait for the bookkeeping.
+  /** Whether a decision list changes the quarantine bucket (`enforce` has work to do). */
+  static enforcing(decisions: readonly TriageDecision[]): boolean {
+    for (const d of decisions) if (d.kind === 'quarantine' || d.kind === 'release') return true;
+    return false;
+  }
+
+  /**
+   * The quarantine bucket: what stops or frees the agent at the gateway. The sentinel runs it ahead of the
+   * bookkeeping of earlier decisions (rows and events take several round trips), in its own per-agent order.
+   */
+  async enforce(decisions: readonly TriageDecision[], options: EffectOptions = {}): Promise<void> {
+    const { quarantine } = this.deps;
     for (const d of decisions) {
       if (d.kind === 'quarantine') await quarantine.put(d.order.agent_id, { ...d.order, by: 'sentinel' });
       else if (d.kind === 'release' && !options.skipRelease) await quarantine.delete(d.agent_id);
     }
+  }
+
+  /** Rows and events. */
+  async record(decisions: readonly TriageDecision[], options: EffectOptions = {}): Promise<void> {
+    const { repos } = this.deps;
     // The lifecycle seq of the transition a probation verdict came with: one agent and infection may go
     // through probation several times (a relapse, the next cure), and each verdict needs its own event id.
     let seq = 0;
@@ -51,7 +79,7 @@ export class Effects {
         case 'transition': {
           const t = d.transition;
           seq = t.seq;
-          await repos.lifecycleEvents.append(t);
+          await this.lifecycleRows.add(t);
           await this.publish('lifecycle.changed', t.agent_id, t, `lifecycle:${t.agent_id}:${t.seq}`, t.ts);
           break;
         }

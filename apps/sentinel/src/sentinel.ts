@@ -23,7 +23,7 @@ import {
   triageConfig,
 } from '@immune/core';
 import { createRepositories, type Repositories, type Store } from '@immune/store';
-import type { Counter, Meter } from '@opentelemetry/api';
+import type { Meter } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Static } from 'typebox';
 import { Checkpointer } from './checkpointer.js';
@@ -39,7 +39,7 @@ export interface SentinelDeps {
   /** Wall clock for timers and checkpoints; tests may pin it. */
   now?: () => number;
   /** Replaces the bus/database effects (the throughput bench measures the judging path without I/O). */
-  effects?: Pick<Effects, 'execute'>;
+  effects?: Pick<Effects, 'enforce' | 'record'>;
 }
 
 /** The triage thresholds an env config asks for. */
@@ -81,11 +81,18 @@ class EffectsAbandonedError extends Error {
   override readonly name = 'EffectsAbandonedError';
 }
 
-interface Instruments {
-  vitals: Counter;
-  anomalies: Counter;
-  transitions: Counter;
-  effectFailures: Counter;
+/**
+ * Running totals, read by observable counters at collection time. Calling `Counter.add` with attributes on
+ * every vital hashed the attribute set each time, a cost the hot path does not need to pay.
+ */
+interface Totals {
+  anomalies: Map<AnomalyType, number>;
+  transitions: Map<string, number>;
+  effectFailures: number;
+}
+
+function bump<K>(map: Map<K, number>, key: K): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
 }
 
 /**
@@ -101,10 +108,12 @@ export class Sentinel {
   private readonly repos: Repositories;
   private readonly now: () => number;
   private readonly checkpointer: Checkpointer;
+  /** Per agent: the tail of its effects, and of its quarantine-bucket writes alone (see `run`). */
   private readonly pending = new Map<string, Promise<void>>();
+  private readonly enforcing = new Map<string, Promise<void>>();
   private readonly abandoned = new Set<string>();
   private readonly stopping = new AbortController();
-  private effects: Pick<Effects, 'execute'> | undefined;
+  private effects: Pick<Effects, 'enforce' | 'record'> | undefined;
   private quarantine: KvBucket<QuarantineEntry> | undefined;
   private fleet: KvBucket<FleetTallyEntry> | undefined;
   private vitalsSub: Subscription | undefined;
@@ -114,10 +123,13 @@ export class Sentinel {
   private tickTimer: NodeJS.Timeout | undefined;
   private tickAt = Number.POSITIVE_INFINITY;
   private checkpointTimer: NodeJS.Timeout | undefined;
+  private baselinesTimer: NodeJS.Timeout | undefined;
   private fleetTimer: NodeJS.Timeout | undefined;
   private lastTally = '';
   private lastTallyAt = 0;
-  private readonly instruments: Instruments | undefined;
+  private readonly totals: Totals = { anomalies: new Map(), transitions: new Map(), effectFailures: 0 };
+  /** The ack gate handed out with every vital until the next checkpoint starts (one object, not one per vital). */
+  private ackGate: DeferredAck | undefined;
   /** Vitals handled (not counting duplicates), for tests and the bench. */
   processed = 0;
   duplicates = 0;
@@ -135,24 +147,53 @@ export class Sentinel {
     this.checkpointer = new Checkpointer({
       triage: this.triage,
       save: (rows) => this.repos.sentinelAgents.saveMany(rows),
+      saveBaselines: (rows) => this.repos.sentinelAgents.saveBaselines(rows),
       partitionOf: (agentId) => deps.bus.topology.partitionOf(agentId),
       pendingEffects: (agentId) => this.pending.get(agentId),
       abandoned: this.abandoned,
       now: this.now,
     });
-    this.instruments = deps.meter && {
-      vitals: deps.meter.createCounter('sentinel_vitals', { description: 'Vitals judged, by outcome' }),
-      anomalies: deps.meter.createCounter('sentinel_anomalies', { description: 'Anomalies found, by type' }),
-      transitions: deps.meter.createCounter('sentinel_transitions', {
+    if (deps.meter) this.observe(deps.meter);
+  }
+
+  private observe(meter: Meter): void {
+    const totals = this.totals;
+    meter
+      .createObservableCounter('sentinel_vitals', { description: 'Vitals judged, by outcome' })
+      .addCallback((result) => {
+        result.observe(this.processed, { outcome: 'judged' });
+        result.observe(this.duplicates, { outcome: 'duplicate' });
+      });
+    meter
+      .createObservableCounter('sentinel_anomalies', { description: 'Anomalies found, by type' })
+      .addCallback((result) => {
+        for (const [type, count] of totals.anomalies) result.observe(count, { type });
+      });
+    meter
+      .createObservableCounter('sentinel_transitions', {
         description: 'Lifecycle transitions, by target state',
-      }),
-      effectFailures: deps.meter.createCounter('sentinel_effect_failures', {
+      })
+      .addCallback((result) => {
+        for (const [to, count] of totals.transitions) result.observe(count, { to });
+      });
+    meter
+      .createObservableCounter('sentinel_effect_failures', {
         description: 'Failed attempts to write a decision (retried)',
-      }),
-    };
-    deps.meter
-      ?.createObservableGauge('sentinel_agents', { description: 'Agents held in memory' })
+      })
+      .addCallback((result) => result.observe(totals.effectFailures));
+    meter
+      .createObservableGauge('sentinel_agents', { description: 'Agents held in memory' })
       .addCallback((result) => result.observe(this.triage.size));
+    meter
+      .createObservableGauge('sentinel_pending_effects', {
+        description: 'Agents whose decisions are still being written (KV, rows, events)',
+      })
+      .addCallback((result) => result.observe(this.pending.size));
+  }
+
+  /** Agents whose decisions are still being written. */
+  get pendingEffects(): number {
+    return this.pending.size;
   }
 
   ownsAgent(agentId: string): boolean {
@@ -196,6 +237,11 @@ export class Sentinel {
     this.checkpointTimer = setInterval(() => {
       this.checkpointer.run().catch((error: unknown) => logger.error({ err: error }, 'checkpoint failed'));
     }, config.SENTINEL_CHECKPOINT_MS);
+    this.baselinesTimer = setInterval(() => {
+      this.checkpointer
+        .refreshBaselines()
+        .catch((error: unknown) => logger.warn({ err: error }, 'baselines read model not refreshed'));
+    }, config.SENTINEL_BASELINES_MS);
     this.fleetTimer = setInterval(() => this.publishTally(), config.SENTINEL_FLEET_PUBLISH_MS);
     this.publishTally();
     this.armTick();
@@ -223,61 +269,79 @@ export class Sentinel {
   }
 
   /**
-   * The processing path of one vital: judge it, carry out what it decided, and ack it once its state is
-   * checkpointed. Duplicates (redeliveries) change nothing but still wait for a checkpoint, because the state
-   * that counted them the first time may not be written yet.
+   * The processing path of one vital: judge it, start what it decided, and ack it once its state is
+   * checkpointed. The effects are not awaited here: the checkpoint waits for them before it writes the agent,
+   * so an acked vital's effects are always done, and the next vitals are judged meanwhile. Duplicates
+   * (redeliveries) change nothing but still wait for a checkpoint, because the state that counted them the
+   * first time may not be written yet.
    */
   async handle(delivery: VitalDelivery): Promise<DeferredAck> {
     const decisions = this.triage.observe(delivery.vital);
     this.account(decisions);
-    if (decisions.length > 0 && Effects.needed(decisions)) await this.run(delivery.vital.agent_id, decisions);
+    if (decisions.length > 0 && Effects.needed(decisions)) {
+      // A rejection means abandoned at shutdown; the checkpointer then never writes the agent.
+      this.run(delivery.vital.agent_id, decisions).catch(() => undefined);
+    }
     const due = this.triage.nextDue();
     if (due !== undefined && due < this.tickAt) this.armTick();
-    return { ackWhen: this.checkpointer.nextCommit() };
+    const commit = this.checkpointer.nextCommit();
+    if (this.ackGate?.ackWhen !== commit) this.ackGate = { ackWhen: commit };
+    return this.ackGate;
   }
 
   private account(decisions: readonly TriageDecision[]): void {
-    const instruments = this.instruments;
     if (decisions.length === 1 && decisions[0]!.kind === 'duplicate') {
       this.duplicates++;
-      instruments?.vitals.add(1, { outcome: 'duplicate' });
       return;
     }
     this.processed++;
-    if (!instruments) return;
-    instruments.vitals.add(1, { outcome: 'judged' });
     for (const d of decisions) {
-      if (d.kind === 'anomalies') for (const a of d.anomalies) instruments.anomalies.add(1, { type: a.type });
-      else if (d.kind === 'transition') instruments.transitions.add(1, { to: d.transition.to });
+      if (d.kind === 'anomalies') for (const a of d.anomalies) bump(this.totals.anomalies, a.type);
+      else if (d.kind === 'transition') bump(this.totals.transitions, d.transition.to);
     }
   }
 
-  /** Runs an agent's effects after any still running for it, retrying until they succeed or shutdown. */
+  /**
+   * Runs an agent's effects in its decision order, retrying until they succeed or shutdown. The quarantine
+   * bucket has its own chain: a quarantine must reach the gateway without waiting for the rows and events of
+   * the agent's previous decisions, and bucket writes still never overtake each other.
+   */
   private run(agentId: string, decisions: readonly TriageDecision[], skipRelease = false): Promise<void> {
-    const previous = this.pending.get(agentId) ?? Promise.resolve();
-    const attempt = previous
+    const effects = this.effects!;
+    const options = { skipRelease };
+    let enforced = Promise.resolve();
+    if (Effects.enforcing(decisions)) {
+      const before = this.enforcing.get(agentId) ?? Promise.resolve();
+      enforced = before
+        .catch(() => undefined)
+        .then(() => this.withRetry(agentId, () => effects.enforce(decisions, options)));
+      this.track(this.enforcing, agentId, enforced);
+    }
+    const before = this.pending.get(agentId) ?? Promise.resolve();
+    const recorded = before
       .catch(() => undefined)
-      .then(() => this.executeWithRetry(agentId, decisions, skipRelease));
-    this.pending.set(agentId, attempt);
-    const clear = () => {
-      if (this.pending.get(agentId) === attempt) this.pending.delete(agentId);
-    };
-    attempt.then(clear, clear);
+      .then(() => this.withRetry(agentId, () => effects.record(decisions, options)));
+    const attempt = Promise.all([enforced, recorded]).then(() => undefined);
+    this.track(this.pending, agentId, attempt);
     return attempt;
   }
 
-  private async executeWithRetry(
-    agentId: string,
-    decisions: readonly TriageDecision[],
-    skipRelease: boolean,
-  ): Promise<void> {
+  private track(tails: Map<string, Promise<void>>, agentId: string, tail: Promise<void>): void {
+    tails.set(agentId, tail);
+    const clear = () => {
+      if (tails.get(agentId) === tail) tails.delete(agentId);
+    };
+    tail.then(clear, clear);
+  }
+
+  private async withRetry(agentId: string, effect: () => Promise<void>): Promise<void> {
     let delay = 50;
     for (;;) {
       try {
-        await this.effects!.execute(decisions, { skipRelease });
+        await effect();
         return;
       } catch (error) {
-        this.instruments?.effectFailures.add(1);
+        this.totals.effectFailures++;
         if (this.stopping.signal.aborted) {
           // Never checkpoint a decision whose effects are lost: its vitals stay unacked and are replayed.
           this.abandoned.add(agentId);
@@ -437,17 +501,26 @@ export class Sentinel {
     await this.commandSub?.stop();
     if (this.tickTimer) clearTimeout(this.tickTimer);
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    if (this.baselinesTimer) clearInterval(this.baselinesTimer);
     if (this.fleetTimer) clearInterval(this.fleetTimer);
     await this.fleetWatch?.stop();
     await this.quarantineWatch?.stop();
     await Promise.allSettled([...this.pending.values()]);
     await this.fleet?.delete(this.instanceId).catch(() => undefined);
     await this.checkpoint();
+    await this.checkpointer
+      .refreshBaselines()
+      .catch((error: unknown) => this.deps.logger.warn({ err: error }, 'baselines read model not refreshed'));
   }
 
   /** Writes every changed agent now (store-flush phase, tests). */
   checkpoint(): Promise<void> {
     return this.checkpointer.run();
+  }
+
+  /** Copies the checkpointed baselines into the `baselines` read model now (tests). */
+  refreshBaselines(): Promise<void> {
+    return this.checkpointer.refreshBaselines();
   }
 
   get lastCheckpoint(): { rows: number; durationMs: number } {

@@ -173,6 +173,9 @@ describe('sentinel on NATS + PostgreSQL', { timeout: 60_000 }, () => {
     for (const v of warmUp('agent-b', random)) await d.bus.publishVital(v);
     await eventually(() => expect(first.sentinel.triage.detectorOf('agent-b', 'llm')?.samples).toBe(20));
     await first.stop();
+    // Shutdown also refreshed the read model dashboards use.
+    const stored = await createRepositories(d.store.db).baselines.get('agent-b', 'llm');
+    expect(stored?.snapshot.samples).toBe(20);
 
     const second = await d.startSentinel();
     const detector = second.sentinel.triage.detectorOf('agent-b', 'llm');

@@ -192,6 +192,8 @@ class EmbeddedBus implements Bus {
             ack: delivery.ack,
             nak: delivery.nak,
             term: delivery.term,
+            // In memory there is no message to let go of: the delivery's own verbs are already small.
+            detach: () => ({ ack: delivery.ack, nak: delivery.nak, term: delivery.term }),
           }),
         );
       }

@@ -348,7 +348,7 @@ class NatsBus implements Bus {
   ): Promise<void> {
     for await (const msg of messages) {
       await queue.acquire();
-      queue.run(keyOf(msg), () => process(rawDelivery(msg)));
+      queue.run(keyOf(msg), () => process(rawDelivery(msg, this.nc)));
     }
   }
 
@@ -505,7 +505,11 @@ class NatsKvBucket<T extends TSchema> implements KvBucket<Static<T>> {
   }
 }
 
-function rawDelivery(msg: JsMsg): RawDelivery {
+const ACK = TEXT.encode('+ACK');
+const TERM = TEXT.encode('+TERM');
+const NAK = TEXT.encode('-NAK');
+
+function rawDelivery(msg: JsMsg, nc: NatsConnection): RawDelivery {
   return {
     subject: msg.subject,
     text: () => msg.string(),
@@ -514,6 +518,21 @@ function rawDelivery(msg: JsMsg): RawDelivery {
     ack: () => msg.ack(),
     nak: (delayMs) => msg.nak(delayMs),
     term: () => msg.term(),
+    detach: () => {
+      // JetStream's ack protocol (what JsMsg.ack/nak/term send), addressed by the reply subject alone. The
+      // implementation exposes it though the JsMsg interface does not; without it, keep the message.
+      const reply = (msg as JsMsg & { reply?: string }).reply;
+      if (!reply) return { ack: () => msg.ack(), nak: (delayMs) => msg.nak(delayMs), term: () => msg.term() };
+      return {
+        ack: () => nc.publish(reply, ACK),
+        nak: (delayMs) =>
+          nc.publish(
+            reply,
+            delayMs > 0 ? TEXT.encode(`-NAK ${JSON.stringify({ delay: delayMs * 1e6 })}`) : NAK,
+          ),
+        term: () => nc.publish(reply, TERM),
+      };
+    },
   };
 }
 

@@ -11,7 +11,15 @@ export interface RawDelivery {
   ack(): void;
   nak(delayMs: number): void;
   term(): void;
+  /**
+   * The same three verbs, holding on to as little as possible: a deferred ack keeps its message for a
+   * checkpoint interval, and thousands of whole messages alive that long made every young-generation
+   * collection copy them.
+   */
+  detach(): Settler;
 }
+
+export type Settler = Pick<RawDelivery, 'ack' | 'nak' | 'term'>;
 
 export type Decoded = { ok: true; value: unknown } | { ok: false; issues: string };
 
@@ -101,9 +109,19 @@ async function settle(
     const result = await handler();
     if (isDeferred(result)) {
       // Settled later, off the ordering slot; a connection closed meanwhile just means a redelivery.
+      const later = raw.detach();
+      const { deliveryCount, subject } = raw;
       result.ackWhen.then(
-        () => safely(() => raw.ack()),
-        (error: unknown) => safely(() => fail(error)),
+        () => safely(() => later.ack()),
+        (error: unknown) =>
+          safely(() => {
+            if (deliveryCount >= maxDeliver) {
+              later.term();
+              drop(`handler failed ${maxDeliver} times: ${errorMessage(error)}`, subject);
+            } else {
+              later.nak(retryDelayMs);
+            }
+          }),
       );
       return;
     }

@@ -113,8 +113,12 @@ export interface SentinelAgentsTable {
   updated_at: Timestamp;
 }
 
-/** An `AgentTriageSnapshot` without its detectors, which live in `baselines`. */
-export type SentinelAgentState = Omit<AgentTriageSnapshot, 'detectors'>;
+/**
+ * An `AgentTriageSnapshot`. Rows written before the detectors moved in here have none; theirs are in
+ * `baselines`.
+ */
+export type SentinelAgentState = Omit<AgentTriageSnapshot, 'detectors'> &
+  Partial<Pick<AgentTriageSnapshot, 'detectors'>>;
 
 export interface InfectionsTable {
   id: string;

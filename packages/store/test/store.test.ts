@@ -377,15 +377,47 @@ describe.each(drivers)('store on $driver', { timeout: 60_000 }, ({ driver, creat
       },
     });
 
-    it('writes triage state and baselines together, loads them by partition, keeps the newest', async () => {
+    it('writes the whole triage state, loads it by partition, keeps the newest; baselines on request', async () => {
       await repos.sentinelAgents.saveMany([checkpoint('a', 1, 20, T0 + 10), checkpoint('b', 2, 30, T0)]);
       await repos.sentinelAgents.saveMany([checkpoint('a', 1, 5, T0)]);
+      expect(await repos.baselines.get('a', 'tool')).toBeUndefined();
+      await repos.sentinelAgents.saveBaselines([checkpoint('a', 1, 20, T0 + 10), checkpoint('a', 1, 5, T0)]);
       expect((await repos.baselines.get('a', 'tool'))?.snapshot.samples).toBe(21);
       const loaded = await repos.sentinelAgents.list({ partitions: [1] });
       expect(loaded).toEqual([checkpoint('a', 1, 20, T0 + 10)]);
       expect((await repos.sentinelAgents.list()).map((c) => c.snapshot.agent_id)).toEqual(['a', 'b']);
       expect(await repos.sentinelAgents.list({ partitions: [] })).toEqual([]);
       expect(await repos.sentinelAgents.get('b')).toEqual(checkpoint('b', 2, 30, T0));
+    });
+
+    it('reads a checkpoint written before the baselines moved into the state', async () => {
+      const { detectors, ...state } = checkpoint('old', 3, 40, T0).snapshot;
+      await store.db
+        .insertInto('sentinel_agents')
+        .values({
+          agent_id: 'old',
+          partition: 3,
+          state: JSON.stringify(state) as never,
+          updated_at: new Date(T0),
+        })
+        .execute();
+      await repos.baselines.saveMany([
+        { agent_id: 'old', kind: 'llm', snapshot: detectors.llm, updated_at: T0 },
+        { agent_id: 'old', kind: 'tool', snapshot: detectors.tool, updated_at: T0 },
+      ]);
+      expect(await repos.sentinelAgents.get('old')).toEqual(checkpoint('old', 3, 40, T0));
+      expect(await repos.sentinelAgents.list({ partitions: [3] })).toEqual([checkpoint('old', 3, 40, T0)]);
+    });
+
+    it('saves more agents at once than one statement can carry (65,535 parameters)', async () => {
+      const many = Array.from({ length: 17_000 }, (_, i) => {
+        const c = checkpoint(`agent-${i}`, i % 16, 20, T0);
+        return { ...c, snapshot: { ...c.snapshot, detectors: { llm: detector(20) } } };
+      });
+      await repos.sentinelAgents.saveMany(many);
+      await repos.sentinelAgents.saveBaselines(many);
+      expect(await repos.sentinelAgents.list()).toHaveLength(17_000);
+      expect((await repos.baselines.get('agent-16999', 'llm'))?.snapshot.samples).toBe(20);
     });
   });
 
@@ -463,6 +495,33 @@ describe.each(drivers)('store on $driver', { timeout: 60_000 }, ({ driver, creat
       expect(await repos.lifecycleEvents.latest('a')).toEqual(toSuspected);
       expect(await repos.lifecycleEvents.latest('nobody')).toBeUndefined();
       expect(await repos.lifecycleEvents.recent({ limit: 1 })).toEqual([toSuspected]);
+    });
+
+    it('appends many transitions in one statement; agents.state follows the highest seq', async () => {
+      await repos.agents.seen('m', T0);
+      await repos.agents.seen('n', T0);
+      const step = (agent: string, seq: number, to: 'HEALTHY' | 'SUSPECTED' | 'DRAINING') => ({
+        agent_id: agent,
+        from: 'INITIALIZING' as const,
+        to,
+        trigger: 'baseline_ready' as const,
+        ts: T0 + seq,
+        seq,
+      });
+      await repos.lifecycleEvents.append(step('n', 5, 'DRAINING'));
+      // Within the batch the order is mixed up, and 'n' already has a newer event than any in it.
+      await repos.lifecycleEvents.appendMany([
+        step('m', 2, 'SUSPECTED'),
+        step('m', 3, 'DRAINING'),
+        step('m', 1, 'HEALTHY'),
+        step('n', 1, 'HEALTHY'),
+        step('m', 2, 'SUSPECTED'),
+      ]);
+      await repos.lifecycleEvents.appendMany([step('m', 1, 'HEALTHY')]);
+      expect((await repos.agents.get('m'))?.state).toBe('DRAINING');
+      expect((await repos.agents.get('n'))?.state).toBe('DRAINING');
+      expect((await repos.lifecycleEvents.history('m')).map((t) => t.seq)).toEqual([1, 2, 3]);
+      expect((await repos.lifecycleEvents.history('n')).map((t) => t.seq)).toEqual([1, 5]);
     });
 
     it('records transitions of agents not registered yet', async () => {

@@ -41,6 +41,35 @@ export class LifecycleEventRepository {
     return (result.rows[0]?.appended ?? 0) > 0;
   }
 
+  /**
+   * `append` for many transitions in one statement (the sentinel batches the transitions its decisions
+   * produce together). When several are for one agent, `agents.state` follows the highest seq.
+   */
+  async appendMany(events: readonly LifecycleTransition[]): Promise<void> {
+    if (events.length === 0) return;
+    const rows = sql.join(
+      events.map(
+        (e) =>
+          sql`(${e.agent_id}, ${e.seq}::int, ${e.from}, ${e.to}, ${e.trigger}, ${e.reason ?? null}, ${toDate(e.ts)}::timestamptz)`,
+      ),
+    );
+    await sql`
+      with appended as (
+        insert into lifecycle_events (agent_id, seq, from_state, to_state, trigger, reason, ts)
+        values ${rows}
+        on conflict (agent_id, seq) do nothing
+        returning agent_id, seq, to_state
+      )
+      update agents set state = appended.to_state from appended
+      where agents.id = appended.agent_id
+        and not exists (
+          select 1 from appended newer
+          where newer.agent_id = appended.agent_id and newer.seq > appended.seq)
+        and not exists (
+          select 1 from lifecycle_events later
+          where later.agent_id = appended.agent_id and later.seq > appended.seq)`.execute(this.db);
+  }
+
   /** The agent's transitions in order; `afterSeq` continues from a known position. */
   async history(
     agentId: string,

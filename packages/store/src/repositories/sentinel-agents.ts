@@ -1,7 +1,7 @@
 import type { AgentTriageSnapshot, VitalKind } from '@immune/core';
-import { sql } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import { toDate, toJson, toMillis } from '../conversions.js';
-import type { Db, SentinelAgentState } from '../database.js';
+import type { Db, SentinelAgentState, SentinelAgentsTable } from '../database.js';
 import { BaselineRepository, type StoredBaseline } from './baselines.js';
 
 /** One agent's checkpoint as the sentinel writes it. */
@@ -12,63 +12,69 @@ export interface SentinelCheckpoint {
 }
 
 const KINDS: readonly VitalKind[] = ['llm', 'tool', 'task'];
+/** Agents per statement: building one takes ~50 µs of event-loop time per agent, so keep each short. */
+const SAVE_CHUNK = 100;
 
 /**
- * The sentinel's checkpoints: the detector baselines go to `baselines` (one row per agent and vital kind, where
- * dashboards read them), the rest of the triage state to `sentinel_agents`. `saveMany` writes both in one
- * transaction, so a restored agent's dedupe ring always matches its baselines.
+ * The sentinel's checkpoints: one row per agent in `sentinel_agents` with the whole triage state, baselines
+ * included, so a checkpoint is one row per agent and a restored agent's dedupe ring always matches its
+ * baselines. The `baselines` table (one row per agent and vital kind, for dashboards) is a read model the
+ * sentinel refreshes less often with `saveBaselines`. Rows written before the baselines moved into the state
+ * are still read, with their detectors from `baselines`.
  */
 export class SentinelAgentRepository {
   constructor(private readonly db: Db) {}
 
   async saveMany(checkpoints: readonly SentinelCheckpoint[]): Promise<void> {
     if (checkpoints.length === 0) return;
-    const newest = new Map<string, SentinelCheckpoint>();
-    for (const checkpoint of checkpoints) {
-      const seen = newest.get(checkpoint.snapshot.agent_id);
-      if (seen === undefined || seen.updated_at <= checkpoint.updated_at) {
-        newest.set(checkpoint.snapshot.agent_id, checkpoint);
+    const rows = [...newestPerAgent(checkpoints).values()];
+    await this.db.transaction().execute(async (trx) => {
+      // Statements of a bounded size: PostgreSQL takes at most 65,535 parameters per statement, and building
+      // one statement for thousands of agents would hold the event loop for as long.
+      for (let from = 0; from < rows.length; from += SAVE_CHUNK) {
+        await trx
+          .insertInto('sentinel_agents')
+          .values(
+            rows.slice(from, from + SAVE_CHUNK).map(({ partition, snapshot, updated_at }) => ({
+              agent_id: snapshot.agent_id,
+              partition,
+              state: toJson(snapshot),
+              updated_at: toDate(updated_at),
+            })),
+          )
+          .onConflict((oc) =>
+            oc
+              .column('agent_id')
+              .doUpdateSet({
+                partition: sql`excluded.partition`,
+                state: sql`excluded.state`,
+                updated_at: sql`excluded.updated_at`,
+              })
+              .whereRef('sentinel_agents.updated_at', '<=', 'excluded.updated_at'),
+          )
+          .execute();
       }
-    }
-    const rows = [...newest.values()];
+    });
+  }
+
+  /** Refreshes the `baselines` read model from checkpoints. */
+  async saveBaselines(checkpoints: readonly SentinelCheckpoint[]): Promise<void> {
     const baselines: StoredBaseline[] = [];
-    for (const { snapshot, updated_at } of rows) {
+    for (const { snapshot, updated_at } of newestPerAgent(checkpoints).values()) {
       for (const kind of KINDS) {
         const detector = snapshot.detectors[kind];
         if (detector !== undefined)
           baselines.push({ agent_id: snapshot.agent_id, kind, snapshot: detector, updated_at });
       }
     }
-    await this.db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto('sentinel_agents')
-        .values(
-          rows.map(({ partition, snapshot, updated_at }) => {
-            const { detectors: _detectors, ...state } = snapshot;
-            return {
-              agent_id: snapshot.agent_id,
-              partition,
-              state: toJson(state),
-              updated_at: toDate(updated_at),
-            };
-          }),
-        )
-        .onConflict((oc) =>
-          oc
-            .column('agent_id')
-            .doUpdateSet({
-              partition: sql`excluded.partition`,
-              state: sql`excluded.state`,
-              updated_at: sql`excluded.updated_at`,
-            })
-            .whereRef('sentinel_agents.updated_at', '<=', 'excluded.updated_at'),
-        )
-        .execute();
-      await new BaselineRepository(trx).saveMany(baselines);
-    });
+    const repository = new BaselineRepository(this.db);
+    // Three rows per agent at most, four parameters each.
+    for (let from = 0; from < baselines.length; from += SAVE_CHUNK * 3) {
+      await repository.saveMany(baselines.slice(from, from + SAVE_CHUNK * 3));
+    }
   }
 
-  /** Every checkpoint of the given partitions, baselines included: what an instance loads at start. */
+  /** Every checkpoint of the given partitions: what an instance loads at start. */
   async list(options: { partitions?: readonly number[] } = {}): Promise<SentinelCheckpoint[]> {
     let query = this.db.selectFrom('sentinel_agents').selectAll();
     if (options.partitions !== undefined) {
@@ -76,22 +82,7 @@ export class SentinelAgentRepository {
       query = query.where(sql<boolean>`partition = any(${[...options.partitions]}::int[])`);
     }
     const rows = await query.orderBy('agent_id').execute();
-    if (rows.length === 0) return [];
-    const baselines = await new BaselineRepository(this.db).list({ agentIds: rows.map((r) => r.agent_id) });
-    const byAgent = new Map<string, AgentTriageSnapshot['detectors']>();
-    for (const baseline of baselines) {
-      let detectors = byAgent.get(baseline.agent_id);
-      if (detectors === undefined) {
-        detectors = {};
-        byAgent.set(baseline.agent_id, detectors);
-      }
-      detectors[baseline.kind] = baseline.snapshot;
-    }
-    return rows.map((row) => ({
-      partition: row.partition,
-      updated_at: toMillis(row.updated_at),
-      snapshot: { ...(row.state as SentinelAgentState), detectors: byAgent.get(row.agent_id) ?? {} },
-    }));
+    return this.withDetectors(rows);
   }
 
   async get(agentId: string): Promise<SentinelCheckpoint | undefined> {
@@ -100,15 +91,44 @@ export class SentinelAgentRepository {
       .selectAll()
       .where('agent_id', '=', agentId)
       .executeTakeFirst();
-    if (row === undefined) return undefined;
-    const detectors: AgentTriageSnapshot['detectors'] = {};
-    for (const baseline of await new BaselineRepository(this.db).list({ agentIds: [agentId] })) {
-      detectors[baseline.kind] = baseline.snapshot;
-    }
-    return {
-      partition: row.partition,
-      updated_at: toMillis(row.updated_at),
-      snapshot: { ...(row.state as SentinelAgentState), detectors },
-    };
+    return row === undefined ? undefined : (await this.withDetectors([row]))[0];
   }
+
+  private async withDetectors(
+    rows: ReadonlyArray<Selectable<SentinelAgentsTable>>,
+  ): Promise<SentinelCheckpoint[]> {
+    const older = rows.filter((row) => (row.state as SentinelAgentState).detectors === undefined);
+    const byAgent = new Map<string, AgentTriageSnapshot['detectors']>();
+    if (older.length > 0) {
+      for (const baseline of await new BaselineRepository(this.db).list({
+        agentIds: older.map((r) => r.agent_id),
+      })) {
+        let detectors = byAgent.get(baseline.agent_id);
+        if (detectors === undefined) {
+          detectors = {};
+          byAgent.set(baseline.agent_id, detectors);
+        }
+        detectors[baseline.kind] = baseline.snapshot;
+      }
+    }
+    return rows.map((row) => {
+      const state = row.state as SentinelAgentState;
+      return {
+        partition: row.partition,
+        updated_at: toMillis(row.updated_at),
+        snapshot: { ...state, detectors: state.detectors ?? byAgent.get(row.agent_id) ?? {} },
+      };
+    });
+  }
+}
+
+function newestPerAgent(checkpoints: readonly SentinelCheckpoint[]): Map<string, SentinelCheckpoint> {
+  const newest = new Map<string, SentinelCheckpoint>();
+  for (const checkpoint of checkpoints) {
+    const seen = newest.get(checkpoint.snapshot.agent_id);
+    if (seen === undefined || seen.updated_at <= checkpoint.updated_at) {
+      newest.set(checkpoint.snapshot.agent_id, checkpoint);
+    }
+  }
+  return newest;
 }
