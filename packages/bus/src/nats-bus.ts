@@ -47,6 +47,7 @@ import {
   eventProcessor,
   errorMessage as message,
   type RawDelivery,
+  type Settler,
   vitalProcessor,
 } from './processing.js';
 import { createTopology, decodeToken, encodeToken, type Topology, type TopologyOptions } from './subjects.js';
@@ -519,20 +520,25 @@ function rawDelivery(msg: JsMsg, nc: NatsConnection): RawDelivery {
     nak: (delayMs) => msg.nak(delayMs),
     term: () => msg.term(),
     detach: () => {
-      // JetStream's ack protocol (what JsMsg.ack/nak/term send), addressed by the reply subject alone. The
-      // implementation exposes it though the JsMsg interface does not; without it, keep the message.
+      // The implementation exposes the reply subject though the JsMsg interface does not; without it, keep
+      // the message.
       const reply = (msg as JsMsg & { reply?: string }).reply;
       if (!reply) return { ack: () => msg.ack(), nak: (delayMs) => msg.nak(delayMs), term: () => msg.term() };
-      return {
-        ack: () => nc.publish(reply, ACK),
-        nak: (delayMs) =>
-          nc.publish(
-            reply,
-            delayMs > 0 ? TEXT.encode(`-NAK ${JSON.stringify({ delay: delayMs * 1e6 })}`) : NAK,
-          ),
-        term: () => nc.publish(reply, TERM),
-      };
+      return replySettler(nc, reply);
     },
+  };
+}
+
+/**
+ * JetStream's ack protocol (what JsMsg.ack/nak/term send), addressed by the reply subject alone. A top-level
+ * function so that its closures' context holds `nc` and `reply` only, never the message.
+ */
+function replySettler(nc: NatsConnection, reply: string): Settler {
+  return {
+    ack: () => nc.publish(reply, ACK),
+    nak: (delayMs) =>
+      nc.publish(reply, delayMs > 0 ? TEXT.encode(`-NAK ${JSON.stringify({ delay: delayMs * 1e6 })}`) : NAK),
+    term: () => nc.publish(reply, TERM),
   };
 }
 

@@ -97,37 +97,56 @@ async function settle(
   retryDelayMs: number,
   drop: (reason: string, subject: string) => void,
 ): Promise<void> {
-  const fail = (error: unknown) => {
-    if (raw.deliveryCount >= maxDeliver) {
-      raw.term();
-      drop(`handler failed ${maxDeliver} times: ${errorMessage(error)}`, raw.subject);
-    } else {
-      raw.nak(retryDelayMs);
-    }
-  };
+  let result: unknown;
   try {
-    const result = await handler();
-    if (isDeferred(result)) {
-      // Settled later, off the ordering slot; a connection closed meanwhile just means a redelivery.
-      const later = raw.detach();
-      const { deliveryCount, subject } = raw;
-      result.ackWhen.then(
-        () => safely(() => later.ack()),
-        (error: unknown) =>
-          safely(() => {
-            if (deliveryCount >= maxDeliver) {
-              later.term();
-              drop(`handler failed ${maxDeliver} times: ${errorMessage(error)}`, subject);
-            } else {
-              later.nak(retryDelayMs);
-            }
-          }),
-      );
-      return;
-    }
-    raw.ack();
+    result = await handler();
   } catch (error) {
-    fail(error);
+    failed(raw, raw.deliveryCount, raw.subject, error, maxDeliver, retryDelayMs, drop);
+    return;
+  }
+  if (!isDeferred(result)) {
+    raw.ack();
+    return;
+  }
+  // Settled later, off the ordering slot; a connection closed meanwhile just means a redelivery.
+  settleLater(result.ackWhen, raw.detach(), raw.deliveryCount, raw.subject, maxDeliver, retryDelayMs, drop);
+}
+
+/**
+ * Its own function on purpose: closures share their enclosing function's context, so callbacks created in
+ * `settle` would keep `raw`, and with it the whole message, alive until the checkpoint.
+ */
+function settleLater(
+  ackWhen: Promise<void>,
+  later: Settler,
+  deliveryCount: number,
+  subject: string,
+  maxDeliver: number,
+  retryDelayMs: number,
+  drop: (reason: string, subject: string) => void,
+): void {
+  ackWhen.then(
+    () => safely(() => later.ack()),
+    (error: unknown) =>
+      safely(() => failed(later, deliveryCount, subject, error, maxDeliver, retryDelayMs, drop)),
+  );
+}
+
+/** Naks with a delay, or terminates after maxDeliver attempts. */
+function failed(
+  settler: Settler,
+  deliveryCount: number,
+  subject: string,
+  error: unknown,
+  maxDeliver: number,
+  retryDelayMs: number,
+  drop: (reason: string, subject: string) => void,
+): void {
+  if (deliveryCount >= maxDeliver) {
+    settler.term();
+    drop(`handler failed ${maxDeliver} times: ${errorMessage(error)}`, subject);
+  } else {
+    settler.nak(retryDelayMs);
   }
 }
 

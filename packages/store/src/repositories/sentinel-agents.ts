@@ -1,6 +1,6 @@
 import type { AgentTriageSnapshot, VitalKind } from '@immune/core';
 import { type Selectable, sql } from 'kysely';
-import { toDate, toJson, toMillis } from '../conversions.js';
+import { toJson, toMillis } from '../conversions.js';
 import type { Db, SentinelAgentState, SentinelAgentsTable } from '../database.js';
 import { BaselineRepository, type StoredBaseline } from './baselines.js';
 
@@ -12,8 +12,9 @@ export interface SentinelCheckpoint {
 }
 
 const KINDS: readonly VitalKind[] = ['llm', 'tool', 'task'];
-/** Agents per statement: building one takes ~50 µs of event-loop time per agent, so keep each short. */
-const SAVE_CHUNK = 100;
+/** Agents per statement (a ~1 KB JSON document each). */
+const SAVE_CHUNK = 1_000;
+const BASELINES_CHUNK = 2_000;
 
 /**
  * The sentinel's checkpoints: one row per agent in `sentinel_agents` with the whole triage state, baselines
@@ -29,30 +30,25 @@ export class SentinelAgentRepository {
     if (checkpoints.length === 0) return;
     const rows = [...newestPerAgent(checkpoints).values()];
     await this.db.transaction().execute(async (trx) => {
-      // Statements of a bounded size: PostgreSQL takes at most 65,535 parameters per statement, and building
-      // one statement for thousands of agents would hold the event loop for as long.
       for (let from = 0; from < rows.length; from += SAVE_CHUNK) {
-        await trx
-          .insertInto('sentinel_agents')
-          .values(
-            rows.slice(from, from + SAVE_CHUNK).map(({ partition, snapshot, updated_at }) => ({
-              agent_id: snapshot.agent_id,
-              partition,
-              state: toJson(snapshot),
-              updated_at: toDate(updated_at),
-            })),
+        // One JSON document per statement rather than four parameters per agent: building thousands of
+        // query nodes and parameters made garbage the collector paid for on every checkpoint, and a statement
+        // takes at most 65,535 parameters.
+        const payload = `[${rows
+          .slice(from, from + SAVE_CHUNK)
+          .map(
+            ({ partition, snapshot, updated_at }) =>
+              `{"agent_id":${JSON.stringify(snapshot.agent_id)},"partition":${partition},"updated_at":${Math.round(updated_at)},"state":${toJson(snapshot)}}`,
           )
-          .onConflict((oc) =>
-            oc
-              .column('agent_id')
-              .doUpdateSet({
-                partition: sql`excluded.partition`,
-                state: sql`excluded.state`,
-                updated_at: sql`excluded.updated_at`,
-              })
-              .whereRef('sentinel_agents.updated_at', '<=', 'excluded.updated_at'),
-          )
-          .execute();
+          .join(',')}]`;
+        await sql`
+          insert into sentinel_agents (agent_id, partition, state, updated_at)
+          select r.agent_id, r.partition, r.state, timestamptz 'epoch' + r.updated_at * interval '1 millisecond'
+          from jsonb_to_recordset(${payload}::jsonb)
+            as r(agent_id text, partition int, state jsonb, updated_at bigint)
+          on conflict (agent_id) do update
+            set partition = excluded.partition, state = excluded.state, updated_at = excluded.updated_at
+            where sentinel_agents.updated_at <= excluded.updated_at`.execute(trx);
       }
     });
   }
@@ -68,9 +64,9 @@ export class SentinelAgentRepository {
       }
     }
     const repository = new BaselineRepository(this.db);
-    // Three rows per agent at most, four parameters each.
-    for (let from = 0; from < baselines.length; from += SAVE_CHUNK * 3) {
-      await repository.saveMany(baselines.slice(from, from + SAVE_CHUNK * 3));
+    // Four parameters per row; a statement takes at most 65,535.
+    for (let from = 0; from < baselines.length; from += BASELINES_CHUNK) {
+      await repository.saveMany(baselines.slice(from, from + BASELINES_CHUNK));
     }
   }
 
