@@ -59,6 +59,9 @@ describe('the healer process', { timeout: 120_000 }, () => {
       expect(await exited).toBe(0);
       expect(output).toContain('bus-drained');
       expect(output).not.toContain('never-printed-secret-value');
+    } catch (error) {
+      // The child's own account of why it never got ready is what makes such a failure readable.
+      throw new Error(`${String(error)}\n--- healer output ---\n${output.slice(-4_000)}`, { cause: error });
     } finally {
       child.kill('SIGKILL');
       await bus.drain();

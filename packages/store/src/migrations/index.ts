@@ -4,6 +4,7 @@ import {
   type MigrationProvider,
   type MigrationResultSet,
   Migrator,
+  sql,
 } from 'kysely';
 import { initialSchema } from './0001-initial-schema.js';
 import { sentinelAgents } from './0002-sentinel-agents.js';
@@ -41,10 +42,16 @@ export async function migrateToLatest<DB>(
   db: Kysely<DB>,
   options: { schema?: string } = {},
 ): Promise<MigrationResultSet> {
+  // Always name the schema: without one, kysely looks for its lock table in every schema of the database, so a
+  // search_path set in DATABASE_URL plus another schema holding those tables made it skip creating its own.
+  const schema =
+    options.schema ??
+    (await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db)).rows[0]?.schema ??
+    undefined;
   const migrator = new Migrator({
     db,
     provider: migrationProvider,
-    ...(options.schema === undefined ? {} : { migrationTableSchema: options.schema }),
+    ...(schema === undefined ? {} : { migrationTableSchema: schema }),
   });
   const result = await migrator.migrateToLatest();
   if (result.error !== undefined) {
