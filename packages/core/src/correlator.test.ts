@@ -74,7 +74,9 @@ describe('FleetCorrelator', () => {
           expect(correlator.assess('latency_spike', horizon, fleetSize).correlated).toBe(false);
         },
       ),
-      { numRuns: 200 },
+      // A fixed seed: this property is statistical. Independent noise can, rarely, really put 5 of 14 agents
+      // into one minute (fast-check once found such a fleet), and then "correlated" is the right verdict.
+      { numRuns: 200, seed: 20261124 },
     );
   });
 });
