@@ -1,7 +1,7 @@
 import './telemetry.js';
 
-import { openBus } from '@immune/bus';
-import { createLogger, describeConfig, loadConfigOrExit, runService } from '@immune/runtime';
+import { openBusFromEnv } from '@immune/bus';
+import { createLogger, describeConfig, loadConfigOrExit, ownBus, runService } from '@immune/runtime';
 import { GatewayEnv } from './config.js';
 import { startGateway } from './service.js';
 import { telemetry } from './telemetry.js';
@@ -17,17 +17,9 @@ await runService({
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   drainDelayMs: config.SHUTDOWN_DRAIN_DELAY_MS,
   async start(context) {
-    const { shutdown, readiness } = context;
-    const bus = await openBus({
-      natsUrl: config.NATS_URL,
-      prefix: config.IMMUNE_SUBJECT_PREFIX,
-      partitions: config.IMMUNE_PARTITIONS,
-      name: 'gateway',
-    });
+    const bus = ownBus(context, await openBusFromEnv(config, 'gateway'));
     if (!config.NATS_URL)
       logger.warn('NATS_URL is not set: using the embedded bus, so this gateway shares no state');
-    shutdown.onBusDrain(() => bus.drain(), 'bus');
-    readiness.addCheck('bus', () => bus.status !== 'closed');
 
     await startGateway(context, { config, bus, metrics: telemetry });
   },

@@ -1,7 +1,14 @@
 import './telemetry.js';
 
-import { openBus } from '@immune/bus';
-import { createLogger, describeConfig, loadConfigOrExit, runService } from '@immune/runtime';
+import { openBusFromEnv } from '@immune/bus';
+import {
+  createLogger,
+  describeConfig,
+  loadConfigOrExit,
+  ownBus,
+  ownStore,
+  runService,
+} from '@immune/runtime';
 import { openStore } from '@immune/store';
 import { HealerEnv } from './config.js';
 import { startHealer } from './start.js';
@@ -18,24 +25,18 @@ await runService({
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   drainDelayMs: config.SHUTDOWN_DRAIN_DELAY_MS,
   async start(context) {
-    const { shutdown, readiness } = context;
-    const store = await openStore({
-      ...(config.DATABASE_URL === undefined
-        ? { dataDir: config.IMMUNE_DATA_DIR }
-        : { databaseUrl: config.DATABASE_URL }),
-      logger,
-    });
-    shutdown.onPoolClose(() => store.close(), 'store');
-    const bus = await openBus({
-      natsUrl: config.NATS_URL,
-      prefix: config.IMMUNE_SUBJECT_PREFIX,
-      partitions: config.IMMUNE_PARTITIONS,
-      name: 'healer',
-    });
+    const store = ownStore(
+      context,
+      await openStore({
+        ...(config.DATABASE_URL === undefined
+          ? { dataDir: config.IMMUNE_DATA_DIR }
+          : { databaseUrl: config.DATABASE_URL }),
+        logger,
+      }),
+    );
+    const bus = ownBus(context, await openBusFromEnv(config, 'healer'));
     if (!config.NATS_URL)
       logger.warn('NATS_URL is not set: using the embedded bus, so this healer hears nobody');
-    shutdown.onBusDrain(() => bus.drain(), 'bus');
-    readiness.addCheck('bus', () => bus.status !== 'closed');
 
     await startHealer(context, { config, bus, store, metrics: telemetry });
   },

@@ -1,7 +1,14 @@
 import './telemetry.js';
 
-import { openBus } from '@immune/bus';
-import { createLogger, describeConfig, loadConfigOrExit, runService } from '@immune/runtime';
+import { openBusFromEnv } from '@immune/bus';
+import {
+  createLogger,
+  describeConfig,
+  loadConfigOrExit,
+  ownBus,
+  ownStore,
+  runService,
+} from '@immune/runtime';
 import { openStore } from '@immune/store';
 import { IngestEnv } from './config.js';
 import { startIngest } from './service.js';
@@ -18,28 +25,22 @@ await runService({
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   drainDelayMs: config.SHUTDOWN_DRAIN_DELAY_MS,
   async start(context) {
-    const { shutdown, readiness } = context;
-    const store = await openStore({
-      ...(config.DATABASE_URL === undefined ? {} : { databaseUrl: config.DATABASE_URL }),
-      vitalsRetentionDays: config.VITALS_RETENTION_DAYS,
-      // The recorder's writer uses up to its concurrency in connections; the API and probes need a few more.
-      maxConnections: config.INGEST_RECORDER_CONCURRENCY + 4,
-      logger,
-    });
-    shutdown.onPoolClose(() => store.close(), 'store');
+    const store = ownStore(
+      context,
+      await openStore({
+        ...(config.DATABASE_URL === undefined ? {} : { databaseUrl: config.DATABASE_URL }),
+        vitalsRetentionDays: config.VITALS_RETENTION_DAYS,
+        // The recorder's writer uses up to its concurrency in connections; the API and probes need a few more.
+        maxConnections: config.INGEST_RECORDER_CONCURRENCY + 4,
+        logger,
+      }),
+    );
     if (!config.DATABASE_URL)
       logger.warn('DATABASE_URL is not set: vitals are recorded in the embedded PGlite database');
 
-    const bus = await openBus({
-      natsUrl: config.NATS_URL,
-      prefix: config.IMMUNE_SUBJECT_PREFIX,
-      partitions: config.IMMUNE_PARTITIONS,
-      name: 'ingest',
-    });
+    const bus = ownBus(context, await openBusFromEnv(config, 'ingest'));
     if (!config.NATS_URL)
       logger.warn('NATS_URL is not set: using the embedded bus, so only this process sees these vitals');
-    shutdown.onBusDrain(() => bus.drain(), 'bus');
-    readiness.addCheck('bus', () => bus.status !== 'closed');
 
     await startIngest(context, { config, bus, store, metrics: telemetry });
   },

@@ -18,5 +18,5 @@ export * from './errors.js';
 export * from './gateway-config.js';
 export * from './messages.js';
 export { connectNatsBus, type NatsBusOptions } from './nats-bus.js';
-export { type OpenBusOptions, openBus } from './open-bus.js';
+export { type BusEnv, type OpenBusOptions, openBus, openBusFromEnv } from './open-bus.js';
 export * from './subjects.js';

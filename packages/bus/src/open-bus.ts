@@ -20,3 +20,20 @@ export async function openBus(options: OpenBusOptions): Promise<Bus> {
   if (options.natsUrl) return connectNatsBus({ url: options.natsUrl, name: options.name, ...topology });
   return createEmbeddedBus(topology);
 }
+
+/** The bus settings every service reads from its environment (see each service's config). */
+export interface BusEnv {
+  NATS_URL?: string | undefined;
+  IMMUNE_SUBJECT_PREFIX: string;
+  IMMUNE_PARTITIONS: number;
+}
+
+/** `openBus` from a service's validated environment; `name` names the connection. */
+export function openBusFromEnv(env: BusEnv, name: string): Promise<Bus> {
+  return openBus({
+    natsUrl: env.NATS_URL,
+    prefix: env.IMMUNE_SUBJECT_PREFIX,
+    partitions: env.IMMUNE_PARTITIONS,
+    name,
+  });
+}

@@ -1,9 +1,16 @@
-import { type Bus, HEALER_APPROVE, openBus } from '@immune/bus';
+import { type Bus, HEALER_APPROVE, openBusFromEnv } from '@immune/bus';
 import { GatewayEnv, startGateway } from '@immune/gateway';
 import { HealerEnv, type HealingExecutor, startHealer } from '@immune/healer';
 import { IngestEnv, startIngest } from '@immune/ingest';
 import { MockUpstream } from '@immune/mock-upstream';
-import { type EnvSource, loadConfig, type MetricsRegistry, type ServiceContext } from '@immune/runtime';
+import {
+  type EnvSource,
+  loadConfig,
+  type MetricsRegistry,
+  ownBus,
+  ownStore,
+  type ServiceContext,
+} from '@immune/runtime';
 import { SentinelEnv, startSentinel } from '@immune/sentinel';
 import { openStore, type Store } from '@immune/store';
 import { Chaos } from './chaos.js';
@@ -60,15 +67,8 @@ export async function startSingleProcess(
     ...(config.IMMUNE_DB_SCHEMA === undefined ? {} : { schema: config.IMMUNE_DB_SCHEMA }),
     logger: context.logger,
   });
-  shutdown.onPoolClose(() => store.close(), 'store');
-  const bus = await openBus({
-    natsUrl: config.NATS_URL,
-    prefix: config.IMMUNE_SUBJECT_PREFIX,
-    partitions: config.IMMUNE_PARTITIONS,
-    name: 'immune',
-  });
-  shutdown.onBusDrain(() => bus.drain(), 'bus');
-  readiness.addCheck('bus', () => bus.status !== 'closed');
+  ownStore(context, store);
+  const bus = ownBus(context, await openBusFromEnv(config, 'immune'));
 
   let mock: MockUpstream | undefined;
   const env: Record<string, string | undefined> = { ...options.env };

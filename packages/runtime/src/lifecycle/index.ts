@@ -1,3 +1,4 @@
+export { type DrainableBus, ownBus, ownStore } from './owned-resources.js';
 export { Readiness, type ReadinessCheck, type ReadinessReport, type ReadinessState } from './readiness.js';
 export {
   type ListenAddress,
