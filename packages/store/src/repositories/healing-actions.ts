@@ -30,21 +30,9 @@ export class HealingActionRepository {
    * is ignored, so a late redelivered `healing.attempted` cannot undo `healing.succeeded`.
    */
   async upsert(attempt: HealingAttempt): Promise<void> {
-    const ts = toDate(attempt.ts);
     await this.db
       .insertInto('healing_actions')
-      .values({
-        id: attempt.id,
-        infection_id: attempt.infection_id,
-        agent_id: attempt.agent_id,
-        diagnosis: attempt.diagnosis,
-        action: attempt.action,
-        step: attempt.step,
-        status: attempt.status,
-        detail: attempt.detail ?? null,
-        ts,
-        updated_at: ts,
-      })
+      .values(toRow(attempt))
       .onConflict((oc) =>
         oc
           .column('id')
@@ -64,21 +52,9 @@ export class HealingActionRepository {
    * redelivered event) does not run it again.
    */
   async claim(attempt: HealingAttempt): Promise<boolean> {
-    const ts = toDate(attempt.ts);
     const result = await this.db
       .insertInto('healing_actions')
-      .values({
-        id: attempt.id,
-        infection_id: attempt.infection_id,
-        agent_id: attempt.agent_id,
-        diagnosis: attempt.diagnosis,
-        action: attempt.action,
-        step: attempt.step,
-        status: attempt.status,
-        detail: attempt.detail ?? null,
-        ts,
-        updated_at: ts,
-      })
+      .values(toRow(attempt))
       .onConflict((oc) => oc.column('id').doNothing())
       .executeTakeFirst();
     return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
@@ -116,4 +92,20 @@ export class HealingActionRepository {
       .execute();
     return rows.map(toRecord);
   }
+}
+
+function toRow(attempt: HealingAttempt) {
+  const ts = toDate(attempt.ts);
+  return {
+    id: attempt.id,
+    infection_id: attempt.infection_id,
+    agent_id: attempt.agent_id,
+    diagnosis: attempt.diagnosis,
+    action: attempt.action,
+    step: attempt.step,
+    status: attempt.status,
+    detail: attempt.detail ?? null,
+    ts,
+    updated_at: ts,
+  };
 }
