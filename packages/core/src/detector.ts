@@ -161,6 +161,13 @@ const METRIC_SCALE: Record<BaselineMetric, Scale> = {
   cost: Scale.Log,
 };
 
+/** `typed[from, to)` as a plain array, without the iterator protocol `Array.from` goes through. */
+function slice(typed: Float64Array | Uint32Array, from: number, to: number): number[] {
+  const out = new Array<number>(to - from);
+  for (let i = from; i < to; i++) out[i - from] = typed[i]!;
+  return out;
+}
+
 /** The judged value of `x`, or NaN when it cannot be placed on the metric's scale. */
 function toScale(scale: Scale, x: number): number {
   if (scale === Scale.Log) return x > 0 ? Math.log(x) : Number.NaN;
@@ -497,12 +504,12 @@ export class AgentDetector {
       v: 2,
       samples: this.samplesSeen,
       adapt_remaining: this.adaptRemaining,
-      stats: Array.from(this.stats.subarray(0, STATS_LENGTH)),
-      evidence: Array.from(this.stats.subarray(EVIDENCE_AT)),
+      stats: slice(this.stats, 0, STATS_LENGTH),
+      evidence: slice(this.stats, EVIDENCE_AT, this.stats.length),
       error_bits: this.errorBits,
       retry_bits: this.retryBits,
       window_fill: this.windowFill,
-      prompts: Array.from(this.prompts.subarray(0, this.promptCount)),
+      prompts: slice(this.prompts, 0, this.promptCount),
       prompt_next: this.promptNext,
     };
   }

@@ -66,6 +66,27 @@ export class RepetitionTracker {
     return { hashes, times };
   }
 
+  /**
+   * Writes what `snapshot(now)` returns straight into `view` at `at`, as (hash, age) pairs of 32-bit
+   * integers, age = now − time (at most 2^32 − 1: only calls inside the window, minutes, are kept). Returns
+   * how many pairs it wrote. The checkpoint's packer uses it so that snapshotting allocates nothing.
+   */
+  writeLive(now: number, view: DataView, at: number): number {
+    const size = this.config.window;
+    const start = this.filled < size ? 0 : this.next;
+    let written = 0;
+    for (let k = 0; k < this.filled; k++) {
+      const i = (start + k) % size;
+      const age = now - this.times[i]!;
+      if (age > this.config.windowMs) continue;
+      view.setUint32(at, this.hashes[i]!);
+      view.setUint32(at + 4, Math.min(Math.max(age, 0), 0xffffffff));
+      at += 8;
+      written++;
+    }
+    return written;
+  }
+
   static restore(
     snapshot: RepetitionSnapshot,
     config: RepetitionConfig = DEFAULT_REPETITION_CONFIG,

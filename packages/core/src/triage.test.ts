@@ -435,3 +435,40 @@ describe('AgentTriage: healing and probation', () => {
     }
   });
 });
+
+describe('AgentTriage: the dirty list a checkpoint takes', () => {
+  it('names each changed agent once, forgets what it handed out, and takes failed ones back', () => {
+    const triage = new AgentTriage(triageConfig());
+    for (const agent of ['a', 'b', 'a', 'c', 'a']) triage.observe(vital(agent, 1_000));
+    expect(triage.takeDirty().sort()).toEqual(['a', 'b', 'c']);
+    expect(triage.takeDirty()).toEqual([]);
+    triage.markDirty(['b', 'never-seen']);
+    triage.observe(vital('b', 2_000));
+    expect(triage.takeDirty()).toEqual(['b']);
+  });
+
+  it('keeps a restored agent dirty if it was, and drops a forgotten one', () => {
+    const triage = new AgentTriage(triageConfig());
+    triage.observe(vital('a', 1_000));
+    triage.observe(vital('b', 1_000));
+    triage.restore(triage.snapshot('a')!);
+    triage.forget('b');
+    expect(triage.takeDirty()).toEqual(['a']);
+    triage.restore(triage.snapshot('a')!);
+    expect(triage.takeDirty()).toEqual([]);
+  });
+
+  it('packs the dedupe and repetition rings so a restored agent still knows both', () => {
+    const triage = new AgentTriage(triageConfig());
+    const seen: Vital[] = [];
+    for (let i = 0; i < 6; i++) {
+      const v = vital('a', 1_000 * (i + 1), { request_hash: 'same' });
+      seen.push(v);
+      triage.observe(v);
+    }
+    const copy = new AgentTriage(triageConfig());
+    copy.restore(triage.snapshot('a')!);
+    expect(copy.snapshot('a')).toEqual(triage.snapshot('a'));
+    expect(copy.observe(seen[5]!)).toEqual([{ kind: 'duplicate' }]);
+  });
+});

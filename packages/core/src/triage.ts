@@ -284,6 +284,8 @@ class AgentRecord {
   externalUntil = 0;
   /** Deadline currently armed in the heap, NaN when none. */
   armed = Number.NaN;
+  /** On the triage's dirty list (changed since the last checkpoint took it). */
+  dirty = false;
 
   constructor(agentId: string, now: number, dedupeWindow: number, recentVitals: number) {
     this.lifecycle = { agent_id: agentId, state: 'INITIALIZING', entered_at: now, seq: 0 };
@@ -317,7 +319,8 @@ export class AgentTriage {
   private readonly correlator: FleetCorrelator;
   private readonly peers = new Map<string, FleetTally>();
   private readonly heap: HeapEntry[] = [];
-  private readonly dirty = new Set<string>();
+  /** Agents changed since the last `takeDirty`: a flag on the record and a list, no hashing per vital. */
+  private dirty: AgentRecord[] = [];
   private readonly lastFleetEmit = new Map<AnomalyType, number>();
   private activeCount = 0;
   private activeComputedAt = Number.NEGATIVE_INFINITY;
@@ -358,14 +361,16 @@ export class AgentTriage {
   observe(vital: Vital): readonly TriageDecision[] {
     const config = this.config;
     let agent = this.agents.get(vital.agent_id);
+    const idA = fnv1a(vital.id);
+    const idB = djb2(vital.id);
     if (agent === undefined) {
       agent = new AgentRecord(vital.agent_id, vital.ts, config.dedupeWindow, config.recentVitals);
       this.agents.set(vital.agent_id, agent);
-    } else if (seenId(agent, vital.id)) {
+    } else if (seenId(agent, idA, idB)) {
       return DUPLICATE;
     }
-    rememberId(agent, vital.id);
-    this.dirty.add(vital.agent_id);
+    rememberId(agent, idA, idB);
+    this.touch(agent);
     const now = Math.max(vital.ts, agent.clock);
     agent.clock = now;
     if (vital.ts > agent.lastSeen) agent.lastSeen = vital.ts;
@@ -454,7 +459,7 @@ export class AgentTriage {
       agent.armed = Number.NaN;
       const at = Math.max(now, agent.clock);
       agent.clock = at;
-      this.dirty.add(entry.agentId);
+      this.touch(agent);
       this.timed(agent, at, decisions);
       this.arm(agent);
     }
@@ -484,7 +489,7 @@ export class AgentTriage {
     const check = checkTransition(agent.lifecycle, trigger, ctx, config.lifecycle);
     if (!check.ok) return { ok: false, error: check.error };
     agent.clock = at;
-    this.dirty.add(agentId);
+    this.touch(agent);
     if (info.infectionId !== undefined) agent.infectionId = info.infectionId;
     if (info.action !== undefined) agent.action = info.action;
     const wasBlocked = isBlocked(agent.lifecycle.state);
@@ -578,14 +583,30 @@ export class AgentTriage {
 
   /** Agents whose state changed since the last call, and forgets them: what a checkpoint must write. */
   takeDirty(): string[] {
-    const ids = [...this.dirty];
-    this.dirty.clear();
+    const records = this.dirty;
+    this.dirty = [];
+    const ids: string[] = [];
+    for (const agent of records) {
+      agent.dirty = false;
+      const id = agent.lifecycle.agent_id;
+      // A forgotten (or since restored) agent's old record is not what a checkpoint should write.
+      if (this.agents.get(id) === agent) ids.push(id);
+    }
     return ids;
   }
 
   /** Puts agents back on the dirty list (their checkpoint failed). */
   markDirty(agentIds: Iterable<string>): void {
-    for (const id of agentIds) if (this.agents.has(id)) this.dirty.add(id);
+    for (const id of agentIds) {
+      const agent = this.agents.get(id);
+      if (agent !== undefined) this.touch(agent);
+    }
+  }
+
+  private touch(agent: AgentRecord): void {
+    if (agent.dirty) return;
+    agent.dirty = true;
+    this.dirty.push(agent);
   }
 
   snapshot(agentId: string): AgentTriageSnapshot | undefined {
@@ -636,21 +657,19 @@ export class AgentTriage {
     agent.action = snapshot.action;
     agent.infectionTypes = [...(snapshot.infection_types ?? [])];
     this.unpack(agent, snapshot.packed);
+    const previous = this.agents.get(snapshot.agent_id);
     this.agents.set(snapshot.agent_id, agent);
+    if (previous?.dirty) this.touch(agent);
     this.arm(agent);
   }
 
   /** Forgets an agent (e.g. its partition moved to another instance). */
   forget(agentId: string): void {
     this.agents.delete(agentId);
-    this.dirty.delete(agentId);
   }
 
   private pack(agent: AgentRecord): string {
-    const rep = agent.repetition?.snapshot(agent.clock) ?? { hashes: [], times: [] };
-    const ids = agent.idFill;
-    const bytes = new Uint8Array(1 + 8 + 8 + 4 + 1 + ids * 8 + 1 + rep.hashes.length * 8 + 8);
-    const view = new DataView(bytes.buffer);
+    const view = PACK_VIEW;
     let at = 0;
     view.setUint8(at, PACK_VERSION);
     at += 1;
@@ -660,6 +679,7 @@ export class AgentTriage {
     at += 8;
     view.setUint32(at, Math.min(agent.cleanVitals, 0xffffffff));
     at += 4;
+    const ids = agent.idFill;
     view.setUint8(at++, ids);
     // Oldest first, so restoring in order rebuilds the same ring.
     const size = agent.ids.length / 2;
@@ -670,15 +690,13 @@ export class AgentTriage {
       view.setUint32(at + 4, agent.ids[i * 2 + 1]!);
       at += 8;
     }
-    view.setUint8(at++, rep.hashes.length);
-    for (let k = 0; k < rep.hashes.length; k++) {
-      view.setUint32(at, rep.hashes[k]!);
-      // Ages fit 32 bits: only calls inside the repetition window (minutes) are kept.
-      view.setUint32(at + 4, Math.min(Math.max(agent.clock - rep.times[k]!, 0), 0xffffffff));
-      at += 8;
-    }
+    const countAt = at++;
+    const reps = agent.repetition?.writeLive(agent.clock, view, at) ?? 0;
+    view.setUint8(countAt, reps);
+    at += reps * 8;
     view.setFloat64(at, agent.externalUntil);
-    return toBase64(bytes);
+    at += 8;
+    return toBase64(PACK_SCRATCH, at);
   }
 
   private unpack(agent: AgentRecord, packed: string): void {
@@ -1151,18 +1169,17 @@ function describe(anomalies: readonly Anomaly[]): string {
   return anomalies.map((a) => `${a.type} ${a.sigma.toFixed(1)}σ`).join(', ');
 }
 
-function seenId(agent: AgentRecord, id: string): boolean {
-  const a = fnv1a(id);
-  const b = djb2(id);
+/** Whether the agent's dedupe ring holds the id whose two hashes are `a` and `b`. */
+function seenId(agent: AgentRecord, a: number, b: number): boolean {
   const ids = agent.ids;
   for (let i = 0; i < agent.idFill; i++) if (ids[i * 2] === a && ids[i * 2 + 1] === b) return true;
   return false;
 }
 
-function rememberId(agent: AgentRecord, id: string): void {
+function rememberId(agent: AgentRecord, a: number, b: number): void {
   const size = agent.ids.length / 2;
-  agent.ids[agent.idNext * 2] = fnv1a(id);
-  agent.ids[agent.idNext * 2 + 1] = djb2(id);
+  agent.ids[agent.idNext * 2] = a;
+  agent.ids[agent.idNext * 2 + 1] = b;
   agent.idNext = (agent.idNext + 1) % size;
   if (agent.idFill < size) agent.idFill++;
 }
@@ -1184,26 +1201,45 @@ function djb2(text: string): number {
 }
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const PAD = '='.charCodeAt(0);
 const B64_INDEX = new Int16Array(128).fill(-1);
 for (let i = 0; i < B64.length; i++) B64_INDEX[B64.charCodeAt(i)] = i;
 
 /** Base64 without Buffer, so core stays free of Node-only APIs. */
-function toBase64(bytes: Uint8Array): string {
-  let out = '';
+/**
+ * Where `pack` writes: the largest packed state (255 remembered ids, 255 repetition entries) fits. One buffer
+ * for the process, so a checkpoint of thousands of agents allocates no byte arrays (each one an external
+ * backing store the garbage collector has to account for).
+ */
+const PACK_SCRATCH = new Uint8Array(1 + 8 + 8 + 4 + 1 + 255 * 8 + 1 + 255 * 8 + 8);
+const PACK_VIEW = new DataView(PACK_SCRATCH.buffer);
+const BASE64_SCRATCH = new Uint8Array(Math.ceil(PACK_SCRATCH.length / 3) * 4);
+const B64_CODES = Uint8Array.from(B64, (c) => c.charCodeAt(0));
+const ASCII = new TextDecoder();
+
+/** Base64 of `bytes[0, length)`, built as character codes and turned into one string at the end. */
+function toBase64(bytes: Uint8Array, length: number): string {
+  const out = BASE64_SCRATCH;
+  let o = 0;
   let i = 0;
-  for (; i + 2 < bytes.length; i += 3) {
+  for (; i + 2 < length; i += 3) {
     const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-    out += B64[n >> 18]! + B64[(n >> 12) & 63]! + B64[(n >> 6) & 63]! + B64[n & 63]!;
+    out[o] = B64_CODES[n >> 18]!;
+    out[o + 1] = B64_CODES[(n >> 12) & 63]!;
+    out[o + 2] = B64_CODES[(n >> 6) & 63]!;
+    out[o + 3] = B64_CODES[n & 63]!;
+    o += 4;
   }
-  const rest = bytes.length - i;
-  if (rest === 1) {
-    const n = bytes[i]! << 16;
-    out += `${B64[n >> 18]!}${B64[(n >> 12) & 63]!}==`;
-  } else if (rest === 2) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
-    out += `${B64[n >> 18]!}${B64[(n >> 12) & 63]!}${B64[(n >> 6) & 63]!}=`;
+  const rest = length - i;
+  if (rest > 0) {
+    const n = (bytes[i]! << 16) | (rest === 2 ? bytes[i + 1]! << 8 : 0);
+    out[o] = B64_CODES[n >> 18]!;
+    out[o + 1] = B64_CODES[(n >> 12) & 63]!;
+    out[o + 2] = rest === 2 ? B64_CODES[(n >> 6) & 63]! : PAD;
+    out[o + 3] = PAD;
+    o += 4;
   }
-  return out;
+  return ASCII.decode(out.subarray(0, o));
 }
 
 function fromBase64(text: string): Uint8Array {
