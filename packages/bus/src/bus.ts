@@ -57,7 +57,11 @@ export interface ConsumeVitalsOptions {
    * needs at least its batch size here, or batches never fill and only its timer writes them.
    */
   maxAckPending?: number;
-  handler: (delivery: VitalDelivery) => Promise<void> | Promise<DeferredAck | undefined>;
+  /**
+   * A handler with no I/O of its own (the sentinel's: its effects run behind the ack gate) may return its
+   * `DeferredAck` directly, which spares a promise and a microtask per vital.
+   */
+  handler: (delivery: VitalDelivery) => Promise<void> | Promise<DeferredAck | undefined> | DeferredAck;
   /** A message that failed validation or maxDeliver; it is terminated, never retried. */
   onDropped?: (reason: string, subject: string) => void;
 }

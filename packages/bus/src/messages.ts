@@ -160,6 +160,19 @@ const eventCheckers = new Map<EventType, Checker<TSchema>>(
   EVENT_TYPES.map((type) => [type, compileChecker(Envelope(EVENT_SCHEMAS[type]))]),
 );
 const vitalChecker = compileChecker(VitalEnvelope);
+/**
+ * The vital check runs on every vital the sentinel and ingest consume. TypeBox checks `additionalProperties:
+ * false` with a regular expression over every key, which was half of the check's time; this variant checks the
+ * same schema with the data left open, then the keys against a set (values come from JSON.parse: plain
+ * objects, own enumerable keys only). `vitalChecker` still words the issues of a vital that fails.
+ */
+const openVitalChecker = compileChecker(Envelope(Type.Object(Vital.properties)));
+const VITAL_FIELDS: ReadonlySet<string> = new Set(Object.keys(Vital.properties));
+
+function onlyVitalFields(data: object): boolean {
+  for (const key in data) if (!VITAL_FIELDS.has(key)) return false;
+  return true;
+}
 
 export function isEventType(value: string): value is EventType {
   return Object.hasOwn(EVENT_SCHEMAS, value);
@@ -181,7 +194,7 @@ export function checkEvent(
 export function checkVitalEnvelope(
   value: unknown,
 ): { ok: true; envelope: VitalEnvelope } | { ok: false; issues: string } {
-  if (vitalChecker.check(value) && value.type === 'vital')
+  if (openVitalChecker.check(value) && value.type === 'vital' && onlyVitalFields(value.data))
     return { ok: true, envelope: value as VitalEnvelope };
   const issues = vitalChecker.issues(value);
   return { ok: false, issues: issues.length > 0 ? formatIssues(issues) : "type must be 'vital'" };

@@ -524,22 +524,35 @@ function rawDelivery(msg: JsMsg, nc: NatsConnection): RawDelivery {
       // the message.
       const reply = (msg as JsMsg & { reply?: string }).reply;
       if (!reply) return { ack: () => msg.ack(), nak: (delayMs) => msg.nak(delayMs), term: () => msg.term() };
-      return replySettler(nc, reply);
+      return new ReplySettler(nc, reply);
     },
   };
 }
 
 /**
- * JetStream's ack protocol (what JsMsg.ack/nak/term send), addressed by the reply subject alone. A top-level
- * function so that its closures' context holds `nc` and `reply` only, never the message.
+ * JetStream's ack protocol (what JsMsg.ack/nak/term send), addressed by the reply subject alone. A class, so
+ * a deferred ack costs one small object holding `nc` and `reply`, never the message and no closures.
  */
-function replySettler(nc: NatsConnection, reply: string): Settler {
-  return {
-    ack: () => nc.publish(reply, ACK),
-    nak: (delayMs) =>
-      nc.publish(reply, delayMs > 0 ? TEXT.encode(`-NAK ${JSON.stringify({ delay: delayMs * 1e6 })}`) : NAK),
-    term: () => nc.publish(reply, TERM),
-  };
+class ReplySettler implements Settler {
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly reply: string,
+  ) {}
+
+  ack(): void {
+    this.nc.publish(this.reply, ACK);
+  }
+
+  nak(delayMs: number): void {
+    this.nc.publish(
+      this.reply,
+      delayMs > 0 ? TEXT.encode(`-NAK ${JSON.stringify({ delay: delayMs * 1e6 })}`) : NAK,
+    );
+  }
+
+  term(): void {
+    this.nc.publish(this.reply, TERM);
+  }
 }
 
 function decodeBytes(data: Uint8Array): Decoded {
