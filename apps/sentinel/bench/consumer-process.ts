@@ -7,11 +7,13 @@
  * on `{ stop: true }`.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { connectNatsBus, QUARANTINE_BUCKET } from '@immune/bus';
+import { connectNatsBus, QUARANTINE_BUCKET, type QuarantineEntry } from '@immune/bus';
 import { loadConfig } from '@immune/runtime';
+import { createRepositories } from '@immune/store';
 import { createTestStore } from '@immune/store/testing';
 import { pino } from 'pino';
 import { SentinelEnv } from '../src/config.js';
+import { Effects } from '../src/effects.js';
 import { Sentinel } from '../src/sentinel.js';
 
 const mode = process.env.BENCH_CONSUMER;
@@ -28,6 +30,16 @@ const bus = await connectNatsBus({ url: natsUrl, prefix });
 let processed = () => 0;
 let busy = () => 0;
 let stop: () => Promise<void>;
+let measuring = false;
+/** Publish -> KV put acknowledged, ms, from the vital's `ts` (the bench stamps it when it publishes). */
+const written: number[] = [];
+const writtenFor = new Set<string>();
+/** Only an agent's first entry counts, as for the bench's KV watcher (DRAINING, then QUARANTINED follows). */
+const putAcked = (entry: Pick<QuarantineEntry, 'agent_id' | 'since'>) => {
+  if (!measuring || writtenFor.has(entry.agent_id)) return;
+  writtenFor.add(entry.agent_id);
+  written.push(Date.now() - entry.since);
+};
 
 if (mode === 'floor') {
   const kv = await bus.kv(QUARANTINE_BUCKET);
@@ -46,12 +58,19 @@ if (mode === 'floor') {
           since: vital.ts,
           by: 'sentinel',
         });
+        putAcked({ agent_id: vital.agent_id, since: vital.ts });
       }
     },
   });
   stop = () => sub.stop();
 } else {
   const store = await createTestStore();
+  const real = new Effects({
+    bus,
+    quarantine: await bus.kv(QUARANTINE_BUCKET),
+    repos: createRepositories(store.db),
+    instanceId: 'bench',
+  });
   // No fleet hold: the severe vital itself is the decision, so this measures the vital -> KV path. Half of
   // the bench's fleet turns sick within ten seconds, which the fleet correlator would rightly call an outage
   // and quarantine nobody; the fraction is raised so that the per-agent path is what gets measured.
@@ -64,6 +83,13 @@ if (mode === 'floor') {
     bus,
     store,
     logger: pino({ level: 'silent' }),
+    effects: {
+      enforce: async (decisions, options) => {
+        await real.enforce(decisions, options);
+        for (const d of decisions) if (d.kind === 'quarantine') putAcked(d.order);
+      },
+      record: (decisions, options) => real.record(decisions, options),
+    },
   });
   await sentinel.start();
   processed = () => sentinel.processed;
@@ -78,9 +104,13 @@ if (mode === 'floor') {
 const progress = setInterval(() => send({ processed: processed(), busy: busy() }), 50);
 send({ ready: true });
 process.on('message', (message: { measure?: boolean; stop?: boolean }) => {
-  if (message.measure) loopDelay.enable();
+  if (message.measure) {
+    loopDelay.enable();
+    measuring = true;
+  }
   if (!message.stop) return;
   loopDelay.disable();
+  measuring = false;
   clearInterval(progress);
   void (async () => {
     send({
@@ -89,6 +119,7 @@ process.on('message', (message: { measure?: boolean; stop?: boolean }) => {
         p99: loopDelay.percentile(99) / 1e6,
         max: loopDelay.max / 1e6,
       },
+      written,
     });
     await stop();
     await bus.drain();

@@ -275,7 +275,7 @@ export class Sentinel {
    * (redeliveries) change nothing but still wait for a checkpoint, because the state that counted them the
    * first time may not be written yet.
    */
-  async handle(delivery: VitalDelivery): Promise<DeferredAck> {
+  handle(delivery: VitalDelivery): DeferredAck {
     const decisions = this.triage.observe(delivery.vital);
     this.account(decisions);
     if (decisions.length > 0 && Effects.needed(decisions)) {
