@@ -79,6 +79,8 @@ if (mode === 'floor') {
       LOG_LEVEL: 'silent',
       SENTINEL_FLEET_HOLD_MS: '0',
       SENTINEL_FLEET_MIN_FRACTION: '0.9',
+      // SENTINEL_* settings in the bench's environment reach the sentinel under test (SENTINEL_CHECKPOINT_MS...).
+      ...Object.fromEntries(Object.entries(process.env).filter(([key]) => key.startsWith('SENTINEL_'))),
     }),
     bus,
     store,

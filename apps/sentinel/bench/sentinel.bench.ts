@@ -3,13 +3,17 @@
  *
  * 1. Vitals/s on one core through the service's processing path (decode + validate the envelope as the bus
  *    does, then `Sentinel.handle`: triage, metrics, ack gate), next to two baselines measured in the same run:
- *    decode + validate alone, and `AgentTriage.observe` alone.
+ *    decode + validate alone, and `AgentTriage.observe` alone. Steady state (warm code, known agents), median
+ *    of three passes; the first vitals of new agents are reported on their own.
  * 2. p50/p99 from "vital published" to "quarantine entry seen in KV by a watcher" at 5k vitals/s on the real
- *    NATS (and PostgreSQL for checkpoints), next to the same path with a trivial consumer that writes the KV
- *    entry without any judging (the floor NATS itself sets).
+ *    NATS (and PostgreSQL for checkpoints), with the consumer in a process of its own, next to the same path
+ *    with a trivial consumer that writes the KV entry without any judging (the floor NATS and this machine
+ *    set). Also "published -> KV put acknowledged", timed by the consumer itself.
  * 3. State bytes per agent: the checkpoint (JSON) and the heap.
  *
  * Needs NATS and PostgreSQL like the integration tests (NATS_URL / DATABASE_URL, else the local defaults).
+ * While working on one part: BENCH_ONLY=throughput|latency|state; BENCH_FLAGS="--trace-gc" (or --cpu-prof...)
+ * adds Node flags to the sentinel's process in part 2; SENTINEL_* variables configure that sentinel.
  */
 
 import { fork } from 'node:child_process';
@@ -255,7 +259,7 @@ async function drive(
   bus: Bus,
   agents: number,
   seconds: number,
-  isReady: () => boolean,
+  isReady: () => boolean | Promise<boolean>,
   onMeasure: () => void,
 ): Promise<number[]> {
   const loopDelay = monitorEventLoopDelay({ resolution: 1 });
@@ -284,7 +288,9 @@ async function drive(
     );
   }
   const deadline = Date.now() + 60_000;
-  while (!isReady() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  while (!(await isReady()) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 
   const perTick = 50; // every 10 ms: 5k/s
   const ticks = (seconds * 1000) / 10;
@@ -392,7 +398,12 @@ async function latency(): Promise<void> {
         client,
         agents,
         seconds,
-        () => consumer.processed() >= agents * 20 && consumer.busy() === 0,
+        async () => {
+          if (consumer.processed() < agents * 20 || consumer.busy() > 0) return false;
+          // Settled means acked too: the warm-up's checkpoint written and its thousands of acks sent.
+          const lag = await client.vitalsLag(mode === 'floor' ? 'floor' : 'sentinel');
+          return lag.pending === 0 && lag.ackPending === 0;
+        },
         consumer.measure,
       ),
     );

@@ -165,9 +165,7 @@ function settleBatchWhen(
   drop: Drop,
 ): void {
   ackWhen.then(
-    () => {
-      for (const settler of batch.settlers) safely(() => settler.ack());
-    },
+    () => ackInSlices(batch.settlers, 0),
     (error: unknown) => {
       const { settlers, deliveryCounts, subjects } = batch;
       for (let i = 0; i < settlers.length; i++) {
@@ -177,6 +175,25 @@ function settleBatchWhen(
       }
     },
   );
+}
+
+/** Acks sent between two yields to the event loop (a few ms of protocol writes). */
+const ACK_SLICE = 256;
+
+/**
+ * A checkpoint releases thousands of acks at once; sent in one go they held the event loop for tens of ms,
+ * which every vital arriving meanwhile waited out. Acks are not urgent (the ack wait is seconds): slice them.
+ */
+function ackInSlices(settlers: readonly Settler[], from: number): void {
+  const end = Math.min(from + ACK_SLICE, settlers.length);
+  for (let i = from; i < end; i++) {
+    try {
+      settlers[i]!.ack();
+    } catch {
+      // The message will be redelivered after its ack wait.
+    }
+  }
+  if (end < settlers.length) setImmediate(ackInSlices, settlers, end);
 }
 
 /** Naks with a delay, or terminates after maxDeliver attempts. */

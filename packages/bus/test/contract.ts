@@ -292,6 +292,46 @@ export function busContract(
       await sub.stop();
     });
 
+    it('settles hundreds of vitals deferred on one gate, returned without a promise, when it settles', async () => {
+      const count = 600;
+      const newGate = () => {
+        let resolve!: () => void;
+        let reject!: (error: Error) => void;
+        const promise = new Promise<void>((res, rej) => {
+          resolve = res;
+          reject = rej;
+        });
+        return { promise, resolve, reject };
+      };
+      let gate = newGate();
+      const seen = new Map<string, number>();
+      const sub = await bus.consumeVitals({
+        durable: 'shared-gate',
+        retryDelayMs: 20,
+        handler: ({ vital }) => {
+          seen.set(vital.id, (seen.get(vital.id) ?? 0) + 1);
+          return { ackWhen: gate.promise };
+        },
+      });
+      const vitals = Array.from({ length: count }, (_, i) =>
+        testVital(`gate-agent-${i % 40}`, { ts: 1 + i }),
+      );
+      for (const vital of vitals) await bus.publishVital(vital);
+      await eventually(() => expect(seen.size).toBe(count), 10_000);
+      // A rejected gate sends every one of them back; the next gate acks them all.
+      const failed = gate;
+      gate = newGate();
+      failed.reject(new Error('checkpoint failed'));
+      await eventually(() => expect([...seen.values()].every((n) => n === 2)).toBe(true), 10_000);
+      gate.resolve();
+      await eventually(
+        async () => expect(await bus.vitalsLag('shared-gate')).toEqual({ pending: 0, ackPending: 0 }),
+        10_000,
+      );
+      expect([...seen.values()].every((n) => n === 2)).toBe(true);
+      await sub.stop();
+    });
+
     it('publishes an event with a caller-chosen id once, however often it is re-published', async () => {
       const seen: EventEnvelope[] = [];
       const sub = await bus.subscribeEvents({
