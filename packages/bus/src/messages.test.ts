@@ -4,6 +4,23 @@ import { describe, expect, it } from 'vitest';
 import { eventEnvelope, vitalEnvelope } from './envelopes.js';
 import { checkEvent, checkVitalEnvelope, EVENT_SCHEMAS, EVENT_TYPES, VitalEnvelope } from './messages.js';
 
+/** A vital with the required fields only. */
+const minimalVital = {
+  id: 'v1',
+  agent_id: 'a',
+  ts: 1,
+  source: 'gateway' as const,
+  kind: 'llm' as const,
+  latency_ms: 1,
+  input_tokens: 1,
+  output_tokens: 1,
+  total_tokens: 2,
+  tool_calls: 0,
+  retries: 0,
+  cost: 0,
+  success: true,
+};
+
 describe('messages', () => {
   it('has a schema for every event type DESIGN.md lists, each two tokens long', () => {
     expect(EVENT_TYPES.sort()).toEqual(
@@ -43,21 +60,7 @@ describe('messages', () => {
   });
 
   it('checks vital envelopes', () => {
-    const vital = {
-      id: 'v1',
-      agent_id: 'a',
-      ts: 1,
-      source: 'gateway' as const,
-      kind: 'llm' as const,
-      latency_ms: 1,
-      input_tokens: 1,
-      output_tokens: 1,
-      total_tokens: 2,
-      tool_calls: 0,
-      retries: 0,
-      cost: 0,
-      success: true,
-    };
+    const vital = minimalVital;
     const envelope = vitalEnvelope(vital);
     expect(envelope).toEqual({ v: 1, id: 'v1', ts: 1, type: 'vital', agentId: 'a', data: vital });
     expect(checkVitalEnvelope(envelope).ok).toBe(true);
@@ -92,21 +95,7 @@ describe('messages', () => {
       fc.constant(null),
       fc.constantFrom('llm', 'tool', 'gateway'),
     );
-    const valid = {
-      id: 'v1',
-      agent_id: 'a',
-      ts: 1,
-      source: 'gateway',
-      kind: 'llm',
-      latency_ms: 1,
-      input_tokens: 1,
-      output_tokens: 1,
-      total_tokens: 2,
-      tool_calls: 0,
-      retries: 0,
-      cost: 0,
-      success: true,
-    };
+    const valid = minimalVital;
     fc.assert(
       fc.property(
         fc.array(fc.tuple(field, value), { maxLength: 4 }),
