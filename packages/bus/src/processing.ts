@@ -124,6 +124,8 @@ interface Batch {
   settlers: Settler[];
   deliveryCounts: number[];
   subjects: string[];
+  /** Its promise settled: a delivery handed the same (already settled) promise starts a batch of its own. */
+  settled: boolean;
 }
 
 /**
@@ -144,8 +146,8 @@ class DeferredSettlements {
 
   add(ackWhen: Promise<void>, settler: Settler, deliveryCount: number, subject: string): void {
     let batch = this.batch;
-    if (this.gate !== ackWhen || batch === undefined) {
-      batch = { settlers: [], deliveryCounts: [], subjects: [] };
+    if (this.gate !== ackWhen || batch === undefined || batch.settled) {
+      batch = { settlers: [], deliveryCounts: [], subjects: [], settled: false };
       this.gate = ackWhen;
       this.batch = batch;
       settleBatchWhen(ackWhen, batch, this.maxDeliver, this.retryDelayMs, this.drop);
@@ -165,8 +167,12 @@ function settleBatchWhen(
   drop: Drop,
 ): void {
   ackWhen.then(
-    () => ackInSlices(batch.settlers, 0),
+    () => {
+      batch.settled = true;
+      ackInSlices(batch.settlers, 0);
+    },
     (error: unknown) => {
+      batch.settled = true;
       const { settlers, deliveryCounts, subjects } = batch;
       for (let i = 0; i < settlers.length; i++) {
         const count = deliveryCounts[i]!;

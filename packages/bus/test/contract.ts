@@ -332,6 +332,29 @@ export function busContract(
       await sub.stop();
     });
 
+    it('acks a vital deferred on a gate that had already resolved', async () => {
+      const done = Promise.resolve();
+      const seen: string[] = [];
+      const sub = await bus.consumeVitals({
+        durable: 'resolved-gate',
+        handler: async ({ vital }) => {
+          seen.push(vital.id);
+          // The same promise for every vital, resolved before the second one arrives.
+          await done;
+          return { ackWhen: done };
+        },
+      });
+      await bus.publishVital(testVital('resolved-gate-agent', { ts: 1 }));
+      await eventually(() => expect(seen).toHaveLength(1));
+      await bus.publishVital(testVital('resolved-gate-agent', { ts: 2 }));
+      await eventually(
+        async () => expect(await bus.vitalsLag('resolved-gate')).toEqual({ pending: 0, ackPending: 0 }),
+        10_000,
+      );
+      expect(seen).toHaveLength(2);
+      await sub.stop();
+    });
+
     it('publishes an event with a caller-chosen id once, however often it is re-published', async () => {
       const seen: EventEnvelope[] = [];
       const sub = await bus.subscribeEvents({
