@@ -1,6 +1,7 @@
 import Type, { type Static } from 'typebox';
 import type { Anomaly, AnomalyType } from './anomaly.js';
 import { EWMA_SLOTS, ewmaCount, ewmaMean, ewmaUpdate, ewmaVariance } from './ewma.js';
+import { fnv1a } from './hash.js';
 import { BASELINE_METRICS, type BaselineMetric, type Vital } from './vital.js';
 
 export interface DetectorConfig {
@@ -439,7 +440,8 @@ export class AgentDetector {
     }
 
     if (vital.prompt_hash !== undefined) {
-      const hash = hash32(vital.prompt_hash);
+      // Remembered as 32-bit numbers, which keeps the per-agent state small.
+      const hash = fnv1a(vital.prompt_hash);
       if (!this.knowsPrompt(hash)) {
         if (warm && !adapting) {
           anomalies ??= [];
@@ -660,14 +662,4 @@ function popcount(v: number): number {
   x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
   x = (x + (x >>> 4)) & 0x0f0f0f0f;
   return Math.imul(x, 0x01010101) >>> 24;
-}
-
-/** FNV-1a: prompt hashes are remembered as 32-bit numbers, which keeps the per-agent state small. */
-function hash32(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }

@@ -1,3 +1,5 @@
+import { fnv1a } from './hash.js';
+
 /**
  * Catches loops from what repeats, not only from how much: the same request (or the same tool with the same
  * arguments) sent again and again in a short time is a tool-call loop or a retry storm even when the call
@@ -108,13 +110,4 @@ export class RepetitionTracker {
 export interface RepetitionSnapshot {
   hashes: number[];
   times: number[];
-}
-
-function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }

@@ -1,5 +1,6 @@
 import Type, { type Static } from 'typebox';
 import {
+  ANOMALY_TYPES,
   Anomaly,
   AnomalyType,
   buildInfectionReport,
@@ -20,6 +21,7 @@ import {
   DetectorSnapshot,
   detectorConfig,
 } from './detector.js';
+import { djb2, fnv1a } from './hash.js';
 import {
   type AgentLifecycle,
   checkTransition,
@@ -519,7 +521,7 @@ export class AgentTriage {
   fleetTally(now: number): FleetTally {
     const fleetSize = this.localFleetSize(now);
     const counts: Partial<Record<AnomalyType, number>> = {};
-    for (const type of ANOMALY_TYPE_LIST) {
+    for (const type of ANOMALY_TYPES) {
       const agents = this.correlator.assess(type, now, fleetSize).agents;
       if (agents > 0) counts[type] = agents;
     }
@@ -1117,18 +1119,6 @@ export class AgentTriage {
   }
 }
 
-const ANOMALY_TYPE_LIST: readonly AnomalyType[] = [
-  'token_spike',
-  'input_token_spike',
-  'output_token_spike',
-  'latency_spike',
-  'tool_explosion',
-  'high_retry_rate',
-  'cost_spike',
-  'prompt_change',
-  'error_rate_spike',
-];
-
 /** Anomaly types measured per vital against a metric baseline, as opposed to windows, prompts and loops. */
 const METRIC_TYPES: ReadonlySet<AnomalyType> = new Set([
   'token_spike',
@@ -1139,10 +1129,7 @@ const METRIC_TYPES: ReadonlySet<AnomalyType> = new Set([
   'cost_spike',
 ]);
 
-const TYPE_BIT = Object.fromEntries(ANOMALY_TYPE_LIST.map((type, i) => [type, i])) as Record<
-  AnomalyType,
-  number
->;
+const TYPE_BIT = Object.fromEntries(ANOMALY_TYPES.map((type, i) => [type, i])) as Record<AnomalyType, number>;
 
 function addEvidence(evidence: EvidenceEntry[], anomaly: Anomaly, corroborated: boolean): void {
   for (const entry of evidence) {
@@ -1182,22 +1169,6 @@ function rememberId(agent: AgentRecord, a: number, b: number): void {
   agent.ids[agent.idNext * 2 + 1] = b;
   agent.idNext = (agent.idNext + 1) % size;
   if (agent.idFill < size) agent.idFill++;
-}
-
-function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
-/** A second, independent hash (djb2 with xor): two 32-bit hashes make a false duplicate ~2^-64 per pair. */
-function djb2(text: string): number {
-  let h = 5381;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h, 33) ^ text.charCodeAt(i);
-  return h >>> 0;
 }
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
