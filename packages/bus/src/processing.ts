@@ -40,7 +40,7 @@ export function vitalProcessor(topology: Topology, options: ConsumeVitalsOptions
   const maxDeliver = options.maxDeliver ?? 20;
   const retryDelayMs = options.retryDelayMs ?? 1_000;
   const drop = (reason: string, subject: string) => options.onDropped?.(reason, subject);
-  const deferred = new DeferredSettlements(maxDeliver, retryDelayMs, drop);
+  const settlements = new Settlements(maxDeliver, retryDelayMs, drop);
   return async (raw: RawDelivery): Promise<void> => {
     const decoded = decodeJson(raw.text());
     const checked = decoded.ok ? checkVitalEnvelope(decoded.value) : decoded;
@@ -56,7 +56,7 @@ export function vitalProcessor(topology: Topology, options: ConsumeVitalsOptions
       redelivered: raw.redelivered,
       deliveryCount: raw.deliveryCount,
     };
-    await settle(raw, () => options.handler(delivery), deferred);
+    await settle(raw, () => options.handler(delivery), settlements);
   };
 }
 
@@ -68,7 +68,7 @@ function isDeferred(value: unknown): value is DeferredAck {
 export function eventProcessor(options: SubscribeEventsOptions) {
   const durable = options.durable !== undefined;
   const drop = (reason: string, subject: string) => options.onDropped?.(reason, subject);
-  const deferred = new DeferredSettlements(20, 1_000, drop);
+  const settlements = new Settlements(20, 1_000, drop);
   return async (raw: RawDelivery): Promise<void> => {
     const decoded = decodeJson(raw.text());
     const checked = decoded.ok ? checkEvent(decoded.value) : decoded;
@@ -87,28 +87,20 @@ export function eventProcessor(options: SubscribeEventsOptions) {
         .catch((error: unknown) => drop(`handler failed: ${errorMessage(error)}`, raw.subject));
       return;
     }
-    await settle(raw, () => options.handler(checked.event), deferred);
+    await settle(raw, () => options.handler(checked.event), settlements);
   };
 }
 
 type Drop = (reason: string, subject: string) => void;
 
 /** Acks after the handler succeeds; otherwise naks with a delay, or terminates after maxDeliver attempts. */
-async function settle(raw: RawDelivery, handler: () => unknown, deferred: DeferredSettlements) {
+async function settle(raw: RawDelivery, handler: () => unknown, settlements: Settlements) {
   let result: unknown;
   try {
     result = handler();
     if (result instanceof Promise) result = await result;
   } catch (error) {
-    failed(
-      raw,
-      raw.deliveryCount,
-      raw.subject,
-      error,
-      deferred.maxDeliver,
-      deferred.retryDelayMs,
-      deferred.drop,
-    );
+    settlements.fail(raw, raw.deliveryCount, raw.subject, error);
     return;
   }
   if (!isDeferred(result)) {
@@ -116,7 +108,7 @@ async function settle(raw: RawDelivery, handler: () => unknown, deferred: Deferr
     return;
   }
   // Settled later, off the ordering slot; a connection closed meanwhile just means a redelivery.
-  deferred.add(result.ackWhen, raw.detach(), raw.deliveryCount, raw.subject);
+  settlements.defer(result.ackWhen, raw.detach(), raw.deliveryCount, raw.subject);
 }
 
 /** The deliveries waiting on one `ackWhen` promise. */
@@ -129,28 +121,38 @@ interface Batch {
 }
 
 /**
- * Deferred acks, grouped by the promise they wait for. A handler hands out the same promise to every delivery
- * until its next commit (the sentinel's checkpoint), so one reaction per promise settles thousands of
- * deliveries; a reaction and its closures per delivery kept ~0.5 KB per unacked message alive for a whole
- * checkpoint interval, and the young-generation collections that copied it paused the consumer.
+ * How one consumer settles what its handler did not ack at once: failures (nak with a delay, or terminate after
+ * maxDeliver attempts), and deferred acks, grouped by the promise they wait for. A handler hands out the same
+ * promise to every delivery until its next commit (the sentinel's checkpoint), so one reaction per promise
+ * settles thousands of deliveries; a reaction and its closures per delivery kept ~0.5 KB per unacked message
+ * alive for a whole checkpoint interval, and the young-generation collections that copied it paused the consumer.
  */
-class DeferredSettlements {
+class Settlements {
   private gate: Promise<void> | undefined;
   private batch: Batch | undefined;
 
   constructor(
-    readonly maxDeliver: number,
-    readonly retryDelayMs: number,
-    readonly drop: Drop,
+    private readonly maxDeliver: number,
+    private readonly retryDelayMs: number,
+    private readonly drop: Drop,
   ) {}
 
-  add(ackWhen: Promise<void>, settler: Settler, deliveryCount: number, subject: string): void {
+  fail(settler: Settler, deliveryCount: number, subject: string, error: unknown): void {
+    if (deliveryCount >= this.maxDeliver) {
+      settler.term();
+      this.drop(`handler failed ${this.maxDeliver} times: ${errorMessage(error)}`, subject);
+    } else {
+      settler.nak(this.retryDelayMs);
+    }
+  }
+
+  defer(ackWhen: Promise<void>, settler: Settler, deliveryCount: number, subject: string): void {
     let batch = this.batch;
     if (this.gate !== ackWhen || batch === undefined || batch.settled) {
       batch = { settlers: [], deliveryCounts: [], subjects: [], settled: false };
       this.gate = ackWhen;
       this.batch = batch;
-      settleBatchWhen(ackWhen, batch, this.maxDeliver, this.retryDelayMs, this.drop);
+      settleBatchWhen(ackWhen, batch, this);
     }
     batch.settlers.push(settler);
     batch.deliveryCounts.push(deliveryCount);
@@ -158,14 +160,8 @@ class DeferredSettlements {
   }
 }
 
-/** Top-level, so the reactions' context holds the batch and the settings only. */
-function settleBatchWhen(
-  ackWhen: Promise<void>,
-  batch: Batch,
-  maxDeliver: number,
-  retryDelayMs: number,
-  drop: Drop,
-): void {
+/** Top-level, so the reactions' context holds the batch and the settlements only. */
+function settleBatchWhen(ackWhen: Promise<void>, batch: Batch, settlements: Settlements): void {
   ackWhen.then(
     () => {
       batch.settled = true;
@@ -175,9 +171,10 @@ function settleBatchWhen(
       batch.settled = true;
       const { settlers, deliveryCounts, subjects } = batch;
       for (let i = 0; i < settlers.length; i++) {
+        const settler = settlers[i]!;
         const count = deliveryCounts[i]!;
         const subject = subjects[i]!;
-        safely(() => failed(settlers[i]!, count, subject, error, maxDeliver, retryDelayMs, drop));
+        safely(() => settlements.fail(settler, count, subject, error));
       }
     },
   );
@@ -192,32 +189,8 @@ const ACK_SLICE = 256;
  */
 function ackInSlices(settlers: readonly Settler[], from: number): void {
   const end = Math.min(from + ACK_SLICE, settlers.length);
-  for (let i = from; i < end; i++) {
-    try {
-      settlers[i]!.ack();
-    } catch {
-      // The message will be redelivered after its ack wait.
-    }
-  }
+  for (let i = from; i < end; i++) safely(() => settlers[i]!.ack());
   if (end < settlers.length) setImmediate(ackInSlices, settlers, end);
-}
-
-/** Naks with a delay, or terminates after maxDeliver attempts. */
-function failed(
-  settler: Settler,
-  deliveryCount: number,
-  subject: string,
-  error: unknown,
-  maxDeliver: number,
-  retryDelayMs: number,
-  drop: Drop,
-): void {
-  if (deliveryCount >= maxDeliver) {
-    settler.term();
-    drop(`handler failed ${maxDeliver} times: ${errorMessage(error)}`, subject);
-  } else {
-    settler.nak(retryDelayMs);
-  }
 }
 
 function safely(settleNow: () => void): void {
