@@ -103,8 +103,15 @@ function openPostgres(databaseUrl: string, options: StoreOptions): Kysely<Databa
     // the first query would send that query to the wrong schema.
     ...(options.schema === undefined ? {} : { options: `-c search_path=${options.schema},public` }),
   });
-  // An idle client losing its connection emits 'error' on the pool; unhandled, that would end the process.
+  // A client losing its connection emits 'error': on the pool while it is idle, on the client itself while it
+  // is checked out (pg-pool takes its own listener off then), e.g. between the statements of a transaction.
+  // Unheard, either would end the process; the query in flight rejects on its own and the pool drops the client.
   pool.on('error', (error) => options.logger?.error({ err: error }, 'postgres pool: idle client error'));
+  pool.on('connect', (client) => {
+    client.on('error', (error) =>
+      options.logger?.warn({ err: error }, 'postgres: connection lost while checked out'),
+    );
+  });
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
