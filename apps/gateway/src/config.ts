@@ -1,7 +1,7 @@
 import { Policy, Provider, Route } from '@immune/bus';
+import { IDENTITY_STRATEGIES } from '@immune/core';
 import { type Config, NatsEnv, Secret, serviceEnv } from '@immune/runtime';
 import Type from 'typebox';
-import { IDENTITY_STRATEGIES } from './identity/agent-identity.js';
 
 /**
  * Everything the gateway reads from its environment. Providers, routes and policies given here are the

@@ -1,3 +1,4 @@
+export * from './agent-identity.js';
 export * from './anomaly.js';
 export * from './correlator.js';
 export * from './detector.js';

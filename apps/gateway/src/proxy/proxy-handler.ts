@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Bus, QuarantineEntry } from '@immune/bus';
-import type { Vital } from '@immune/core';
+import { apiKeyOf, type IdentityOptions, identifyAgent, keyFingerprint, type Vital } from '@immune/core';
 import type { Logger } from '@immune/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type Dispatcher, errors as undiciErrors, request as undiciRequest } from 'undici';
@@ -12,7 +12,6 @@ import { ChatStreamTap, observeChatCompletion } from '../extract/openai-chat.js'
 import { observeResponse, ResponsesStreamTap } from '../extract/openai-responses.js';
 import type { RetryTracker } from '../extract/retry-tracker.js';
 import type { SseEvent } from '../extract/sse.js';
-import { apiKeyOf, type IdentityOptions, identifyAgent, keyFingerprint } from '../identity/agent-identity.js';
 import type { PolicyEngine } from '../policy/policy-engine.js';
 import type { Pricing } from '../pricing/pricing.js';
 import { assertSafePath, type ProviderRegistry, UnsafePathError } from '../routing/providers.js';

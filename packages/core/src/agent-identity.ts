@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 
-/** How an agent was recognised, in the order the gateway tries them by default. */
+/*
+ * Who is calling, from a request's headers and peer address: one definition for every proxy in front of agents
+ * (the LLM gateway and the MCP proxy), so an agent's LLM calls and its tool calls carry the same agent id.
+ * Pure: a function of its arguments (SHA-256 is computation, not I/O).
+ */
+
+/** How an agent was recognised, in the order the proxies try them by default. */
 export const IDENTITY_STRATEGIES = ['header', 'api_key', 'ip_user_agent'] as const;
 export type IdentityStrategy = (typeof IDENTITY_STRATEGIES)[number];
 
