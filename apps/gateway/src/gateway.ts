@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Bus, Provider } from '@immune/bus';
+import { type Bus, DEFAULT_PUBLISHER_OPTIONS, type Provider, VitalPublisher } from '@immune/bus';
 import { compileChecker } from '@immune/core';
 import type { Logger } from '@immune/runtime';
 import type { Meter } from '@opentelemetry/api';
@@ -13,7 +13,6 @@ import { Pricing, PricingTable } from './pricing/pricing.js';
 import { createProxyHandler, type ProxyMetrics } from './proxy/proxy-handler.js';
 import { ProviderRegistry } from './routing/providers.js';
 import { AgentDirectory } from './state/agent-directory.js';
-import { DEFAULT_PUBLISHER_OPTIONS, VitalPublisher } from './vitals/vital-publisher.js';
 
 export interface GatewayDeps {
   config: GatewayConfig;

@@ -20,3 +20,4 @@ export * from './messages.js';
 export { connectNatsBus, type NatsBusOptions } from './nats-bus.js';
 export { type BusEnv, type OpenBusOptions, openBus, openBusFromEnv } from './open-bus.js';
 export * from './subjects.js';
+export * from './vital-publisher.js';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Bus, QuarantineEntry } from '@immune/bus';
+import type { Bus, QuarantineEntry, VitalPublisher } from '@immune/bus';
 import { apiKeyOf, type IdentityOptions, identifyAgent, keyFingerprint, type Vital } from '@immune/core';
 import type { Logger } from '@immune/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -16,7 +16,6 @@ import type { PolicyEngine } from '../policy/policy-engine.js';
 import type { Pricing } from '../pricing/pricing.js';
 import { assertSafePath, type ProviderRegistry, UnsafePathError } from '../routing/providers.js';
 import type { AgentDirectory } from '../state/agent-directory.js';
-import type { VitalPublisher } from '../vitals/vital-publisher.js';
 import { type Endpoint, endpointOf } from './endpoints.js';
 import { clientHeaders, upstreamHeaders } from './forward-headers.js';
 import { providerError, providerStreamError } from './provider-errors.js';

@@ -30,7 +30,8 @@ const BATCH = 256;
 /**
  * Publishes vitals off the request path. `submit` never waits and never throws, so the client's response is
  * never delayed or failed by the bus. While the bus is down, vitals wait in a bounded ring buffer in arrival
- * order and are flushed when it returns; overflow drops the oldest and is reported, never silent.
+ * order and are flushed when it returns; overflow drops the oldest and is reported, never silent. Every service
+ * that observes calls on their way (the gateway, the MCP proxy) publishes through one.
  */
 export class VitalPublisher {
   private readonly buffer: Vital[] = [];
