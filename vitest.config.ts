@@ -9,17 +9,23 @@ import { defineConfig } from 'vitest/config';
 const sourceCondition = ['@immune/source'];
 const repoRoot = fileURLToPath(new URL('.', import.meta.url));
 
-const workspaceProjects = ['packages', 'apps', 'bench'].flatMap((group) => {
+const workspaceProjects = ['packages', 'apps', 'bench', 'sdks'].flatMap((group) => {
   const dir = join(repoRoot, group);
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { withFileTypes: true })
     .filter((entry) => entry.isDirectory() && existsSync(join(dir, entry.name, 'package.json')))
     .map((entry) => ({
       extends: true as const,
-      // Benchmarks share folder names with what they measure (bench/gateway, apps/gateway).
-      test: { name: group === 'bench' ? `bench-${entry.name}` : entry.name, root: join(dir, entry.name) },
+      // Benchmarks share folder names with what they measure (bench/gateway, apps/gateway); SDKs for other
+      // languages are named by language (sdks/python: sdk-python).
+      test: { name: projectName(group, entry.name), root: join(dir, entry.name) },
     }));
 });
+function projectName(group: string, folder: string): string {
+  if (group === 'bench') return `bench-${folder}`;
+  if (group === 'sdks') return `sdk-${folder}`;
+  return folder;
+}
 // Deployment files are checked statically by a package of their own.
 if (existsSync(join(repoRoot, 'deploy', 'package.json'))) {
   workspaceProjects.push({ extends: true, test: { name: 'deploy', root: join(repoRoot, 'deploy') } });
