@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { HttpPlugin } from '@immune/runtime';
 import type { Gateway } from './gateway.js';
 import { managementRoutes } from './management/routes.js';
 
@@ -12,7 +12,7 @@ export interface GatewayAppOptions {
  * The proxy scope reads bodies as raw bytes, so an unchanged request goes upstream byte for byte and
  * malformed JSON reaches the provider (whose own error the client then sees).
  */
-export const gatewayApp: FastifyPluginAsync<GatewayAppOptions> = async (app, options) => {
+export const gatewayApp: HttpPlugin<GatewayAppOptions> = async (app, options) => {
   const { gateway } = options;
   await app.register(async (proxyScope) => {
     proxyScope.removeAllContentTypeParsers();

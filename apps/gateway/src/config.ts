@@ -1,6 +1,6 @@
-import { Policy, Provider, Route } from '@immune/bus';
+import { BusEnv, Policy, Provider, Route } from '@immune/bus';
 import { IDENTITY_STRATEGIES } from '@immune/core';
-import { type Config, NatsEnv, Secret, serviceEnv } from '@immune/runtime';
+import { type Config, Secret, serviceEnv } from '@immune/runtime';
 import Type from 'typebox';
 
 /**
@@ -10,7 +10,7 @@ import Type from 'typebox';
  */
 export const GatewayEnv = Type.Object({
   ...serviceEnv('GATEWAY_PORT', 4000),
-  ...NatsEnv,
+  ...BusEnv,
   /** Default OpenAI-style upstream, what OPENAI_BASE_URL would be for a direct call. */
   LLM_UPSTREAM_URL: Type.String({ format: 'uri', default: 'https://api.openai.com/v1' }),
   /** Default Anthropic upstream. */
@@ -38,7 +38,5 @@ export const GatewayEnv = Type.Object({
   GATEWAY_VITALS_BUFFER: Type.Integer({ minimum: 100, default: 50_000 }),
   /** Window in which a repeated identical request counts as a retry, ms. */
   GATEWAY_RETRY_WINDOW_MS: Type.Integer({ minimum: 1000, default: 60_000 }),
-  IMMUNE_SUBJECT_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_-]+$', default: 'immune' }),
-  IMMUNE_PARTITIONS: Type.Integer({ minimum: 1, maximum: 1024, default: 16 }),
 });
 export type GatewayConfig = Config<typeof GatewayEnv>;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { type Bus, DEFAULT_PUBLISHER_OPTIONS, type Provider, VitalPublisher } from '@immune/bus';
 import { compileChecker } from '@immune/core';
-import type { Logger } from '@immune/runtime';
+import { instruments, type Logger } from '@immune/runtime';
 import type { Meter } from '@opentelemetry/api';
 import { Agent, type Dispatcher } from 'undici';
 import type { GatewayConfig } from './config.js';
@@ -74,12 +74,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
   );
   const quarantine = new QuarantineView();
   const directory = new AgentDirectory();
-  const counters = deps.meter
+  const make = deps.meter ? instruments(deps.meter) : undefined;
+  const counters = make
     ? {
-        requests: deps.meter.createCounter('gateway_requests', {
-          description: 'Proxied requests by outcome',
-        }),
-        dropped: deps.meter.createCounter('gateway_vitals_dropped', {
+        requests: make.counter('gateway_requests', { description: 'Proxied requests by outcome' }),
+        dropped: make.counter('gateway_vitals_dropped', {
           description: 'Vitals dropped because the outage buffer was full',
         }),
       }

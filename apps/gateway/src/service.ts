@@ -1,8 +1,8 @@
 import type { Bus } from '@immune/bus';
-import { createHttpServer, type MetricsRegistry, type ServiceContext } from '@immune/runtime';
+import { type MetricsRegistry, type ServiceContext, serveApp } from '@immune/runtime';
 import { gatewayApp } from './app.js';
 import type { GatewayConfig } from './config.js';
-import { createGateway } from './gateway.js';
+import { createGateway, type Gateway } from './gateway.js';
 
 export interface GatewayServiceDeps {
   config: GatewayConfig;
@@ -11,25 +11,32 @@ export interface GatewayServiceDeps {
   metrics: MetricsRegistry;
 }
 
+export interface RunningGateway {
+  /** The bound port (GATEWAY_PORT=0 picks a free one). */
+  port: number;
+  gateway: Gateway;
+}
+
 /**
- * Wires the gateway into a running service: state from the bus, the stop-work hook, and the HTTP server. The
+ * Wires the gateway into a running service: state from the bus, the stop-work hook, and the HTTP app. The
  * same function serves `main.ts` (one service per process) and single-process mode (every service in one).
+ * The gateway keeps no database: its state lives in the bus's buckets.
  */
-/** Resolves to the bound port (GATEWAY_PORT=0 picks a free one). */
-export async function startGateway(context: ServiceContext, deps: GatewayServiceDeps): Promise<number> {
+export async function startGateway(
+  context: ServiceContext,
+  deps: GatewayServiceDeps,
+): Promise<RunningGateway> {
   const { config, bus, metrics } = deps;
-  const logger = context.logger;
-  const gateway = createGateway({ config, bus, logger, meter: metrics.meter() });
+  const gateway = createGateway({ config, bus, logger: context.logger, meter: metrics.meter() });
   await gateway.start();
   // After HTTP has closed and before the bus drains: buffered vitals get their last chance to leave.
   context.shutdown.onStopWork(() => gateway.close(), 'gateway');
 
-  const server = createHttpServer({
-    logger,
-    readiness: context.readiness,
-    metrics,
-    bodyLimitBytes: config.BODY_LIMIT_BYTES,
-  });
-  await server.register(gatewayApp, { gateway, bodyLimitBytes: config.BODY_LIMIT_BYTES });
-  return context.listen(server, { host: config.HOST, port: config.GATEWAY_PORT });
+  const port = await serveApp(
+    context,
+    gatewayApp,
+    { gateway, bodyLimitBytes: config.BODY_LIMIT_BYTES },
+    { metrics, host: config.HOST, port: config.GATEWAY_PORT, bodyLimitBytes: config.BODY_LIMIT_BYTES },
+  );
+  return { port, gateway };
 }

@@ -1,5 +1,7 @@
+import { BusEnv } from '@immune/bus';
 import { HEALING_ACTIONS } from '@immune/core';
-import { type Config, DatabaseEnv, NatsEnv, Secret, serviceEnv } from '@immune/runtime';
+import { type Config, Secret, serviceEnv } from '@immune/runtime';
+import { StoreEnv } from '@immune/store';
 import Type from 'typebox';
 
 export const EXECUTOR_NAMES = ['simulated', 'gateway', 'webhook', 'process', 'container', 'noop'] as const;
@@ -14,12 +16,8 @@ export type EnforcerName = (typeof ENFORCER_NAMES)[number];
  */
 export const HealerEnv = Type.Object({
   ...serviceEnv('HEALER_PORT', 4300),
-  ...NatsEnv,
-  ...DatabaseEnv,
-  IMMUNE_SUBJECT_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_-]+$', default: 'immune' }),
-  IMMUNE_PARTITIONS: Type.Integer({ minimum: 1, maximum: 1024, default: 16 }),
-  /** PGlite data folder when DATABASE_URL is unset. */
-  IMMUNE_DATA_DIR: Type.String({ minLength: 1, default: '.immune-data/pglite' }),
+  ...BusEnv,
+  ...StoreEnv,
   /** Infections at or above this many σ wait for an operator's approval; milder ones heal automatically. */
   SEVERE_DEVIATION_THRESHOLD: Type.Number({ minimum: 0, default: 5 }),
   /** Hypotheses under this confidence get no ladder of their own (the top one always does). */

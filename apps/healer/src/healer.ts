@@ -1,10 +1,18 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   type Bus,
+  type DecisionReply,
   type EventData,
   type EventEnvelope,
   type EventType,
+  type HEALER_APPROVE,
+  type HEALER_FEEDBACK,
+  type HEALER_QUARANTINE,
+  type HEALER_RELEASE,
   QUARANTINE_BUCKET,
+  type QuarantineEntry,
+  type ReplyOf,
+  type RequestOf,
   type Subscription,
 } from '@immune/bus';
 import {
@@ -14,19 +22,30 @@ import {
   DiagnosisType,
   diagnose,
   foldFeedback,
+  HEALING_ACTIONS,
   type HealingActionType,
   type HealingAttempt,
   type InfectionReport,
+  isBlocked,
   nextHealing,
   requiresApproval,
   summarizeMemory,
 } from '@immune/core';
-import { createRepositories, type Db, type Infection, type Repositories } from '@immune/store';
+import { instruments, type Logger } from '@immune/runtime';
+import {
+  type Approval,
+  type ApprovalStatus,
+  createRepositories,
+  type Db,
+  type Infection,
+  type Repositories,
+} from '@immune/store';
 import type { Meter } from '@opentelemetry/api';
-import type { Logger } from 'pino';
+import { CommandError } from './command-error.js';
 import type { AgentTarget, Enforcer, ExecutorRouter } from './executors/index.js';
 import { ContainerTarget } from './executors/types.js';
 import { LifecycleClient } from './lifecycle-client.js';
+import { HealerReadModel } from './read-model.js';
 
 export interface HealerSettings {
   severeThreshold: number;
@@ -49,6 +68,25 @@ export interface HealerDeps {
   durable?: string;
 }
 
+/** An operator's word on a severe case. */
+export type Decision = 'approve' | 'reject' | 'heal';
+/** Whom a decision applies to (one of agent, approval, infection, all) and who decides. */
+export type DecisionRequest = RequestOf<typeof HEALER_APPROVE>;
+
+/** From which approval states a decision moves a case, and to which. */
+const DECISIONS: Record<
+  Decision,
+  {
+    from: readonly ApprovalStatus[];
+    to: 'approved' | 'rejected';
+    event: 'approved' | 'rejected' | 'heal_now';
+  }
+> = {
+  approve: { from: ['pending'], to: 'approved', event: 'approved' },
+  reject: { from: ['pending'], to: 'rejected', event: 'rejected' },
+  heal: { from: ['pending', 'rejected'], to: 'approved', event: 'heal_now' },
+};
+
 /** Infection statuses that are still somebody's business. */
 const OPEN_STATUSES = ['detected', 'diagnosed', 'awaiting_approval', 'healing', 'rejected'] as const;
 
@@ -63,8 +101,10 @@ const causeChecker = compileChecker(DiagnosisType);
  * one stopped, and no action runs twice.
  */
 export class Healer {
-  readonly repos: Repositories;
-  readonly lifecycle: LifecycleClient;
+  /** What operators read (approvals, infections, agents); changes go through this class's methods. */
+  readonly readModel: HealerReadModel;
+  private readonly repos: Repositories;
+  private readonly lifecycle: LifecycleClient;
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly locks = new Map<string, Promise<unknown>>();
@@ -78,14 +118,15 @@ export class Healer {
   constructor(private readonly deps: HealerDeps) {
     this.repos = createRepositories(deps.db);
     this.lifecycle = new LifecycleClient(deps.bus, deps.settings.sentinelTimeoutMs);
+    this.readModel = new HealerReadModel(this.repos, () => this.quarantineBucket());
     this.logger = deps.logger;
     this.now = deps.now ?? Date.now;
-    const meter = deps.meter;
-    this.counters = meter
+    const make = deps.meter ? instruments(deps.meter) : undefined;
+    this.counters = make
       ? {
-          infections: meter.createCounter('healer_infections', { description: 'Infections diagnosed' }),
-          attempts: meter.createCounter('healer_healing_attempts', { description: 'Healing actions run' }),
-          outcomes: meter.createCounter('healer_healing_outcomes', {
+          infections: make.counter('healer_infections', { description: 'Infections diagnosed' }),
+          attempts: make.counter('healer_healing_attempts', { description: 'Healing actions run' }),
+          outcomes: make.counter('healer_healing_outcomes', {
             description: 'Final verdicts on healing actions',
           }),
         }
@@ -551,7 +592,7 @@ export class Healer {
   }
 
   /** Starts healing an infection in the background (operator commands answer before the ladder runs). */
-  kick(infection: Infection): void {
+  private kick(infection: Infection): void {
     const run = this.withAgent(infection.agent_id, () => this.advance(infection, false)).catch((error) =>
       this.logger.error(
         { err: error, infection_id: infection.id, event: 'healing-failed' },
@@ -563,10 +604,237 @@ export class Healer {
   }
 
   // -------------------------------------------------------------------------------------------------------
+  // Operators (`immune.cmd.healer.*`): the other half of the approval workflow
+
+  /**
+   * Approves, rejects or heals now the cases a request names. Only cases in a state the decision applies to
+   * change; the others are reported as unchanged with the reason, so repeating a command is harmless.
+   * Approved cases start healing in the background; rejected ones stay held by the enforcers.
+   */
+  async decide(decision: Decision, request: DecisionRequest): Promise<DecisionReply> {
+    const rule = DECISIONS[decision];
+    const approvals = await this.decisionTargets(request, decision);
+    const ts = this.now();
+    const decided = await this.deps.db.transaction().execute(async (trx) => {
+      const tx = createRepositories(trx);
+      const rows = await tx.approvals.decideMany(
+        approvals.map((a) => a.id),
+        {
+          status: rule.to,
+          by: request.operator,
+          ts,
+          ...(request.note === undefined
+            ? decision === 'heal'
+              ? { note: 'heal now' }
+              : {}
+            : { note: request.note }),
+        },
+        { from: rule.from },
+      );
+      for (const row of rows) {
+        await tx.infections.setStatus(
+          row.infection_id,
+          rule.to === 'approved' ? 'healing' : 'rejected',
+          rule.to === 'approved' ? ['awaiting_approval', 'rejected'] : ['awaiting_approval'],
+        );
+      }
+      return rows;
+    });
+    const decidedIds = new Set(decided.map((a) => a.id));
+    for (const approval of decided) {
+      await this.publish(
+        'approval.decided',
+        approval.agent_id,
+        {
+          approval_id: approval.id,
+          infection_id: approval.infection_id,
+          agent_id: approval.agent_id,
+          decision: rule.event,
+          decided_by: request.operator,
+          ...(approval.note === null ? {} : { note: approval.note }),
+        },
+        `${approval.id}:${rule.event}:${approval.decided_at}`,
+      );
+      const infection = await this.repos.infections.get(approval.infection_id);
+      if (infection !== undefined && rule.to === 'approved') this.kick(infection);
+    }
+    if (rule.to === 'rejected') {
+      for (const approval of decided) {
+        await this.deps.enforcer.hold(
+          await this.target(approval.agent_id),
+          'rejected by an operator',
+          approval.infection_id,
+        );
+      }
+    }
+    return {
+      decided: await Promise.all(decided.map((a) => this.readModel.approval(a))),
+      unchanged: approvals
+        .filter((a) => !decidedIds.has(a.id))
+        .map((a) => ({
+          approval_id: a.id,
+          agent_id: a.agent_id,
+          status: a.status,
+          reason:
+            a.status === rule.to
+              ? `already ${a.status}`
+              : `is ${a.status}; ${decision} needs ${rule.from.join(' or ')}`,
+        })),
+    };
+  }
+
+  /** The approvals a decision is about, whatever their state (so a repeat can be reported as unchanged). */
+  private async decisionTargets(request: DecisionRequest, decision: Decision): Promise<Approval[]> {
+    const given = [
+      request.agent_id,
+      request.approval_id,
+      request.infection_id,
+      request.all ? true : undefined,
+    ];
+    if (given.filter((g) => g !== undefined).length !== 1) {
+      throw new CommandError(
+        'invalid_request',
+        'give exactly one of agent_id, approval_id, infection_id, all',
+      );
+    }
+    const from = DECISIONS[decision].from;
+    if (request.all) {
+      const lists = await Promise.all(
+        from.map((status) => this.repos.approvals.list({ status, limit: 1000 })),
+      );
+      return lists.flat();
+    }
+    let found: Approval | undefined;
+    if (request.approval_id !== undefined) found = await this.repos.approvals.get(request.approval_id);
+    else if (request.infection_id !== undefined)
+      found = await this.repos.approvals.forInfection(request.infection_id);
+    else if (request.agent_id !== undefined) {
+      // The agent's latest case: an open one if there is one, else the latest decided (a harmless repeat).
+      const all = await this.repos.approvals.list({ agentId: request.agent_id, limit: 1000 });
+      found = all.filter((a) => from.includes(a.status)).at(-1) ?? all.at(-1);
+    }
+    if (found === undefined) throw new CommandError('not_found', 'no approval matches');
+    return [found];
+  }
+
+  /** An operator's verdict on what really caused an infection; it adjusts future diagnoses. */
+  async recordFeedback(request: RequestOf<typeof HEALER_FEEDBACK>): Promise<ReplyOf<typeof HEALER_FEEDBACK>> {
+    let infection: Infection | undefined;
+    if (request.infection_id !== undefined) infection = await this.repos.infections.get(request.infection_id);
+    else if (request.agent_id !== undefined)
+      infection = (await this.repos.infections.list({ agentId: request.agent_id, limit: 1 }))[0];
+    else throw new CommandError('invalid_request', 'give infection_id or agent_id');
+    if (infection === undefined) throw new CommandError('not_found', 'no such infection');
+    const stored = await this.repos.feedback.record({
+      infection_id: infection.id,
+      agent_id: infection.agent_id,
+      predicted: infection.diagnosis?.hypotheses[0]?.type ?? 'unknown',
+      true_cause: request.true_cause,
+      anomaly_types: [...new Set(infection.report.anomalies.map((a) => a.type))],
+      operator: request.operator,
+      ts: this.now(),
+    });
+    return {
+      feedback_id: stored.id,
+      infection_id: stored.infection_id,
+      agent_id: stored.agent_id,
+      predicted: stored.predicted,
+      true_cause: stored.true_cause,
+      anomaly_types: stored.anomaly_types,
+    };
+  }
+
+  /** Manual quarantine: blocks the agent at once (entry `by: operator`) and applies the enforcers. */
+  async quarantine(request: RequestOf<typeof HEALER_QUARANTINE>): Promise<ReplyOf<typeof HEALER_QUARANTINE>> {
+    const kv = await this.quarantineBucket();
+    const existing = await kv.get(request.agent_id);
+    if (existing !== undefined && isBlocked(existing.state)) {
+      return { agent_id: request.agent_id, entry: existing, already: true };
+    }
+    const entry: QuarantineEntry = {
+      agent_id: request.agent_id,
+      state: 'QUARANTINED',
+      reason: request.reason ?? `quarantined by ${request.operator}`,
+      since: this.now(),
+      by: 'operator',
+    };
+    await kv.put(request.agent_id, entry);
+    await this.publish(
+      'quarantine.applied',
+      request.agent_id,
+      entry,
+      `manual:${request.agent_id}:${entry.since}`,
+    );
+    await this.deps.enforcer.hold(await this.target(request.agent_id), entry.reason);
+    return { agent_id: request.agent_id, entry, already: false };
+  }
+
+  /**
+   * Manual release: closes the agent's open cases, has the sentinel release it, removes an entry the sentinel
+   * does not own, reverts the healer's cures and lifts the enforcers. The operator's word wins.
+   */
+  release(request: RequestOf<typeof HEALER_RELEASE>): Promise<ReplyOf<typeof HEALER_RELEASE>> {
+    const agentId = request.agent_id;
+    return this.withAgent(agentId, async () => {
+      const reason = request.reason ?? `released by ${request.operator}`;
+      const ts = this.now();
+      // Close the cases first, so no healing step starts between the release and the cleanup.
+      const open = await this.repos.infections.list({
+        agentId,
+        status: ['detected', 'diagnosed', 'awaiting_approval', 'healing', 'rejected', 'exhausted'],
+      });
+      for (const infection of open) await this.repos.infections.setStatus(infection.id, 'dismissed');
+      const pending = await this.repos.approvals.list({ agentId, limit: 1000 });
+      const cancelled = await this.repos.approvals.decideMany(
+        pending.map((a) => a.id),
+        { status: 'cancelled', by: request.operator, ts, note: reason },
+        { from: ['pending', 'rejected'] },
+      );
+      const answer = await this.lifecycle.apply(agentId, 'released', { reason, by: 'operator' });
+      const state = answer.ok
+        ? answer.view.state
+        : answer.reason === 'refused'
+          ? (answer.view?.state ?? null)
+          : null;
+      const kv = await this.quarantineBucket();
+      const entry = await kv.get(agentId);
+      // The sentinel removes its own entry when it releases; an operator's, or one left while the sentinel is
+      // unreachable, goes here.
+      if (entry !== undefined && (entry.by !== 'sentinel' || !answer.ok)) await kv.delete(agentId);
+      const target = await this.target(agentId);
+      const reverted: HealingActionType[] = [];
+      for (const action of HEALING_ACTIONS) {
+        if (await this.deps.router.revert(action, target).catch(() => false)) reverted.push(action);
+      }
+      await this.deps.enforcer.lift(target);
+      const released = entry !== undefined || answer.ok;
+      if (released) {
+        await this.publish(
+          'quarantine.released',
+          agentId,
+          {
+            agent_id: agentId,
+            reason,
+            ...(entry?.infection_id === undefined ? {} : { infection_id: entry.infection_id }),
+          },
+          `release:${agentId}:${ts}`,
+        );
+      }
+      return {
+        agent_id: agentId,
+        released,
+        state,
+        cancelled_approvals: cancelled.map((a) => a.id),
+        reverted,
+      };
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------------------
   // Helpers
 
   /** Runs `fn` after every earlier call for this agent finished: one agent's workflow is never concurrent. */
-  withAgent<T>(agentId: string, fn: () => Promise<T>): Promise<T> {
+  private withAgent<T>(agentId: string, fn: () => Promise<T>): Promise<T> {
     const previous = this.locks.get(agentId) ?? Promise.resolve();
     const run = previous.then(fn, fn);
     const tail = run.catch(() => undefined);
@@ -578,7 +846,7 @@ export class Healer {
   }
 
   /** What executors need to know about an agent, from its registration. */
-  async target(agentId: string): Promise<AgentTarget> {
+  private async target(agentId: string): Promise<AgentTarget> {
     const agent = await this.repos.agents.get(agentId);
     const container = agent?.metadata.container;
     const cause = agent?.metadata.simulated_cause;
@@ -593,7 +861,7 @@ export class Healer {
   }
 
   /** Events are notifications: the database is the record, so a failed publish is logged, not fatal. */
-  async publish<T extends EventType>(
+  private async publish<T extends EventType>(
     type: T,
     agentId: string,
     data: EventData<T>,
@@ -612,27 +880,7 @@ export class Healer {
     }
   }
 
-  quarantineBucket() {
+  private quarantineBucket() {
     return this.deps.bus.kv(QUARANTINE_BUCKET);
-  }
-
-  get enforcer(): Enforcer {
-    return this.deps.enforcer;
-  }
-
-  get router(): ExecutorRouter {
-    return this.deps.router;
-  }
-
-  get db(): Db {
-    return this.deps.db;
-  }
-
-  clock(): number {
-    return this.now();
-  }
-
-  newId(): string {
-    return randomUUID();
   }
 }

@@ -1,7 +1,10 @@
-export * from './commands.js';
+export { healerApp } from './app.js';
+export { CommandError } from './command-error.js';
+export { serveCommands } from './commands.js';
 export * from './config.js';
+export { type CreateHealerOptions, createHealer } from './create-healer.js';
 export * from './executors/index.js';
 export * from './healer.js';
 export * from './lifecycle-client.js';
-export * from './service.js';
-export * from './start.js';
+export { HealerReadModel } from './read-model.js';
+export { type HealerServiceDeps, type RunningHealer, startHealer } from './service.js';

@@ -1,39 +1,24 @@
 import './telemetry.js';
 
 import { openBusFromEnv } from '@immune/bus';
-import {
-  createLogger,
-  describeConfig,
-  loadConfigOrExit,
-  ownBus,
-  ownStore,
-  runService,
-} from '@immune/runtime';
-import { openStore } from '@immune/store';
+import { loadConfigOrExit, ownBus, ownStore, runMain } from '@immune/runtime';
+import { openStoreFromEnv } from '@immune/store';
 import { HealerEnv } from './config.js';
-import { startHealer } from './start.js';
+import { startHealer } from './service.js';
 import { telemetry } from './telemetry.js';
 
 const config = loadConfigOrExit(HealerEnv, { service: 'healer' });
-const logger = createLogger({ service: 'healer', level: config.LOG_LEVEL, format: config.LOG_FORMAT });
-logger.info({ config: describeConfig(HealerEnv, config) }, 'starting healer');
 
-await runService({
+await runMain({
   name: 'healer',
-  logger,
+  schema: HealerEnv,
+  config,
   telemetry,
-  shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-  drainDelayMs: config.SHUTDOWN_DRAIN_DELAY_MS,
   async start(context) {
-    const store = ownStore(
-      context,
-      await openStore({
-        ...(config.DATABASE_URL === undefined
-          ? { dataDir: config.IMMUNE_DATA_DIR }
-          : { databaseUrl: config.DATABASE_URL }),
-        logger,
-      }),
-    );
+    const { logger } = context;
+    const store = ownStore(context, await openStoreFromEnv(config, { logger }));
+    if (!config.DATABASE_URL)
+      logger.warn('DATABASE_URL is not set: cases are kept in the embedded PGlite database');
     const bus = ownBus(context, await openBusFromEnv(config, 'healer'));
     if (!config.NATS_URL)
       logger.warn('NATS_URL is not set: using the embedded bus, so this healer hears nobody');

@@ -1,136 +1,62 @@
-import type { Bus, Subscription } from '@immune/bus';
-import type { Db } from '@immune/store';
-import type { Meter } from '@opentelemetry/api';
-import type { Logger } from 'pino';
+import type { Bus } from '@immune/bus';
+import { type MetricsRegistry, type ServiceContext, serveApp } from '@immune/runtime';
+import type { Store } from '@immune/store';
+import { healerApp } from './app.js';
 import { serveCommands } from './commands.js';
 import type { HealerConfig } from './config.js';
-import {
-  compositeEnforcer,
-  createContainerEnforcer,
-  createContainerExecutor,
-  createGatewayEnforcer,
-  createGatewayExecutor,
-  createProcessEnforcer,
-  createProcessExecutor,
-  createSimulatedExecutor,
-  createWebhookExecutor,
-  type Enforcer,
-  ExecutorRouter,
-  type HealingExecutor,
-  noopExecutor,
-} from './executors/index.js';
-import { Healer } from './healer.js';
+import { createHealer } from './create-healer.js';
+import type { HealingExecutor } from './executors/index.js';
+import type { Healer } from './healer.js';
 
-export interface HealerServiceOptions {
+export interface HealerServiceDeps {
   config: HealerConfig;
+  /** Opened (and drained at shutdown) by the caller: the healer's own main, or single-process mode. */
   bus: Bus;
-  db: Db;
-  logger: Logger;
-  meter?: Meter;
-  now?: () => number;
-  /** Replaces or adds executors by name (tests, the single-process demo). */
+  /** Opened (and closed at shutdown) by the caller. */
+  store: Store;
+  metrics: MetricsRegistry;
+  /** Replaces or adds executors by name (the single-process demo plugs its chaos cures in here). */
   executors?: readonly HealingExecutor[];
-  /** Replaces the enforcers HEALER_ENFORCEMENT names. */
-  enforcers?: readonly Enforcer[];
-  /** Environment of docker / kubectl (PATH). */
-  commandEnv?: NodeJS.ProcessEnv;
 }
 
-export interface HealerService {
+export interface RunningHealer {
+  /** The bound port (HEALER_PORT=0 picks a free one). */
+  port: number;
   healer: Healer;
-  start(): Promise<void>;
-  /** Stops commands, events and the timer, and lets work in flight finish. */
-  stop(): Promise<void>;
 }
 
-/** Builds the healer from its configuration: executors, routes, enforcement, workflow and commands. */
-export function createHealerService(options: HealerServiceOptions): HealerService {
-  const { config, bus, logger } = options;
-  const container = {
-    dockerBin: config.HEALER_DOCKER_BIN,
-    kubectlBin: config.HEALER_KUBECTL_BIN,
-    dryRun: config.HEALER_CONTAINER_DRY_RUN,
-    timeoutMs: config.HEALER_COMMAND_TIMEOUT_MS,
-    logger,
-    ...(options.commandEnv === undefined ? {} : { env: options.commandEnv }),
-  };
-  const executors = new Map<string, HealingExecutor>();
-  for (const executor of [
-    createSimulatedExecutor(),
-    createGatewayExecutor(bus, {
-      capMaxTokens: config.HEALER_CAP_MAX_TOKENS,
-      throttleRpm: config.HEALER_THROTTLE_RPM,
-      downgradeModel: config.HEALER_DOWNGRADE_MODEL,
-      toolAllowlist: config.HEALER_TOOL_ALLOWLIST,
-      rerouteProvider: config.HEALER_REROUTE_PROVIDER,
-    }),
-    createWebhookExecutor({
-      secret: config.HEALER_WEBHOOK_SECRET,
-      timeoutMs: config.HEALER_WEBHOOK_TIMEOUT_MS,
-      retries: config.HEALER_WEBHOOK_RETRIES,
-    }),
-    createProcessExecutor(),
-    createContainerExecutor(container),
-    noopExecutor,
-    ...(options.executors ?? []),
-  ]) {
-    executors.set(executor.name, executor);
-  }
-  const router = new ExecutorRouter(
-    executors,
-    config.HEALER_EXECUTION === 'simulated' ? simulatedRoutes() : config.HEALER_ACTION_EXECUTORS,
-    config.HEALER_COMMAND_TIMEOUT_MS,
-  );
-  const enforcers =
-    options.enforcers ??
-    config.HEALER_ENFORCEMENT.map((name): Enforcer => {
-      if (name === 'process') return createProcessEnforcer();
-      if (name === 'container') return createContainerEnforcer(container);
-      return createGatewayEnforcer(bus, options.now);
-    });
-  const healer = new Healer({
-    settings: {
-      severeThreshold: config.SEVERE_DEVIATION_THRESHOLD,
-      minConfidence: config.HEALER_MIN_CONFIDENCE,
-      memoryDays: config.HEALER_MEMORY_DAYS,
-      reconcileMs: config.HEALER_RECONCILE_MS,
-      sentinelTimeoutMs: config.HEALER_SENTINEL_TIMEOUT_MS,
-    },
+/**
+ * Wires the healer into a running service: workflow, operator commands, the stop-work hook, and the HTTP app
+ * (health and metrics). The same function serves `main.ts` (one service per process) and single-process mode.
+ */
+export async function startHealer(context: ServiceContext, deps: HealerServiceDeps): Promise<RunningHealer> {
+  const { config, bus, store, metrics } = deps;
+  const healer = createHealer({
+    config,
     bus,
-    db: options.db,
-    router,
-    enforcer: compositeEnforcer(enforcers, logger),
-    logger,
-    ...(options.meter === undefined ? {} : { meter: options.meter }),
-    ...(options.now === undefined ? {} : { now: options.now }),
+    db: store.db,
+    logger: context.logger,
+    meter: metrics.meter(),
+    ...(deps.executors ? { executors: deps.executors } : {}),
   });
-  let commands: Subscription[] = [];
-  return {
-    healer,
-    async start() {
-      commands = await serveCommands(bus, healer);
-      await healer.start();
-    },
-    async stop() {
-      await Promise.all(commands.map((c) => c.stop()));
-      await healer.stop();
-    },
-  };
-}
+  const commands = await serveCommands(bus, healer);
+  await healer.start();
+  // Before the bus drains: commands stop, handlers and healing steps in flight finish and are acked.
+  context.shutdown.onStopWork(async () => {
+    await Promise.all(commands.map((command) => command.stop()));
+    await healer.stop();
+  }, 'healer');
 
-function simulatedRoutes() {
-  return {
-    reset_memory: ['simulated'],
-    rollback_prompt: ['simulated'],
-    restart: ['simulated'],
-    throttle: ['simulated'],
-    cap_max_tokens: ['simulated'],
-    strip_tools: ['simulated'],
-    allowlist_tools: ['simulated'],
-    pin_model: ['simulated'],
-    downgrade_model: ['simulated'],
-    reroute_provider: ['simulated'],
-    wait_for_recovery: ['simulated'],
-    block: ['simulated'],
-  } as const;
+  const port = await serveApp(
+    context,
+    healerApp,
+    {},
+    {
+      metrics,
+      host: config.HOST,
+      port: config.HEALER_PORT,
+      bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    },
+  );
+  return { port, healer };
 }

@@ -19,9 +19,11 @@ import {
 } from '@immune/core';
 import { createLogger, loadConfig } from '@immune/runtime';
 import { createTestStore, type TestStore } from '@immune/store/testing';
+import { serveCommands } from '../src/commands.js';
 import { HealerEnv } from '../src/config.js';
+import { createHealer } from '../src/create-healer.js';
 import type { Enforcer, HealingExecutor } from '../src/executors/index.js';
-import { createHealerService, type HealerService } from '../src/service.js';
+import type { Healer } from '../src/healer.js';
 
 /** A command error with a code, as the real sentinel answers a refused transition. */
 class CodedError extends Error {
@@ -180,7 +182,7 @@ export interface HealerOptions {
 }
 
 export interface RunningHealer {
-  service: HealerService;
+  healer: Healer;
   bus: Bus;
   stop(): Promise<void>;
   /** Like a crash: the connection goes away without waiting for anything in flight. */
@@ -221,7 +223,7 @@ export async function startHarness(): Promise<Harness> {
         ...options.env,
       });
       const logger = createLogger({ service: 'healer-test', level: config.LOG_LEVEL, format: 'json' });
-      const service = createHealerService({
+      const healer = createHealer({
         config,
         bus: healerBus,
         db: store.db,
@@ -229,15 +231,21 @@ export async function startHarness(): Promise<Harness> {
         ...(options.executors === undefined ? {} : { executors: options.executors }),
         enforcers: options.enforcers ?? [],
       });
-      await service.start();
+      // What service.ts does, without the HTTP server: commands, then the workflow.
+      const commands = await serveCommands(healerBus, healer);
+      await healer.start();
+      const stop = async () => {
+        await Promise.all(commands.map((command) => command.stop()));
+        await healer.stop();
+      };
       let closed = false;
       const running: RunningHealer = {
-        service,
+        healer,
         bus: healerBus,
         async stop() {
           if (closed) return;
           closed = true;
-          await service.stop();
+          await stop();
           await healerBus.drain();
         },
         async kill() {
@@ -245,7 +253,7 @@ export async function startHarness(): Promise<Harness> {
           closed = true;
           // Close the connection under the healer: nothing in flight is acked, nothing more is answered.
           await (healerBus as unknown as { nc: { close(): Promise<void> } }).nc?.close?.();
-          void service.stop().catch(() => undefined);
+          void stop().catch(() => undefined);
         },
       };
       healers.push(running);

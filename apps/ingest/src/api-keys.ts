@@ -1,6 +1,6 @@
+import type { Logger } from '@immune/runtime';
 import { type ApiKey, ApiKeyRepository, type Db, hashApiKey } from '@immune/store';
 import { sql } from 'kysely';
-import type { Logger } from 'pino';
 
 /**
  * Checks API keys against the hashes in `api_keys`, remembering a verified key for `cacheMs` so the hot path

@@ -1,11 +1,13 @@
-import { type Config, DatabaseEnv, NatsEnv, Secret, serviceEnv } from '@immune/runtime';
+import { BusEnv } from '@immune/bus';
+import { type Config, Secret, serviceEnv } from '@immune/runtime';
+import { StoreEnv } from '@immune/store';
 import Type from 'typebox';
 
 /** Everything ingest reads from its environment. */
 export const IngestEnv = Type.Object({
   ...serviceEnv('INGEST_PORT', 4100),
-  ...NatsEnv,
-  ...DatabaseEnv,
+  ...BusEnv,
+  ...StoreEnv,
   /**
    * An API key to accept, stored (hashed) at start if it is not stored yet. Unset and no key stored: ingest
    * creates one at first start and prints it once.
@@ -33,7 +35,5 @@ export const IngestEnv = Type.Object({
   INGEST_RECORDER_ACK_WAIT_MS: Type.Integer({ minimum: 1000, default: 30_000 }),
   /** Retention of vitals in PostgreSQL, days (a TimescaleDB policy, or the hourly prune of a plain table). */
   VITALS_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 7 }),
-  IMMUNE_SUBJECT_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_-]+$', default: 'immune' }),
-  IMMUNE_PARTITIONS: Type.Integer({ minimum: 1, maximum: 1024, default: 16 }),
 });
 export type IngestConfig = Config<typeof IngestEnv>;

@@ -4,4 +4,4 @@ export { type IngestAppOptions, ingestApp, type KeyVerifier, RegisterBody } from
 export { type IngestConfig, IngestEnv } from './config.js';
 export { type IngestLimits, type ParsedBody, parseIngestBody, ReportedVital } from './ingest-body.js';
 export { Recorder, type RecorderOptions } from './recorder.js';
-export { type IngestServiceDeps, startIngest } from './service.js';
+export { type IngestServiceDeps, type RunningIngest, startIngest } from './service.js';

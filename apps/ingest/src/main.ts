@@ -1,34 +1,24 @@
 import './telemetry.js';
 
 import { openBusFromEnv } from '@immune/bus';
-import {
-  createLogger,
-  describeConfig,
-  loadConfigOrExit,
-  ownBus,
-  ownStore,
-  runService,
-} from '@immune/runtime';
-import { openStore } from '@immune/store';
+import { loadConfigOrExit, ownBus, ownStore, runMain } from '@immune/runtime';
+import { openStoreFromEnv } from '@immune/store';
 import { IngestEnv } from './config.js';
 import { startIngest } from './service.js';
 import { telemetry } from './telemetry.js';
 
 const config = loadConfigOrExit(IngestEnv, { service: 'ingest' });
-const logger = createLogger({ service: 'ingest', level: config.LOG_LEVEL, format: config.LOG_FORMAT });
-logger.info({ config: describeConfig(IngestEnv, config) }, 'starting ingest');
 
-await runService({
+await runMain({
   name: 'ingest',
-  logger,
+  schema: IngestEnv,
+  config,
   telemetry,
-  shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-  drainDelayMs: config.SHUTDOWN_DRAIN_DELAY_MS,
   async start(context) {
+    const { logger } = context;
     const store = ownStore(
       context,
-      await openStore({
-        ...(config.DATABASE_URL === undefined ? {} : { databaseUrl: config.DATABASE_URL }),
+      await openStoreFromEnv(config, {
         vitalsRetentionDays: config.VITALS_RETENTION_DAYS,
         // The recorder's writer uses up to its concurrency in connections; the API and probes need a few more.
         maxConnections: config.INGEST_RECORDER_CONCURRENCY + 4,
@@ -37,7 +27,6 @@ await runService({
     );
     if (!config.DATABASE_URL)
       logger.warn('DATABASE_URL is not set: vitals are recorded in the embedded PGlite database');
-
     const bus = ownBus(context, await openBusFromEnv(config, 'ingest'));
     if (!config.NATS_URL)
       logger.warn('NATS_URL is not set: using the embedded bus, so only this process sees these vitals');

@@ -1,5 +1,6 @@
 import type { Bus, ConsumerLag, Subscription, VitalDelivery } from '@immune/bus';
 import type { Vital } from '@immune/core';
+import type { Logger } from '@immune/runtime';
 import { instruments } from '@immune/runtime/telemetry';
 import {
   type Db,
@@ -10,7 +11,6 @@ import {
 } from '@immune/store';
 import type { Meter } from '@opentelemetry/api';
 import { sql } from 'kysely';
-import type { Logger } from 'pino';
 import { AgentDirectory } from './agent-directory.js';
 
 export interface RecorderOptions {

@@ -1,5 +1,5 @@
 import type { Bus } from '@immune/bus';
-import { createHttpServer, type MetricsRegistry, type ServiceContext } from '@immune/runtime';
+import { type MetricsRegistry, type ServiceContext, serveApp } from '@immune/runtime';
 import { type Store, startVitalsRetention } from '@immune/store';
 import { AgentDirectory } from './agent-directory.js';
 import { ApiKeyVerifier, announceCreatedKey, bootstrapApiKeys } from './api-keys.js';
@@ -16,13 +16,20 @@ export interface IngestServiceDeps {
   metrics: MetricsRegistry;
 }
 
+export interface RunningIngest {
+  /** The bound port (INGEST_PORT=0 picks a free one). */
+  port: number;
+  /** Undefined when INGEST_RECORDER is off. */
+  recorder: Recorder | undefined;
+}
+
 /**
  * Wires ingest into a running service: API keys, the recorder and the HTTP API. The same function serves
  * `main.ts` (one service per process) and single-process mode (every service in one).
  */
-export async function startIngest(context: ServiceContext, deps: IngestServiceDeps): Promise<void> {
+export async function startIngest(context: ServiceContext, deps: IngestServiceDeps): Promise<RunningIngest> {
   const { config, bus, store, metrics } = deps;
-  const { logger, shutdown, readiness } = context;
+  const { logger, shutdown } = context;
   const bootstrap = await bootstrapApiKeys(store.db, config.INGEST_API_KEY, logger);
   if (bootstrap.kind === 'created') {
     announceCreatedKey(bootstrap.key, (text) => process.stdout.write(text));
@@ -37,9 +44,10 @@ export async function startIngest(context: ServiceContext, deps: IngestServiceDe
     );
   }
 
+  let recorder: Recorder | undefined;
   if (config.INGEST_RECORDER) {
     const retention = startVitalsRetention(store, { logger });
-    const recorder = new Recorder({
+    const started = new Recorder({
       bus,
       db: store.db,
       logger,
@@ -51,26 +59,26 @@ export async function startIngest(context: ServiceContext, deps: IngestServiceDe
       maxAckPending: config.INGEST_RECORDER_MAX_ACK_PENDING,
       ackWaitMs: config.INGEST_RECORDER_ACK_WAIT_MS,
     });
-    await recorder.start();
+    await started.start();
     // Stop consuming and commit what was taken while the bus can still carry the acks.
     shutdown.onStopWork(async () => {
       retention.stop();
-      await recorder.stopWork();
+      await started.stopWork();
     }, 'recorder');
+    recorder = started;
   }
 
-  const server = createHttpServer({
-    logger,
-    readiness,
-    metrics,
-    bodyLimitBytes: config.BODY_LIMIT_BYTES,
-  });
-  await server.register(ingestApp, {
-    bus,
-    keys: new ApiKeyVerifier(store.db, { cacheMs: config.INGEST_KEY_CACHE_MS }),
-    agents: new AgentDirectory(store.db),
-    limits: { maxBatch: config.INGEST_MAX_BATCH, maxFutureMs: config.INGEST_MAX_FUTURE_MS },
-    meter: metrics.meter(),
-  });
-  await context.listen(server, { host: config.HOST, port: config.INGEST_PORT });
+  const port = await serveApp(
+    context,
+    ingestApp,
+    {
+      bus,
+      keys: new ApiKeyVerifier(store.db, { cacheMs: config.INGEST_KEY_CACHE_MS }),
+      agents: new AgentDirectory(store.db),
+      limits: { maxBatch: config.INGEST_MAX_BATCH, maxFutureMs: config.INGEST_MAX_FUTURE_MS },
+      meter: metrics.meter(),
+    },
+    { metrics, host: config.HOST, port: config.INGEST_PORT, bodyLimitBytes: config.BODY_LIMIT_BYTES },
+  );
+  return { port, recorder };
 }

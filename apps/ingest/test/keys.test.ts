@@ -1,12 +1,12 @@
+import { createLogger } from '@immune/runtime';
 import { ApiKeyRepository } from '@immune/store';
 import { createTestStore, type TestStore } from '@immune/store/testing';
-import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiKeyVerifier, announceCreatedKey, bootstrapApiKeys } from '../src/api-keys.js';
 import { rotateApiKeys } from '../src/keys.js';
 
 let store: TestStore;
-const logger = pino({ level: 'silent' });
+const logger = createLogger({ service: 'test', level: 'silent' });
 beforeEach(async () => {
   store = await createTestStore();
 }, 60_000);

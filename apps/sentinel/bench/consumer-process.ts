@@ -8,10 +8,9 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { connectNatsBus, QUARANTINE_BUCKET, type QuarantineEntry } from '@immune/bus';
-import { loadConfig } from '@immune/runtime';
+import { createLogger, loadConfig } from '@immune/runtime';
 import { createRepositories } from '@immune/store';
 import { createTestStore } from '@immune/store/testing';
-import { pino } from 'pino';
 import { SentinelEnv } from '../src/config.js';
 import { Effects } from '../src/effects.js';
 import { Sentinel } from '../src/sentinel.js';
@@ -84,7 +83,7 @@ if (mode === 'floor') {
     }),
     bus,
     store,
-    logger: pino({ level: 'silent' }),
+    logger: createLogger({ service: 'test', level: 'silent' }),
     effects: {
       enforce: async (decisions, options) => {
         await real.enforce(decisions, options);

@@ -29,14 +29,13 @@ import {
 } from '@immune/bus';
 import { natsUrlForTests, removeTopology, uniquePrefix } from '@immune/bus/testing';
 import { AgentTriage } from '@immune/core';
-import { loadConfig } from '@immune/runtime';
+import { createLogger, loadConfig } from '@immune/runtime';
 import { openStore } from '@immune/store';
-import { pino } from 'pino';
 import { SentinelEnv } from '../src/config.js';
 import { Sentinel, triageConfigFrom } from '../src/sentinel.js';
 import { normalVital, rng, spike } from '../test/fixtures.js';
 
-const logger = pino({ level: 'silent' });
+const logger = createLogger({ service: 'test', level: 'silent' });
 const gc = (globalThis as { gc?: () => void }).gc;
 
 function envConfig(env: Record<string, string> = {}) {

@@ -1,4 +1,6 @@
-import { type Config, DatabaseEnv, NatsEnv, serviceEnv } from '@immune/runtime';
+import { BusEnv } from '@immune/bus';
+import { type Config, serviceEnv } from '@immune/runtime';
+import { StoreEnv } from '@immune/store';
 import Type from 'typebox';
 
 /**
@@ -7,10 +9,8 @@ import Type from 'typebox';
  */
 export const SentinelEnv = Type.Object({
   ...serviceEnv('SENTINEL_PORT', 4200),
-  ...NatsEnv,
-  ...DatabaseEnv,
-  IMMUNE_SUBJECT_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_-]+$', default: 'immune' }),
-  IMMUNE_PARTITIONS: Type.Integer({ minimum: 1, maximum: 1024, default: 16 }),
+  ...BusEnv,
+  ...StoreEnv,
   /** Partitions this instance owns: `all`, or a list such as `0-7` or `0,2,4-6`. */
   SENTINEL_PARTITIONS: Type.String({
     pattern: '^(all|[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*)$',

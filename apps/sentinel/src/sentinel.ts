@@ -22,9 +22,9 @@ import {
   type TriageDecision,
   triageConfig,
 } from '@immune/core';
+import { instruments, type Logger } from '@immune/runtime';
 import { createRepositories, type Repositories, type Store } from '@immune/store';
 import type { Meter } from '@opentelemetry/api';
-import type { Logger } from 'pino';
 import type { Static } from 'typebox';
 import { Checkpointer } from './checkpointer.js';
 import { parsePartitions, type SentinelConfig } from './config.js';
@@ -158,37 +158,34 @@ export class Sentinel {
 
   private observe(meter: Meter): void {
     const totals = this.totals;
-    meter
-      .createObservableCounter('sentinel_vitals', { description: 'Vitals judged, by outcome' })
-      .addCallback((result) => {
-        result.observe(this.processed, { outcome: 'judged' });
-        result.observe(this.duplicates, { outcome: 'duplicate' });
-      });
-    meter
-      .createObservableCounter('sentinel_anomalies', { description: 'Anomalies found, by type' })
-      .addCallback((result) => {
-        for (const [type, count] of totals.anomalies) result.observe(count, { type });
-      });
-    meter
-      .createObservableCounter('sentinel_transitions', {
-        description: 'Lifecycle transitions, by target state',
-      })
-      .addCallback((result) => {
+    const make = instruments(meter);
+    make.observedCounter('sentinel_vitals', { description: 'Vitals judged, by outcome' }, (result) => {
+      result.observe(this.processed, { outcome: 'judged' });
+      result.observe(this.duplicates, { outcome: 'duplicate' });
+    });
+    make.observedCounter('sentinel_anomalies', { description: 'Anomalies found, by type' }, (result) => {
+      for (const [type, count] of totals.anomalies) result.observe(count, { type });
+    });
+    make.observedCounter(
+      'sentinel_transitions',
+      { description: 'Lifecycle transitions, by target state' },
+      (result) => {
         for (const [to, count] of totals.transitions) result.observe(count, { to });
-      });
-    meter
-      .createObservableCounter('sentinel_effect_failures', {
-        description: 'Failed attempts to write a decision (retried)',
-      })
-      .addCallback((result) => result.observe(totals.effectFailures));
-    meter
-      .createObservableGauge('sentinel_agents', { description: 'Agents held in memory' })
-      .addCallback((result) => result.observe(this.triage.size));
-    meter
-      .createObservableGauge('sentinel_pending_effects', {
-        description: 'Agents whose decisions are still being written (KV, rows, events)',
-      })
-      .addCallback((result) => result.observe(this.pending.size));
+      },
+    );
+    make.observedCounter(
+      'sentinel_effect_failures',
+      { description: 'Failed attempts to write a decision (retried)' },
+      (result) => result.observe(totals.effectFailures),
+    );
+    make.observedGauge('sentinel_agents', { description: 'Agents held in memory' }, (result) =>
+      result.observe(this.triage.size),
+    );
+    make.observedGauge(
+      'sentinel_pending_effects',
+      { description: 'Agents whose decisions are still being written (KV, rows, events)' },
+      (result) => result.observe(this.pending.size),
+    );
   }
 
   /** Agents whose decisions are still being written. */
@@ -419,12 +416,10 @@ export class Sentinel {
     this.lastTally = key;
     this.lastTallyAt = now;
     const entry: FleetTallyEntry = {
+      ...tally,
       instance: this.instanceId,
       partitions: [...this.partitions],
       ts: Math.floor(tally.ts),
-      window_ms: tally.window_ms,
-      fleet_size: tally.fleet_size,
-      counts: tally.counts as Record<AnomalyType, number>,
     };
     fleet.put(this.instanceId, entry).catch((error: unknown) => {
       this.lastTally = '';

@@ -1,9 +1,8 @@
 import { type Bus, connectNatsBus, type EventEnvelope } from '@immune/bus';
 import { natsUrlForTests, removeTopology, uniquePrefix } from '@immune/bus/testing';
-import { loadConfig } from '@immune/runtime';
+import { createLogger, loadConfig } from '@immune/runtime';
 import type { Store } from '@immune/store';
 import { createTestStore, type TestStore } from '@immune/store/testing';
-import { pino } from 'pino';
 import { type SentinelConfig, SentinelEnv } from '../src/config.js';
 import { Sentinel } from '../src/sentinel.js';
 
@@ -82,7 +81,7 @@ export async function startSentinel(
     config: sentinelConfig(env),
     bus,
     store,
-    logger: pino({ level: 'silent' }),
+    logger: createLogger({ service: 'test', level: 'silent' }),
   });
   await sentinel.start();
   let stopped = false;

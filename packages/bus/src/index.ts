@@ -12,12 +12,13 @@ export type {
   Subscription,
   VitalDelivery,
 } from './bus.js';
+export { type BusConfig, BusEnv } from './bus-env.js';
 export * from './commands-catalog.js';
 export { createEmbeddedBus, type EmbeddedBusOptions } from './embedded-bus.js';
 export * from './errors.js';
 export * from './gateway-config.js';
 export * from './messages.js';
 export { connectNatsBus, type NatsBusOptions } from './nats-bus.js';
-export { type BusEnv, type OpenBusOptions, openBus, openBusFromEnv } from './open-bus.js';
+export { type OpenBusOptions, openBus, openBusFromEnv } from './open-bus.js';
 export * from './subjects.js';
 export * from './vital-publisher.js';

@@ -4,12 +4,13 @@ import {
   type Checker,
   compileChecker,
   DiagnosisType,
+  FleetTally,
   HealingActionType,
   HealingAttempt,
   Hypothesis,
   InfectionReport,
-  LifecycleState,
   LifecycleTransition,
+  QuarantineOrder,
   Severity,
   Vital,
   VitalSource,
@@ -44,15 +45,14 @@ export interface EnvelopeOf<Type extends string, Data> {
 export const VitalEnvelope = Envelope(Vital);
 export type VitalEnvelope = EnvelopeOf<'vital', Vital>;
 
-/** The value kept per agent in the quarantine bucket. Its presence with a blocked state blocks the agent. */
+/**
+ * The value kept per agent in the quarantine bucket: core's `QuarantineOrder` and who wrote it. Its presence
+ * with a blocked state blocks the agent.
+ */
 export const QuarantineEntry = Type.Object(
   {
-    agent_id: Type.String({ minLength: 1 }),
-    state: LifecycleState,
-    reason: Type.String(),
-    since: Type.Integer({ minimum: 0 }),
+    ...QuarantineOrder.properties,
     by: Type.Union([Type.Literal('sentinel'), Type.Literal('healer'), Type.Literal('operator')]),
-    infection_id: Type.Optional(Type.String()),
   },
   { additionalProperties: false },
 );
@@ -223,6 +223,11 @@ export function defineCommand<Req extends TSchema, Rep extends TSchema>(def: {
   return { ...def, requestChecker: compileChecker(def.request), replyChecker: compileChecker(def.reply) };
 }
 
+/** What a command's caller sends, e.g. `RequestOf<typeof HEALER_APPROVE>`. */
+export type RequestOf<C> = C extends CommandDef<infer Req, TSchema> ? Static<Req> : never;
+/** What a command's server answers. */
+export type ReplyOf<C> = C extends CommandDef<TSchema, infer Rep> ? Static<Rep> : never;
+
 /** The wire form of a reply: commands fail with a code and message, never with a stack. */
 export type CommandReply<T> = { ok: true; data: T } | { ok: false; error: { code: string; message: string } };
 
@@ -263,12 +268,7 @@ export const FleetTallyEntry = Type.Object(
   {
     instance: Type.String({ minLength: 1 }),
     partitions: Type.Array(Type.Integer({ minimum: 0 })),
-    ts: Type.Integer({ minimum: 0 }),
-    window_ms: Type.Integer({ minimum: 0 }),
-    fleet_size: Type.Integer({ minimum: 0 }),
-    counts: Type.Record(Type.String(), Type.Integer({ minimum: 0 }), {
-      description: 'Distinct agents per anomaly type inside the correlation window',
-    }),
+    ...FleetTally.properties,
   },
   { additionalProperties: false },
 );

@@ -1,4 +1,5 @@
 import type { Bus } from './bus.js';
+import type { BusConfig } from './bus-env.js';
 import { createEmbeddedBus } from './embedded-bus.js';
 import { connectNatsBus } from './nats-bus.js';
 
@@ -21,15 +22,8 @@ export async function openBus(options: OpenBusOptions): Promise<Bus> {
   return createEmbeddedBus(topology);
 }
 
-/** The bus settings every service reads from its environment (see each service's config). */
-export interface BusEnv {
-  NATS_URL?: string | undefined;
-  IMMUNE_SUBJECT_PREFIX: string;
-  IMMUNE_PARTITIONS: number;
-}
-
-/** `openBus` from a service's validated environment; `name` names the connection. */
-export function openBusFromEnv(env: BusEnv, name: string): Promise<Bus> {
+/** `openBus` from a service's validated environment (`BusEnv`); `name` names the connection. */
+export function openBusFromEnv(env: BusConfig, name: string): Promise<Bus> {
   return openBus({
     natsUrl: env.NATS_URL,
     prefix: env.IMMUNE_SUBJECT_PREFIX,

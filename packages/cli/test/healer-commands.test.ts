@@ -1,7 +1,7 @@
 import { type Bus, connectNatsBus } from '@immune/bus';
 import { eventually, natsUrlForTests, removeTopology, uniquePrefix } from '@immune/bus/testing';
 import { buildInfectionReport } from '@immune/core';
-import { createHealerService, HealerEnv, type HealerService } from '@immune/healer';
+import { createHealer, HealerEnv, serveCommands } from '@immune/healer';
 import { createLogger, loadConfig } from '@immune/runtime';
 import { createTestStore, type TestStore } from '@immune/store/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ describe('immune operator commands', { timeout: 90_000 }, () => {
   const prefix = uniquePrefix('cli');
   let bus: Bus;
   let store: TestStore;
-  let healer: HealerService;
+  let stopHealer: () => Promise<void>;
   let healerBus: Bus;
 
   const immune = async (...argv: string[]) => {
@@ -40,16 +40,21 @@ describe('immune operator commands', { timeout: 90_000 }, () => {
       HEALER_EXECUTION: 'simulated',
       HEALER_SENTINEL_TIMEOUT_MS: '300',
     });
-    healer = createHealerService({
+    const healer = createHealer({
       config,
       bus: healerBus,
       db: store.db,
       logger: createLogger({ service: 'healer', level: 'silent', format: 'json' }),
     });
+    const commands = await serveCommands(healerBus, healer);
     await healer.start();
+    stopHealer = async () => {
+      await Promise.all(commands.map((command) => command.stop()));
+      await healer.stop();
+    };
   });
   afterAll(async () => {
-    await healer.stop();
+    await stopHealer();
     await healerBus.drain();
     await bus.drain();
     await removeTopology(natsUrl, prefix);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { vital } from '../test/fixtures.js';
+import { testVital } from './testing.js';
 import { buildInfectionReport, InfectionReport, severityOf } from './anomaly.js';
 import { compileChecker } from './schema.js';
 
@@ -25,7 +25,7 @@ describe('infection reports', () => {
         { type: 'output_token_spike', metric: 'output_tokens', observed: 8000, expected: 200, sigma: 9.1 },
         { type: 'latency_spike', metric: 'latency_ms', observed: 5000, expected: 800, sigma: 3.4 },
       ],
-      recentVitals: [vital()],
+      recentVitals: [testVital()],
     });
     expect(report).toMatchObject({
       max_deviation: 9.1,

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../test/fixtures.js';
+import { seededRandom } from './testing.js';
 import { FleetCorrelator, UPSTREAM_SYMPTOMS } from './correlator.js';
 
 describe('FleetCorrelator', () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { noisyVital, seededRandom, vital } from '../test/fixtures.js';
+import { noisyVital, seededRandom, testVital } from './testing.js';
 import type { Anomaly } from './anomaly.js';
 import { AgentDetector, DEFAULT_DETECTOR_CONFIG, DetectorSnapshot, detectorConfig } from './detector.js';
 import { compileChecker } from './schema.js';
@@ -28,14 +28,14 @@ describe('AgentDetector', () => {
     const detector = new AgentDetector();
     for (let i = 0; i < DEFAULT_DETECTOR_CONFIG.minSamples; i++) {
       expect(detector.warm).toBe(false);
-      expect(detector.observe(vital({ latency_ms: i % 2 ? 10 : 100_000 }))).toEqual([]);
+      expect(detector.observe(testVital({ latency_ms: i % 2 ? 10 : 100_000 }))).toEqual([]);
     }
     expect(detector.warm).toBe(true);
   });
 
   it('flags a latency spike with its deviation in σ', () => {
     const { detector } = warmDetector();
-    const [anomaly, ...rest] = detector.observe(vital({ latency_ms: 5000 }));
+    const [anomaly, ...rest] = detector.observe(testVital({ latency_ms: 5000 }));
     expect(rest).toEqual([]);
     expect(anomaly).toMatchObject({ type: 'latency_spike', metric: 'latency_ms', observed: 5000 });
     expect(anomaly!.sigma).toBeGreaterThan(10);
@@ -46,7 +46,7 @@ describe('AgentDetector', () => {
   it('flags output, total and cost spikes together when the model rambles', () => {
     const { detector } = warmDetector();
     const anomalies = detector.observe(
-      vital({ output_tokens: 4000, total_tokens: 4500, cost: (500 * 0.15 + 4000 * 0.6) / 1e6 }),
+      testVital({ output_tokens: 4000, total_tokens: 4500, cost: (500 * 0.15 + 4000 * 0.6) / 1e6 }),
     );
     expect(types(anomalies)).toEqual(['cost_spike', 'output_token_spike', 'token_spike']);
   });
@@ -54,13 +54,13 @@ describe('AgentDetector', () => {
   it('flags input-token growth on its own', () => {
     const { detector } = warmDetector();
     expect(
-      types(detector.observe(vital({ input_tokens: 3000, total_tokens: 3200, cost: 0.0006 }))),
+      types(detector.observe(testVital({ input_tokens: 3000, total_tokens: 3200, cost: 0.0006 }))),
     ).toContain('input_token_spike');
   });
 
   it('flags a tool-call explosion', () => {
     const { detector } = warmDetector();
-    expect(types(detector.observe(vital({ tool_calls: 15 })))).toEqual(['tool_explosion']);
+    expect(types(detector.observe(testVital({ tool_calls: 15 })))).toEqual(['tool_explosion']);
   });
 
   it('flags an error-rate spike over the recent window, not on one error', () => {
@@ -100,7 +100,7 @@ describe('AgentDetector', () => {
     const { detector } = warmDetector();
     const before = detector.baseline('latency_ms');
     for (let i = 0; i < 20; i++)
-      expect(types(detector.observe(vital({ latency_ms: 9000 })))).toEqual(['latency_spike']);
+      expect(types(detector.observe(testVital({ latency_ms: 9000 })))).toEqual(['latency_spike']);
     expect(detector.baseline('latency_ms')).toEqual(before);
   });
 
@@ -157,7 +157,7 @@ describe('AgentDetector', () => {
     expect(typical).toBeGreaterThan(700);
     expect(typical).toBeLessThan(900);
     const [anomaly] = detector.observe(
-      vital({ latency_ms: typical * Math.exp(6 * Math.max(sd, Math.log1p(0.1))) }),
+      testVital({ latency_ms: typical * Math.exp(6 * Math.max(sd, Math.log1p(0.1))) }),
     );
     expect(anomaly).toMatchObject({ type: 'latency_spike' });
     // The predictive spread is a little wider than the learned one (the mean's own error), so a bit under 6.
@@ -168,10 +168,10 @@ describe('AgentDetector', () => {
 
   it('judges tool calls as counts: Anscombe scale, one Poisson σ at least', () => {
     const detector = new AgentDetector();
-    for (let i = 0; i < 40; i++) detector.observe(vital({ tool_calls: 0 }));
+    for (let i = 0; i < 40; i++) detector.observe(testVital({ tool_calls: 0 }));
     // 2·√(3 + 3/8) − 2·√(3/8) ≈ 2.45 Poisson σ: unusual, not anomalous on its own.
-    expect(detector.observe(vital({ tool_calls: 3 }))).toEqual([]);
-    expect(types(detector.observe(vital({ tool_calls: 8 })))).toEqual(['tool_explosion']);
+    expect(detector.observe(testVital({ tool_calls: 3 }))).toEqual([]);
+    expect(types(detector.observe(testVital({ tool_calls: 8 })))).toEqual(['tool_explosion']);
   });
 
   it('marks a shift that persists as sustained, and never one vital alone', () => {
@@ -255,8 +255,8 @@ describe('AgentDetector', () => {
     expect(detector.baseline('latency_ms').sd).toBeCloseTo(Math.sqrt(Math.log(1.01)), 9);
     // No prompts were learned in this snapshot, so the fixture's prompt is new to it.
     const metrics = (anomalies: readonly Anomaly[]) => types(anomalies).filter((t) => t !== 'prompt_change');
-    expect(metrics(detector.observe(vital({ latency_ms: 820 })))).toEqual([]);
-    expect(metrics(detector.observe(vital({ latency_ms: 5_000 })))).toEqual(['latency_spike']);
+    expect(metrics(detector.observe(testVital({ latency_ms: 820 })))).toEqual([]);
+    expect(metrics(detector.observe(testVital({ latency_ms: 5_000 })))).toEqual(['latency_spike']);
     expect(detector.snapshot().v).toBe(2);
   });
 
@@ -284,8 +284,8 @@ describe('AgentDetector', () => {
         points.forEach((point, i) => {
           const latency = point.spike ? point.latency * 20 : point.latency;
           const base: Partial<Vital> = { ts: i, id: `s-${i}` };
-          const a = plain.observe(vital({ ...base, latency_ms: latency, cost: point.cost }));
-          const b = scaled.observe(vital({ ...base, latency_ms: latency * scale, cost: point.cost * scale }));
+          const a = plain.observe(testVital({ ...base, latency_ms: latency, cost: point.cost }));
+          const b = scaled.observe(testVital({ ...base, latency_ms: latency * scale, cost: point.cost * scale }));
           expectSameAnomalies(a, b, scale);
         });
       }),

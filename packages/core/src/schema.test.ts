@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { vital } from '../test/fixtures.js';
+import { testVital } from './testing.js';
 import { compileChecker } from './schema.js';
 import { Vital } from './vital.js';
 
@@ -7,12 +7,12 @@ describe('compileChecker', () => {
   const checker = compileChecker(Vital);
 
   it('accepts a valid vital', () => {
-    expect(checker.check(vital())).toBe(true);
-    expect(checker.issues(vital())).toEqual([]);
+    expect(checker.check(testVital())).toBe(true);
+    expect(checker.issues(testVital())).toEqual([]);
   });
 
   it('names every field that is wrong, once each', () => {
-    const bad = { ...vital(), input_tokens: -5, success: 'yes', extra: 1 } as Record<string, unknown>;
+    const bad = { ...testVital(), input_tokens: -5, success: 'yes', extra: 1 } as Record<string, unknown>;
     delete bad.agent_id;
     expect(checker.check(bad)).toBe(false);
     const issues = checker.issues(bad);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gaussian, seededRandom } from '../test/fixtures.js';
+import { gaussian, seededRandom } from './testing.js';
 import { DEFAULT_SERIES_SCORER_CONFIG, SeriesScorer } from './series-scorer.js';
 
 describe('SeriesScorer', () => {

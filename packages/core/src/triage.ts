@@ -21,6 +21,7 @@ import {
   DetectorSnapshot,
   detectorConfig,
 } from './detector.js';
+import type { FleetTally } from './fleet-tally.js';
 import { djb2, fnv1a } from './hash.js';
 import {
   type AgentLifecycle,
@@ -35,6 +36,7 @@ import {
   type TransitionGuardError,
   transition,
 } from './lifecycle.js';
+import type { QuarantineOrder } from './quarantine-order.js';
 import { RecentVitals } from './recent-vitals.js';
 import { DEFAULT_REPETITION_CONFIG, type RepetitionConfig, RepetitionTracker } from './repetition.js';
 import type { Vital, VitalKind } from './vital.js';
@@ -141,15 +143,6 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** What the sentinel writes to the quarantine bucket (the bus adds `by`). */
-export interface QuarantineOrder {
-  agent_id: string;
-  state: LifecycleState;
-  reason: string;
-  since: number;
-  infection_id?: string;
-}
-
 /** Same anomaly type across much of the fleet at once: an external cause. */
 export interface FleetCorrelation {
   anomaly_type: AnomalyType;
@@ -191,16 +184,6 @@ export type TriageDecision =
       clean_vitals: number;
       anomalies: readonly Anomaly[];
     };
-
-/** What one sentinel instance tells the others about its share of the fleet (see `fleetTally`). */
-export interface FleetTally {
-  ts: number;
-  window_ms: number;
-  /** Agents with a vital inside `activeWindowMs`. */
-  fleet_size: number;
-  /** Distinct agents per anomaly type inside the correlation window; absent types are 0. */
-  counts: Partial<Record<AnomalyType, number>>;
-}
 
 /** Triggers the outside world (healer, operator) may apply through `apply`. */
 export type ExternalTrigger = Extract<
@@ -520,7 +503,7 @@ export class AgentTriage {
   /** This instance's share of the fleet view at `now`: what it publishes for the other instances. */
   fleetTally(now: number): FleetTally {
     const fleetSize = this.localFleetSize(now);
-    const counts: Partial<Record<AnomalyType, number>> = {};
+    const counts: FleetTally['counts'] = {};
     for (const type of ANOMALY_TYPES) {
       const agents = this.correlator.assess(type, now, fleetSize).agents;
       if (agents > 0) counts[type] = agents;

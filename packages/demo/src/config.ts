@@ -1,4 +1,6 @@
-import { type Config, DatabaseEnv, LogEnv, NatsEnv, ShutdownEnv } from '@immune/runtime';
+import { BusEnv } from '@immune/bus';
+import { type Config, LogEnv, ShutdownEnv } from '@immune/runtime';
+import { StoreEnv } from '@immune/store';
 import Type from 'typebox';
 
 /**
@@ -7,8 +9,8 @@ import Type from 'typebox';
  */
 export const SingleProcessEnv = Type.Object({
   ...LogEnv,
-  ...NatsEnv,
-  ...DatabaseEnv,
+  ...BusEnv,
+  ...StoreEnv,
   ...ShutdownEnv,
   // The story is the console's content here; service logs only speak up for warnings.
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'warn' }),
@@ -28,11 +30,5 @@ export const SingleProcessEnv = Type.Object({
    */
   DEMO_AUTO_APPROVE_SECONDS: Type.Optional(Type.Number({ minimum: 0 })),
   MOCK_UPSTREAM_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 4500 }),
-  /** PGlite data folder when DATABASE_URL is unset. */
-  IMMUNE_DATA_DIR: Type.String({ minLength: 1, default: '.immune-data/pglite' }),
-  /** PostgreSQL schema for every table (several runs can share a database); the default search_path when unset. */
-  IMMUNE_DB_SCHEMA: Type.Optional(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' })),
-  IMMUNE_SUBJECT_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_-]+$', default: 'immune' }),
-  IMMUNE_PARTITIONS: Type.Integer({ minimum: 1, maximum: 1024, default: 16 }),
 });
 export type SingleProcessConfig = Config<typeof SingleProcessEnv>;

@@ -1,6 +1,6 @@
 import './telemetry.js';
 
-import { createLogger, loadConfigOrExit, runService } from '@immune/runtime';
+import { loadConfigOrExit, runMain } from '@immune/runtime';
 import { SingleProcessEnv } from './config.js';
 import { startSingleProcess } from './single-process.js';
 import { timeline } from './story.js';
@@ -12,16 +12,14 @@ import { telemetry } from './telemetry.js';
  * the immune loop on the console.
  */
 const config = loadConfigOrExit(SingleProcessEnv, { service: 'immune' });
-const logger = createLogger({ service: 'immune', level: config.LOG_LEVEL, format: config.LOG_FORMAT });
 const print = (line: string) => process.stdout.write(`${line}\n`);
 const say = timeline(print);
 
-const running = await runService({
+const running = await runMain({
   name: 'immune',
-  logger,
+  schema: SingleProcessEnv,
+  config,
   telemetry,
-  shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-  drainDelayMs: config.SHUTDOWN_DRAIN_DELAY_MS,
   async start(context) {
     const system = await startSingleProcess(context, { config, env: process.env, metrics: telemetry, say });
     const bus = config.NATS_URL ? `NATS at ${config.NATS_URL}` : 'the embedded bus';

@@ -4,6 +4,7 @@ import { HealerEnv, type HealingExecutor, startHealer } from '@immune/healer';
 import { IngestEnv, startIngest } from '@immune/ingest';
 import { MockUpstream } from '@immune/mock-upstream';
 import {
+  childContext,
   type EnvSource,
   loadConfig,
   type MetricsRegistry,
@@ -12,7 +13,7 @@ import {
   type ServiceContext,
 } from '@immune/runtime';
 import { SentinelEnv, startSentinel } from '@immune/sentinel';
-import { openStore, type Store } from '@immune/store';
+import { openStoreFromEnv, type Store } from '@immune/store';
 import { Chaos } from './chaos.js';
 import type { SingleProcessConfig } from './config.js';
 import { createFleet, type DemoAgent } from './fleet.js';
@@ -42,32 +43,19 @@ export interface SingleProcess {
  * DATABASE_URL are unset, or the real ones when they are set. With DEMO on, also a mock LLM upstream, a fleet of
  * real `openai` SDK agents calling the gateway, and the chaos schedule that makes them sick.
  *
- * Each service wires itself through the same start function its own `main.ts` uses, so nothing here is a
- * second implementation; only the bus and the store are shared instead of opened once per service.
+ * Each service wires itself through the same `service.ts` function its own `main.ts` calls, so nothing here
+ * is a second implementation; only the bus and the store are shared instead of opened once per service.
  */
 export async function startSingleProcess(
   context: ServiceContext,
   options: SingleProcessOptions,
 ): Promise<SingleProcess> {
   const { config, metrics, say } = options;
-  const { shutdown, readiness } = context;
-  const child = (service: string): ServiceContext => ({
-    name: service,
-    logger: context.logger.child({ service }),
-    readiness,
-    shutdown,
-    draining: context.draining,
-    listen: (server, address) => context.listen(server, address),
-  });
+  const { shutdown } = context;
+  const child = (service: string) => childContext(context, service);
 
-  const store = await openStore({
-    ...(config.DATABASE_URL === undefined
-      ? { dataDir: config.IMMUNE_DATA_DIR }
-      : { databaseUrl: config.DATABASE_URL }),
-    ...(config.IMMUNE_DB_SCHEMA === undefined ? {} : { schema: config.IMMUNE_DB_SCHEMA }),
-    logger: context.logger,
-  });
-  ownStore(context, store);
+  // One store and one bus for every service: each service's own main.ts opens them the same way.
+  const store = ownStore(context, await openStoreFromEnv(config, { logger: context.logger }));
   const bus = ownBus(context, await openBusFromEnv(config, 'immune'));
 
   let mock: MockUpstream | undefined;
@@ -95,12 +83,12 @@ export async function startSingleProcess(
     ...(config.DEMO ? { executors: [chaosExecutor(cures)] } : {}),
   });
   await startIngest(child('ingest'), { config: loadConfig(IngestEnv, env), bus, store, metrics });
-  const gatewayPort = await startGateway(child('gateway'), {
+  const gateway = await startGateway(child('gateway'), {
     config: loadConfig(GatewayEnv, env),
     bus,
     metrics,
   });
-  const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+  const gatewayUrl = `http://127.0.0.1:${gateway.port}`;
 
   const fleet = config.DEMO
     ? createFleet({ baseURL: `${gatewayUrl}/v1`, size: config.DEMO_FLEET_SIZE, speed: config.DEMO_SPEED })

@@ -12,8 +12,8 @@ import type { HealingActionType, LifecycleState, Vital } from '@immune/core';
 import {
   type ActionRequest,
   type ActionResult,
+  type Healer,
   HealerEnv,
-  type HealerService,
   type HealingExecutor,
   startHealer,
 } from '@immune/healer';
@@ -83,7 +83,7 @@ export interface Loop {
   bus: Bus;
   store: TestStore;
   sentinel: Sentinel;
-  healer: HealerService;
+  healer: Healer;
   events: EventEnvelope[];
   eventsOf<T extends EventType>(type: T, agentId?: string): Array<EventEnvelope<T>>;
   /** `from->to` of every lifecycle.changed seen for the agent, in seq order. */
@@ -95,7 +95,7 @@ export interface Loop {
 
 /**
  * One deployment on the real NATS (own subject prefix) and PostgreSQL (own schema): the real sentinel and the
- * real healer, each wired through its exported start function inside `runService({ ownProcess: false })` on a
+ * real healer, each wired through its `service.ts` function inside `runService({ ownProcess: false })` on a
  * bus connection of its own, exactly as their `main.ts` do, with short windows.
  */
 export async function startLoop(
@@ -135,7 +135,7 @@ export async function startLoop(
     return started as T;
   };
 
-  const sentinel = await run('sentinel', (context, serviceBus) =>
+  const { sentinel } = await run('sentinel', (context, serviceBus) =>
     startSentinel(context, {
       config: loadConfig(SentinelEnv, {
         ...SENTINEL_ENV,
@@ -148,7 +148,7 @@ export async function startLoop(
       metrics: createPrometheusMetrics({ serviceName: 'sentinel' }),
     }),
   );
-  const healer = await run('healer', (context, serviceBus) =>
+  const { healer } = await run('healer', (context, serviceBus) =>
     startHealer(context, {
       config: loadConfig(HealerEnv, { ...HEALER_ENV, IMMUNE_SUBJECT_PREFIX: prefix, LOG_LEVEL: level }),
       bus: serviceBus,

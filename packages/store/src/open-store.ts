@@ -1,8 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
+import type { Logger } from '@immune/runtime';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import type { Logger } from 'pino';
 import type { Database } from './database.js';
 import { migrateToLatest } from './migrations/index.js';
 import { pgliteDialect } from './pglite-dialect.js';

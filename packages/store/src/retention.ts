@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '@immune/runtime';
 import type { Store } from './open-store.js';
 import { pruneVitals } from './repositories/vitals.js';
 

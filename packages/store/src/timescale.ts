@@ -1,5 +1,5 @@
+import type { Logger } from '@immune/runtime';
 import { sql } from 'kysely';
-import type { Logger } from 'pino';
 import type { Db } from './database.js';
 
 /**

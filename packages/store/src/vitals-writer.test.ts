@@ -1,4 +1,5 @@
 import type { Vital } from '@immune/core';
+import { captureLogs } from '@immune/runtime/testing';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Db } from './database.js';
@@ -162,13 +163,8 @@ describe('VitalsWriter', () => {
 
   it('rejects every vital of a failed batch with the database error, and carries on', async () => {
     const { insert, calls } = manualInserter();
-    const errors: unknown[] = [];
-    const logger = { error: (obj: unknown) => errors.push(obj) };
-    const writer = new VitalsWriter(db, {
-      batchSize: 2,
-      insert,
-      logger: logger as unknown as import('pino').Logger,
-    });
+    const logs = captureLogs();
+    const writer = new VitalsWriter(db, { batchSize: 2, insert, logger: logs.logger });
     const failed = [writer.add(vital()), writer.add(vital())];
     // A caller that drops its promise must not cause an unhandled rejection (vitest would report it).
     void writer.add(vital());
@@ -181,7 +177,7 @@ describe('VitalsWriter', () => {
       expect(result).toEqual({ status: 'rejected', reason: boom });
     }
     expect(writer.stats).toMatchObject({ failed: 4, failedBatches: 2, pending: 0 });
-    expect(errors).toHaveLength(2);
+    expect(logs.entries().filter((entry) => entry.level === 'error')).toHaveLength(2);
 
     const later = writer.add(vital());
     const flushed = writer.flush();

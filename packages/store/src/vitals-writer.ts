@@ -1,5 +1,5 @@
 import type { Vital } from '@immune/core';
-import type { Logger } from 'pino';
+import type { Logger } from '@immune/runtime';
 import type { Db } from './database.js';
 import { insertVitals, unstorableReason } from './repositories/vitals.js';
 

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import type { Logger } from 'pino';
+import type { Logger } from '@immune/runtime';
 import type { ActionResult, AgentTarget, ContainerTarget, Enforcer, HealingExecutor } from './types.js';
 
 export interface ContainerOptions {

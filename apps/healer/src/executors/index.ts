@@ -1,5 +1,5 @@
 import type { HealingActionType } from '@immune/core';
-import type { Logger } from 'pino';
+import type { Logger } from '@immune/runtime';
 import type { ExecutorName } from '../config.js';
 import type { ActionRequest, ActionResult, AgentTarget, Enforcer, HealingExecutor } from './types.js';
 import { errorText } from './types.js';

@@ -1,9 +1,10 @@
 import { type TInteger, Type } from 'typebox';
-import { Secret } from './secret.js';
 
 /**
  * Reusable pieces of a service's env schema. A service spreads the ones it needs into its own
  * `Type.Object({...})`, so every service spells, defaults and validates the shared variables the same way.
+ * The bus and database settings are fragments of the packages that use them: `BusEnv` in `@immune/bus`,
+ * `StoreEnv` in `@immune/store`.
  */
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -44,16 +45,6 @@ export const ShutdownEnv = {
    * instance before connections are refused. 0 locally; about 5000 behind a Kubernetes Service.
    */
   SHUTDOWN_DRAIN_DELAY_MS: Type.Integer({ minimum: 0, maximum: 120_000, default: 0 }),
-};
-
-export const NatsEnv = {
-  /** Unset: the embedded in-process bus (single-process mode). */
-  NATS_URL: Type.Optional(Type.String({ format: 'uri' })),
-};
-
-export const DatabaseEnv = {
-  /** Unset: embedded PGlite. Secret because it usually carries a password. */
-  DATABASE_URL: Type.Optional(Secret(Type.String({ format: 'uri' }))),
 };
 
 /** Everything an HTTP-serving Immune service reads, apart from its own variables. */

@@ -1,11 +1,9 @@
 export { ConfigError, type ConfigIssue } from './config-error.js';
 export {
-  DatabaseEnv,
   HttpEnv,
   LOG_FORMATS,
   LOG_LEVELS,
   LogEnv,
-  NatsEnv,
   portEnv,
   ShutdownEnv,
   serviceEnv,

@@ -2,15 +2,15 @@ import { inspect } from 'node:util';
 import { Type } from 'typebox';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from './config-error.js';
-import { DatabaseEnv, NatsEnv, serviceEnv } from './env-fragments.js';
+import { serviceEnv } from './env-fragments.js';
 import { describeConfig, loadConfig } from './load-config.js';
 import { loadConfigOrExit } from './load-config-or-exit.js';
 import { Secret } from './secret.js';
 
 const GatewayEnv = Type.Object({
   ...serviceEnv('GATEWAY_PORT', 4000),
-  ...NatsEnv,
-  ...DatabaseEnv,
+  NATS_URL: Type.Optional(Type.String({ format: 'uri' })),
+  DATABASE_URL: Type.Optional(Secret(Type.String({ format: 'uri' }))),
   INGEST_API_KEY: Secret(Type.String({ minLength: 8 })),
   LLM_UPSTREAM_URL: Type.String({ format: 'uri', default: 'https://api.openai.com' }),
   GATEWAY_PARTITIONS: Type.Integer({ minimum: 1, maximum: 1024, default: 16 }),

@@ -1,12 +1,15 @@
 export { type DrainableBus, ownBus, ownStore } from './owned-resources.js';
 export { Readiness, type ReadinessCheck, type ReadinessReport, type ReadinessState } from './readiness.js';
+export { type MainSettings, type RunMainOptions, runMain } from './run-main.js';
 export {
+  childContext,
   type ListenAddress,
   type RunningService,
   type RunServiceOptions,
   runService,
   type ServiceContext,
 } from './run-service.js';
+export { type ServeAppOptions, serveApp } from './serve-app.js';
 export {
   DEFAULT_PHASE_TIMEOUTS_MS,
   PHASE_DONE_EVENTS,

@@ -1,12 +1,12 @@
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { createLogger } from '../logging/create-logger.js';
 import { ownBus, ownStore } from './owned-resources.js';
 import { Readiness } from './readiness.js';
 import { ShutdownSequence } from './shutdown-sequence.js';
 
 describe('ownBus and ownStore', () => {
   it('drain the bus before closing the store, and readiness follows the bus', async () => {
-    const logger = pino({ level: 'silent' });
+    const logger = createLogger({ service: 'test', level: 'silent' });
     const shutdown = new ShutdownSequence({ logger });
     const readiness = new Readiness();
     const ran: string[] = [];

@@ -1,7 +1,7 @@
 import closeWithGrace from 'close-with-grace';
-import type { Logger } from 'pino';
 import { closeHttpServer } from '../http/close-http-server.js';
 import type { HttpServer } from '../http/types.js';
+import type { Logger } from '../logging/create-logger.js';
 import { Readiness } from './readiness.js';
 import type { ShutdownPhase } from './shutdown-phases.js';
 import { type ShutdownReport, ShutdownSequence } from './shutdown-sequence.js';
@@ -22,6 +22,21 @@ export interface ServiceContext {
   readonly draining: AbortSignal;
   /** Listens, and registers the server to be closed in the `http` phase. Resolves to the bound port. */
   listen(server: HttpServer, address: ListenAddress): Promise<number>;
+}
+
+/**
+ * The context of one service among several in the same process (single-process mode, end-to-end tests): its
+ * own logger name, the process's one readiness and shutdown sequence.
+ */
+export function childContext(context: ServiceContext, service: string): ServiceContext {
+  return {
+    name: service,
+    logger: context.logger.child({ service }),
+    readiness: context.readiness,
+    shutdown: context.shutdown,
+    draining: context.draining,
+    listen: (server, address) => context.listen(server, address),
+  };
 }
 
 export interface RunServiceOptions {

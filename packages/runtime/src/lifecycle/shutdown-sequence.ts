@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '../logging/create-logger.js';
 import {
   DEFAULT_PHASE_TIMEOUTS_MS,
   PHASE_DONE_EVENTS,

@@ -1,4 +1,13 @@
-import type { Counter, Gauge, Histogram, Meter, UpDownCounter } from '@opentelemetry/api';
+import type {
+  Counter,
+  Gauge,
+  Histogram,
+  Meter,
+  ObservableCallback,
+  ObservableCounter,
+  ObservableGauge,
+  UpDownCounter,
+} from '@opentelemetry/api';
 
 export interface InstrumentOptions {
   description?: string;
@@ -20,15 +29,20 @@ export const DURATION_BUCKETS_SECONDS: readonly number[] = [
 export const TOKEN_BUCKETS: readonly number[] = [16, 64, 256, 1024, 4096, 16_384, 65_536, 262_144, 1_048_576];
 
 /**
- * Thin factory over a meter so every service names and documents its instruments the same way. Use
- * Prometheus-style names: counters without `_total` (the exporter appends it), histograms with their unit
- * (`gateway_upstream_duration_seconds`).
+ * The one way a service makes metrics: a thin factory over a meter so every service names and documents its
+ * instruments the same way. Use Prometheus-style names: counters without `_total` (the exporter appends it),
+ * histograms with their unit (`gateway_upstream_duration_seconds`). On a hot path, keep a plain total and
+ * report it with `observedCounter` / `observedGauge`, which read it only when metrics are collected.
  */
 export interface Instruments {
   counter(name: string, options?: InstrumentOptions): Counter;
   upDownCounter(name: string, options?: InstrumentOptions): UpDownCounter;
   histogram(name: string, options?: HistogramOptions): Histogram;
   gauge(name: string, options?: InstrumentOptions): Gauge;
+  /** A monotonic total the service keeps itself, observed at collection time. */
+  observedCounter(name: string, options: InstrumentOptions, observe: ObservableCallback): ObservableCounter;
+  /** A current value (queue length, agents in memory), observed at collection time. */
+  observedGauge(name: string, options: InstrumentOptions, observe: ObservableCallback): ObservableGauge;
 }
 
 export function instruments(meter: Meter): Instruments {
@@ -41,5 +55,15 @@ export function instruments(meter: Meter): Instruments {
         ...(buckets ? { advice: { explicitBucketBoundaries: [...buckets] } } : {}),
       }),
     gauge: (name, options = {}) => meter.createGauge(name, options),
+    observedCounter: (name, options, observe) => {
+      const counter = meter.createObservableCounter(name, options);
+      counter.addCallback(observe);
+      return counter;
+    },
+    observedGauge: (name, options, observe) => {
+      const gauge = meter.createObservableGauge(name, options);
+      gauge.addCallback(observe);
+      return gauge;
+    },
   };
 }

@@ -1,10 +1,11 @@
 import type { Bus } from '@immune/bus';
-import { createHttpServer, type MetricsRegistry, type ServiceContext } from '@immune/runtime';
+import { type MetricsRegistry, type ServiceContext, serveApp } from '@immune/runtime';
 import type { Store } from '@immune/store';
+import { sentinelApp } from './app.js';
 import type { SentinelConfig } from './config.js';
 import { Sentinel } from './sentinel.js';
 
-export interface SentinelStartDeps {
+export interface SentinelServiceDeps {
   config: SentinelConfig;
   /** Opened (and drained at shutdown) by the caller: the sentinel's own main, or single-process mode. */
   bus: Bus;
@@ -13,11 +14,20 @@ export interface SentinelStartDeps {
   metrics: MetricsRegistry;
 }
 
+export interface RunningSentinel {
+  /** The bound port (SENTINEL_PORT=0 picks a free one). */
+  port: number;
+  sentinel: Sentinel;
+}
+
 /**
- * Wires the sentinel into a running service: consumers, checkpoints on the shutdown phases, and health/metrics
- * over HTTP. The same function serves `main.ts` (one service per process) and single-process mode.
+ * Wires the sentinel into a running service: consumers, checkpoints on the shutdown phases, and the HTTP app
+ * (health and metrics). The same function serves `main.ts` (one service per process) and single-process mode.
  */
-export async function startSentinel(context: ServiceContext, deps: SentinelStartDeps): Promise<Sentinel> {
+export async function startSentinel(
+  context: ServiceContext,
+  deps: SentinelServiceDeps,
+): Promise<RunningSentinel> {
   const { config, bus, store, metrics } = deps;
   const { logger, shutdown } = context;
   const sentinel = new Sentinel({ config, bus, store, logger, meter: metrics.meter() });
@@ -27,8 +37,16 @@ export async function startSentinel(context: ServiceContext, deps: SentinelStart
   shutdown.onStoreFlush(() => sentinel.checkpoint(), 'checkpoint');
   await sentinel.start();
 
-  // Health and metrics only: the sentinel has no API of its own (commands go over the bus).
-  const server = createHttpServer({ logger, readiness: context.readiness, metrics });
-  await context.listen(server, { host: config.HOST, port: config.SENTINEL_PORT });
-  return sentinel;
+  const port = await serveApp(
+    context,
+    sentinelApp,
+    {},
+    {
+      metrics,
+      host: config.HOST,
+      port: config.SENTINEL_PORT,
+      bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    },
+  );
+  return { port, sentinel };
 }
