@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { AgentTriage, type TriageDecision, triageConfig } from './triage.js';
 import type { Vital } from './vital.js';
 
@@ -11,8 +11,15 @@ function rng(seed: number) {
   };
 }
 
+// Noise for tests that do not pass a generator of their own: seeded afresh before each test, so every test sees
+// the same numbers on every run, whichever tests run before it.
+let noise = rng(0x5eed);
+beforeEach(() => {
+  noise = rng(0x5eed);
+});
+
 let counter = 0;
-function vital(agent: string, ts: number, over: Partial<Vital> = {}, random = Math.random): Vital {
+function vital(agent: string, ts: number, over: Partial<Vital> = {}, random = noise): Vital {
   const input = Math.round(700 + random() * 40);
   const output = Math.round(300 + random() * 20);
   return {
@@ -42,7 +49,7 @@ const spike = (factor: number): Partial<Vital> => ({
 });
 
 /** Feeds `n` normal vitals a second apart from `t0`; returns the time after the last. */
-function warm(triage: AgentTriage, agent: string, t0: number, n = 20, random = Math.random): number {
+function warm(triage: AgentTriage, agent: string, t0: number, n = 20, random = noise): number {
   let t = t0;
   for (let i = 0; i < n; i++) {
     triage.observe(vital(agent, t, {}, random));
