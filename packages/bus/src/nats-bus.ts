@@ -17,6 +17,7 @@ import {
 import { type KV, Kvm } from '@nats-io/kv';
 import {
   connect,
+  type Msg,
   type NatsConnection,
   NoRespondersError,
   nanos,
@@ -40,7 +41,7 @@ import { assertRequest, callHandler, decodeReply, encodeReply } from './commands
 import { eventEnvelope, vitalEnvelope } from './envelopes.js';
 import { BusClosedError, BusNoRespondersError, BusTimeoutError, BusUnavailableError } from './errors.js';
 import { KeyedQueue } from './keyed-queue.js';
-import type { BucketDef, CommandDef, EventData, EventEnvelope, EventType } from './messages.js';
+import type { BucketDef, CommandDef, CommandReply, EventData, EventEnvelope, EventType } from './messages.js';
 import {
   type Decoded,
   decodeJson,
@@ -73,6 +74,33 @@ export interface NatsBusOptions extends TopologyOptions {
 const HOUR = 3_600_000;
 const DUPLICATE_WINDOW_MS = 120_000;
 const TEXT = new TextEncoder();
+
+/**
+ * Sends a command's reply without ever throwing: `respond` throws synchronously when the reply is larger than
+ * the server's max_payload or the connection is closing, and a throw here would be an unhandled rejection,
+ * which a service treats as fatal. A reply that cannot be sent becomes a `reply_failed` error reply, so the
+ * caller learns why instead of timing out; when even that fails (the connection is gone), the caller times out.
+ */
+function respond(msg: Msg, reply: CommandReply<unknown>): void {
+  if (!msg.reply) return;
+  try {
+    msg.respond(TEXT.encode(encodeReply(reply)));
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    try {
+      msg.respond(
+        TEXT.encode(
+          encodeReply({
+            ok: false,
+            error: { code: 'reply_failed', message: `the reply was not sent: ${message}` },
+          }),
+        ),
+      );
+    } catch {
+      // Nothing reaches the caller any more; its request times out.
+    }
+  }
+}
 const JSON_DECODER = new TextDecoder();
 
 /** Connects to NATS, provisions streams and buckets idempotently, and returns the bus. */
@@ -371,11 +399,11 @@ class NatsBus implements Bus {
       queue: encodeToken(command.service),
       callback: (error, msg) => {
         if (error) return;
-        const work = callHandler(command, decodeBytes(msg.data), handler).then((reply) => {
-          if (msg.reply) msg.respond(TEXT.encode(encodeReply(reply)));
-        });
+        const work = callHandler(command, decodeBytes(msg.data), handler).then((reply) =>
+          respond(msg, reply),
+        );
         inFlight.add(work);
-        void work.finally(() => inFlight.delete(work));
+        work.then(() => inFlight.delete(work));
       },
     });
     return this.subscriptions.track(async () => {

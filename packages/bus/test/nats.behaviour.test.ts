@@ -1,8 +1,10 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import Type from 'typebox';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Bus, VitalDelivery } from '../src/bus.js';
-import { BusUnavailableError } from '../src/errors.js';
+import { BusCommandError, BusUnavailableError } from '../src/errors.js';
+import { defineCommand } from '../src/messages.js';
 import { connectNatsBus } from '../src/nats-bus.js';
 import { OwnNatsServer } from '../src/own-nats-server.js';
 import { eventually, natsUrlForTests, removeTopology, uniquePrefix } from '../src/testing.js';
@@ -134,4 +136,24 @@ describe('NATS bus behaviour', () => {
     await eventually(() => expect(seen).toContain(after.id), 15_000);
     await sub.stop();
   }, 40_000);
+
+  it('answers reply_failed when a reply cannot be sent, and keeps serving', async () => {
+    const prefix = uniquePrefix();
+    cleanups.push(() => removeTopology(url, prefix));
+    const bus = await open(prefix);
+    const ECHO = defineCommand({
+      service: 'test',
+      verb: 'echo',
+      request: Type.Object({ bytes: Type.Integer({ minimum: 0 }) }),
+      reply: Type.Object({ blob: Type.String() }),
+    });
+    // Larger than the server's max_payload (1 MiB by default): the client refuses to send it.
+    const sub = await bus.handleCommand(ECHO, async ({ bytes }) => ({ blob: 'x'.repeat(bytes) }));
+    const failed = await bus.request(ECHO, { bytes: 2 * 1024 * 1024 }).catch((error: unknown) => error);
+    expect(failed).toBeInstanceOf(BusCommandError);
+    expect(failed).toMatchObject({ code: 'reply_failed' });
+    expect((failed as Error).message).toMatch(/payload/i);
+    expect(await bus.request(ECHO, { bytes: 3 })).toEqual({ blob: 'xxx' });
+    await sub.stop();
+  });
 });
