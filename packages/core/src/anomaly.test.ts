@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { testVital } from './testing.js';
 import { buildInfectionReport, InfectionReport, severityOf } from './anomaly.js';
 import { compileChecker } from './schema.js';
+import { testVital } from './testing.js';
 
 describe('infection reports', () => {
   it('grades severity by maximum deviation', () => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from './testing.js';
 import { FleetCorrelator, UPSTREAM_SYMPTOMS } from './correlator.js';
+import { seededRandom } from './testing.js';
 
 describe('FleetCorrelator', () => {
   it('flags the same anomaly across many agents at once as external', () => {

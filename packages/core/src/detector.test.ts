@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { noisyVital, seededRandom, testVital } from './testing.js';
 import type { Anomaly } from './anomaly.js';
 import { AgentDetector, DEFAULT_DETECTOR_CONFIG, DetectorSnapshot, detectorConfig } from './detector.js';
 import { compileChecker } from './schema.js';
+import { noisyVital, seededRandom, testVital } from './testing.js';
 import type { Vital } from './vital.js';
 
 function warmDetector(seed = 1, samples = 40): { detector: AgentDetector; random: () => number } {
@@ -285,7 +285,9 @@ describe('AgentDetector', () => {
           const latency = point.spike ? point.latency * 20 : point.latency;
           const base: Partial<Vital> = { ts: i, id: `s-${i}` };
           const a = plain.observe(testVital({ ...base, latency_ms: latency, cost: point.cost }));
-          const b = scaled.observe(testVital({ ...base, latency_ms: latency * scale, cost: point.cost * scale }));
+          const b = scaled.observe(
+            testVital({ ...base, latency_ms: latency * scale, cost: point.cost * scale }),
+          );
           expectSameAnomalies(a, b, scale);
         });
       }),

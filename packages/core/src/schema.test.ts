@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { testVital } from './testing.js';
 import { compileChecker } from './schema.js';
+import { testVital } from './testing.js';
 import { Vital } from './vital.js';
 
 describe('compileChecker', () => {

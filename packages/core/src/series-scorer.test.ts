@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { gaussian, seededRandom } from './testing.js';
 import { DEFAULT_SERIES_SCORER_CONFIG, SeriesScorer } from './series-scorer.js';
+import { gaussian, seededRandom } from './testing.js';
 
 describe('SeriesScorer', () => {
   it('scores every sample in [0, 1], 0 while warming up, high on a spike', () => {
