@@ -1,6 +1,7 @@
 import type { HttpPlugin } from '@immune/runtime';
 import type { Gateway } from './gateway.js';
 import { managementRoutes } from './management/routes.js';
+import { ROOT_ANTHROPIC_PREFIXES } from './proxy/endpoints.js';
 
 export interface GatewayAppOptions {
   gateway: Gateway;
@@ -23,6 +24,11 @@ export const gatewayApp: HttpPlugin<GatewayAppOptions> = async (app, options) =>
     );
     proxyScope.all('/v1', gateway.proxy);
     proxyScope.all('/v1/*', gateway.proxy);
+    // The Anthropic API at the root too, for clients whose base URL already carries /v1 (docs/gateway.md).
+    for (const prefix of ROOT_ANTHROPIC_PREFIXES) {
+      proxyScope.all(prefix, gateway.proxy);
+      proxyScope.all(`${prefix}/*`, gateway.proxy);
+    }
   });
   await app.register(managementRoutes, { prefix: '/api/gateway', gateway });
 };

@@ -2,7 +2,7 @@ import { QUARANTINE_BUCKET, type QuarantineEntry } from '@immune/bus';
 import { OwnNatsServer } from '@immune/bus/testing';
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Harness, startHarness, vitalsFor } from './harness.js';
+import { type Harness, startHarness, vitalsFor, waitFor } from './harness.js';
 
 const quarantined = (agent: string, state: QuarantineEntry['state'] = 'QUARANTINED'): QuarantineEntry => ({
   agent_id: agent,
@@ -128,4 +128,34 @@ describe('gateway enforcement on real NATS', () => {
       await server.stop();
     }
   }, 60_000);
+});
+
+describe('quarantine of a call in flight, on real NATS', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  it('refuses and cancels a call that is still waiting for the provider when the quarantine lands', async () => {
+    h = await startHarness({ nats: true });
+    const harness = h;
+    harness.mock.setBehaviour('waiting', { latencyMs: 5000 });
+    const pending = client(harness, 'waiting')
+      .chat.completions.create(ask)
+      .catch((e: unknown) => e);
+    await waitFor(
+      () => harness.mock.requests.some((r) => r.headers['x-immune-agent'] === 'waiting'),
+      'the request to reach the provider',
+    );
+    expect(harness.gateway.quarantine.openCalls('waiting')).toBe(1);
+    await (await harness.bus.kv(QUARANTINE_BUCKET)).put('waiting', quarantined('waiting'));
+    const error = await pending;
+    expect(error).toBeInstanceOf(OpenAI.PermissionDeniedError);
+    expect((error as InstanceType<typeof OpenAI.PermissionDeniedError>).code).toBe('agent_quarantined');
+    const [vital] = await vitalsFor(harness, 1);
+    expect(vital).toMatchObject({ agent_id: 'waiting', success: false, error_type: 'agent_quarantined' });
+    await waitFor(() => harness.mock.abortedRequests >= 1, 'the provider request to be cancelled');
+    expect(harness.gateway.quarantine.openCalls('waiting')).toBe(0);
+  });
 });

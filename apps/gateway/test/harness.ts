@@ -22,6 +22,8 @@ export interface Harness {
   url: string;
   /** Every vital the gateway published, as a bus consumer received it. */
   vitals: Vital[];
+  /** The gateway's Prometheus text, as `GET /metrics` serves it. */
+  scrape(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -68,8 +70,13 @@ export async function startHarness(
     gateway,
     url: `http://127.0.0.1:${port}`,
     vitals,
+    scrape: () => metrics.scrape(),
     async close() {
-      await server.close();
+      // Every test awaits its own calls; a keep-alive socket that Node still counts as active (seen after a
+      // client aborted a stream) must not hold the close up.
+      const closing = server.close();
+      server.server.closeAllConnections();
+      await closing;
       await gateway.close();
       await consumer.stop();
       if (!options.bus) await bus.drain();
@@ -78,6 +85,15 @@ export async function startHarness(
       await mock.close();
     },
   };
+}
+
+/** Waits (generously: the machine is shared) until `condition` holds. */
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 /** Waits until `count` vitals have arrived and returns them (newest last). */

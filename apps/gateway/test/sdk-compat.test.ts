@@ -230,7 +230,7 @@ describe('real SDKs through the gateway', () => {
       (a as InstanceType<typeof OpenAI.RateLimitError>).error,
     );
     const [vital] = await vitalsFor(h, 1);
-    expect(vital).toMatchObject({ success: false, error_type: 'rate_limit_error' });
+    expect(vital).toMatchObject({ success: false, error_type: 'rate_limit_exceeded' });
   });
 
   it('counts an identical request repeated within the window as a retry', async () => {

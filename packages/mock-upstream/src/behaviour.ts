@@ -9,6 +9,14 @@ export interface Behaviour {
   latencyMs: number;
   /** Delay between streamed chunks, ms. */
   chunkDelayMs: number;
+  /**
+   * Streams only: the headers and the opening events (role chunk, `response.created`, `message_start`) leave at
+   * once, then the first token waits this long, as a real model's first token does. Time to first token must
+   * be measured at the first content event, not at the first byte.
+   */
+  firstTokenDelayMs: number;
+  /** Streams only: cut the connection after this many events, without ending the stream (0 = never). */
+  breakStreamAfterEvents: number;
   /** Tool calls per answer when the request offers tools. */
   toolCalls: number;
   /** Answer this status with a provider-style error body instead (0 = never). */
@@ -21,6 +29,8 @@ export const NORMAL_BEHAVIOUR: Behaviour = {
   outputTokens: 20,
   latencyMs: 0,
   chunkDelayMs: 0,
+  firstTokenDelayMs: 0,
+  breakStreamAfterEvents: 0,
   toolCalls: 1,
   errorStatus: 0,
   errorRate: 1,

@@ -42,6 +42,8 @@ export class MockUpstream {
   readonly requests: RecordedRequest[] = [];
   /** Streams whose client went away before the end: the gateway must propagate aborts. */
   abortedStreams = 0;
+  /** Any request (streamed or not) whose client went away before the answer was complete. */
+  abortedRequests = 0;
   private readonly server: Server;
   private readonly behaviours = new Map<string, Behaviour>();
   private readonly counters = new Map<string, number>();
@@ -49,6 +51,9 @@ export class MockUpstream {
 
   private constructor(private readonly options: MockUpstreamOptions) {
     this.server = createServer((req, res) => {
+      res.on('close', () => {
+        if (!res.writableFinished) this.abortedRequests++;
+      });
       this.handle(req, res).catch((error: unknown) => {
         if (!res.headersSent) this.json(res, 500, { error: { message: String(error), type: 'mock_error' } });
         else res.destroy();
@@ -119,6 +124,16 @@ export class MockUpstream {
     const behaviour = this.behaviours.get(agent) ?? NORMAL_BEHAVIOUR;
     const anthropic = path.endsWith('/messages');
 
+    if (req.method === 'GET' && path.endsWith('/models') && header(req, 'anthropic-version') !== undefined) {
+      const data = ['claude-3-5-haiku-20241022', 'claude-sonnet-4-20250514'].map((id) => ({
+        type: 'model',
+        id,
+        display_name: id,
+        created_at: '2025-05-14T00:00:00Z',
+      }));
+      this.json(res, 200, { data, has_more: false, first_id: data[0]!.id, last_id: data.at(-1)!.id });
+      return;
+    }
     if (req.method === 'GET' && path.endsWith('/models')) {
       this.json(res, 200, {
         object: 'list',
@@ -140,6 +155,10 @@ export class MockUpstream {
           code: 'unknown_url',
         },
       });
+      return;
+    }
+    if (path.endsWith('/messages/count_tokens')) {
+      this.json(res, 200, { input_tokens: this.answer(body, behaviour, true).inputTokens });
       return;
     }
     if (behaviour.latencyMs > 0) await sleep(behaviour.latencyMs);
@@ -191,25 +210,31 @@ export class MockUpstream {
     return Math.floor((n + 1) * behaviour.errorRate) > Math.floor(n * behaviour.errorRate);
   }
 
+  /** Error bodies as each provider sends them: OpenAI's 429 says `type: requests, code: rate_limit_exceeded`. */
   private fail(res: ServerResponse, status: number, anthropic: boolean): void {
-    const type =
-      status === 429
-        ? 'rate_limit_error'
-        : status >= 500
-          ? anthropic
-            ? 'api_error'
-            : 'server_error'
-          : 'invalid_request_error';
     const message =
       status === 429
         ? 'Rate limit reached for requests'
         : 'The server had an error while processing your request.';
-    if (anthropic)
-      this.json(res, status === 503 ? 529 : status, {
-        type: 'error',
-        error: { type: status === 503 ? 'overloaded_error' : type, message },
-      });
-    else this.json(res, status, { error: { message, type, param: null, code: null } });
+    if (anthropic) {
+      const type =
+        status === 429
+          ? 'rate_limit_error'
+          : status === 503
+            ? 'overloaded_error'
+            : status >= 500
+              ? 'api_error'
+              : 'invalid_request_error';
+      this.json(res, status === 503 ? 529 : status, { type: 'error', error: { type, message } });
+      return;
+    }
+    const [type, code] =
+      status === 429
+        ? ['requests', 'rate_limit_exceeded']
+        : status >= 500
+          ? ['server_error', null]
+          : ['invalid_request_error', null];
+    this.json(res, status, { error: { message, type, param: null, code } });
   }
 
   private answer(body: Json, behaviour: Behaviour, anthropic: boolean): Answer {
@@ -282,14 +307,29 @@ export class MockUpstream {
     req.on('aborted', () => {
       closed = true;
     });
-    for (const [event, data] of events) {
+    const firstToken = events.findIndex(([event, data]) => isFirstToken(event, data));
+    for (const [index, [event, data]] of events.entries()) {
+      if (index === firstToken && behaviour.firstTokenDelayMs > 0) await sleep(behaviour.firstTokenDelayMs);
       if (closed) return;
+      if (behaviour.breakStreamAfterEvents > 0 && index === behaviour.breakStreamAfterEvents) {
+        // Let what was written reach the client first: a destroy drops unsent bytes, headers included.
+        await new Promise<void>((resolve) => res.write('', () => resolve()));
+        res.destroy();
+        return;
+      }
       res.write(`${event ? `event: ${event}\n` : ''}data: ${JSON.stringify(data)}\n\n`);
       if (behaviour.chunkDelayMs > 0) await sleep(behaviour.chunkDelayMs);
     }
     if (done && !closed) res.write('data: [DONE]\n\n');
     res.end();
   }
+}
+
+/** The first event that carries a generated token: a content or tool delta, in each wire format. */
+function isFirstToken(event: string | undefined, data: unknown): boolean {
+  if (event !== undefined) return event === 'content_block_delta' || event.endsWith('.delta');
+  const delta = isRecord(data) && Array.isArray(data.choices) ? data.choices[0]?.delta : undefined;
+  return isRecord(delta) && ((typeof delta.content === 'string' && delta.content !== '') || 'tool_calls' in delta);
 }
 
 const WORDS = ['the', 'agent', 'reviewed', 'data', 'and', 'found', 'a', 'clear', 'answer', 'today'];

@@ -122,7 +122,8 @@ describe('mock upstream speaks the providers real wire formats', () => {
       bad.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }),
     ).rejects.toMatchObject({
       status: 429,
-      type: 'rate_limit_error',
+      type: 'requests',
+      code: 'rate_limit_exceeded',
     });
     await expect(
       openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }),

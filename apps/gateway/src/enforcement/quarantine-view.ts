@@ -1,18 +1,22 @@
 import { type Bus, type KvWatch, QUARANTINE_BUCKET, type QuarantineEntry } from '@immune/bus';
 import { isBlocked } from '@immune/core';
 
-export interface OpenStream {
-  /** Ends the stream cleanly with a final error event naming the reason. */
+export interface OpenCall {
+  /**
+   * The agent was quarantined while this call was in flight: abort the upstream request, and answer a refusal
+   * (still waiting for headers) or end the stream cleanly with a final error event naming the reason.
+   */
   kill(entry: QuarantineEntry): void;
 }
 
 /**
  * The gateway's live copy of the quarantine bucket. Every replica watches it, so a quarantine written by the
- * sentinel or healer is enforced by the very next request, and ends the agent's streams that are open.
+ * sentinel or healer is enforced by the very next request, and ends the agent's calls that are in flight,
+ * whether they still wait for the provider's headers or already stream.
  */
 export class QuarantineView {
   private readonly blocked = new Map<string, QuarantineEntry>();
-  private readonly streams = new Map<string, Set<OpenStream>>();
+  private readonly calls = new Map<string, Set<OpenCall>>();
   private watch: KvWatch | undefined;
 
   async start(bus: Bus): Promise<void> {
@@ -27,34 +31,52 @@ export class QuarantineView {
       return;
     }
     this.blocked.set(agentId, entry);
-    for (const stream of this.streams.get(agentId) ?? []) stream.kill(entry);
+    const open = this.calls.get(agentId);
+    if (open) for (const call of [...open]) call.kill(entry);
   }
 
-  /** The quarantine that blocks this agent, if any. O(1): this runs on every request. */
+  /** The quarantine that blocks this agent, if any. O(1). */
   blockOf(agentId: string): QuarantineEntry | undefined {
     return this.blocked.get(agentId);
+  }
+
+  /**
+   * The request path's one quarantine check: returns the entry that blocks the agent, or registers the call,
+   * in the same synchronous step, so no quarantine can slip in between the check and the registration. An
+   * admitted call must be released on every way out (`release`).
+   */
+  admit(agentId: string, call: OpenCall): QuarantineEntry | undefined {
+    const blocked = this.blocked.get(agentId);
+    if (blocked) return blocked;
+    let set = this.calls.get(agentId);
+    if (!set) {
+      set = new Set();
+      this.calls.set(agentId, set);
+    }
+    set.add(call);
+    return undefined;
+  }
+
+  release(agentId: string, call: OpenCall): void {
+    const set = this.calls.get(agentId);
+    if (!set?.delete(call)) return;
+    if (set.size === 0) this.calls.delete(agentId);
   }
 
   list(): QuarantineEntry[] {
     return [...this.blocked.values()];
   }
 
-  /** Registers an open stream; returns the function that unregisters it. */
-  track(agentId: string, stream: OpenStream): () => void {
-    let set = this.streams.get(agentId);
-    if (!set) {
-      set = new Set();
-      this.streams.set(agentId, set);
-    }
-    set.add(stream);
-    return () => {
-      set.delete(stream);
-      if (set.size === 0) this.streams.delete(agentId);
-    };
+  /** Calls of this agent in flight on this replica (waiting for headers or streaming). */
+  openCalls(agentId: string): number {
+    return this.calls.get(agentId)?.size ?? 0;
   }
 
-  openStreams(agentId: string): number {
-    return this.streams.get(agentId)?.size ?? 0;
+  /** Calls in flight on this replica, every agent together. */
+  get inFlight(): number {
+    let total = 0;
+    for (const set of this.calls.values()) total += set.size;
+    return total;
   }
 
   async stop(): Promise<void> {

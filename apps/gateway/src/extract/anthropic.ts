@@ -41,6 +41,8 @@ export function observeMessage(status: number, rawBody: unknown, requestedModel?
 export class MessagesStreamTap {
   private readonly observation: CallObservation;
   private sawStop = false;
+  /** performance.now() at the first `content_block_delta` (text, tool input or thinking). */
+  firstTokenAt: number | undefined;
 
   constructor(requestedModel: string | undefined) {
     this.observation = emptyObservation(requestedModel);
@@ -64,6 +66,9 @@ export class MessagesStreamTap {
         }
         break;
       }
+      case 'content_block_delta':
+        this.firstTokenAt ??= performance.now();
+        break;
       case 'content_block_start':
         if (isRecord(payload.content_block) && payload.content_block.type === 'tool_use')
           this.observation.tool_calls++;

@@ -44,7 +44,10 @@ describe('OpenAI chat completions', () => {
 
   it('classifies error bodies', () => {
     const body = { error: { message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' } };
-    expect(observeChatCompletion(429, body, 'gpt-4o').error_type).toBe('requests');
+    expect(observeChatCompletion(429, body, 'gpt-4o').error_type).toBe('rate_limit_exceeded');
+    expect(errorTypeOf(429, { error: { status: 'RESOURCE_EXHAUSTED', code: 429 } })).toBe(
+      'RESOURCE_EXHAUSTED',
+    );
     expect(observeChatCompletion(502, 'Bad gateway', 'gpt-4o').error_type).toBe('http_502');
     expect(errorTypeOf(429, {})).toBe('rate_limit_error');
   });

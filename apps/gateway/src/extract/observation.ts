@@ -34,12 +34,13 @@ export function stringOr(value: unknown, fallback?: string): string | undefined 
 }
 
 /**
- * A short, stable error class from a status and an error body in either provider's format, e.g.
- * `rate_limit_error`, `invalid_request_error`, `overloaded_error`, or `http_502` when the body says nothing.
+ * A short, stable error class from a status and an error body in any provider's format, the most specific
+ * field first: OpenAI's `code` (`rate_limit_exceeded`, where `type` says only `requests`), then `type`
+ * (Anthropic's `overloaded_error`), then Google's `status` (`RESOURCE_EXHAUSTED`), else `http_502` and the like.
  */
 export function errorTypeOf(status: number, body: unknown): string {
   const error = isRecord(body) && isRecord(body.error) ? body.error : undefined;
-  const named = stringOr(error?.type) ?? stringOr(error?.code);
+  const named = stringOr(error?.code) ?? stringOr(error?.type) ?? stringOr(error?.status);
   if (named) return named;
   if (status === 429) return 'rate_limit_error';
   if (status === 408 || status === 504) return 'timeout';

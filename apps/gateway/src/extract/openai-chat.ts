@@ -37,6 +37,19 @@ function applyUsage(observation: CallObservation, usage: unknown): void {
   observation.total_tokens = typeof usage.total_tokens === 'number' ? usage.total_tokens : undefined;
 }
 
+/** The opening chunk carries `role` and an empty `content`; the first token is the first non-empty field. */
+function carriesToken(delta: Record<string, unknown>): boolean {
+  return (
+    nonEmpty(delta.content) ||
+    nonEmpty(delta.refusal) ||
+    nonEmpty(delta.reasoning_content) ||
+    nonEmpty(delta.reasoning) ||
+    (Array.isArray(delta.tool_calls) && delta.tool_calls.length > 0)
+  );
+}
+
+const nonEmpty = (value: unknown) => typeof value === 'string' && value !== '';
+
 /**
  * Reads a chat-completions stream event by event. When the gateway injected `stream_options.include_usage`
  * for a client that did not ask, `hideUsage` is true and the tap marks the extra usage-only chunk for removal
@@ -47,6 +60,8 @@ export class ChatStreamTap {
   private readonly observation: CallObservation;
   private readonly toolCalls = new Set<string>();
   private sawUsage = false;
+  /** performance.now() at the first delta that carries a generated token (text, refusal, reasoning or a tool call). */
+  firstTokenAt: number | undefined;
 
   constructor(
     requestedModel: string | undefined,
@@ -72,7 +87,10 @@ export class ChatStreamTap {
     if (typeof chunk.model === 'string') this.observation.model = chunk.model;
     const choices = Array.isArray(chunk.choices) ? chunk.choices : [];
     for (const choice of choices) {
-      if (!isRecord(choice) || !isRecord(choice.delta) || !Array.isArray(choice.delta.tool_calls)) continue;
+      if (!isRecord(choice) || !isRecord(choice.delta)) continue;
+      if (this.firstTokenAt === undefined && carriesToken(choice.delta))
+        this.firstTokenAt = performance.now();
+      if (!Array.isArray(choice.delta.tool_calls)) continue;
       for (const call of choice.delta.tool_calls) {
         if (isRecord(call)) this.toolCalls.add(`${numberOr(choice.index)}:${numberOr(call.index)}`);
       }

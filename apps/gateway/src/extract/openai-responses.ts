@@ -44,6 +44,11 @@ function fill(observation: CallObservation, response: Record<string, unknown>): 
 export class ResponsesStreamTap {
   private readonly observation: CallObservation;
   private finished = false;
+  /**
+   * performance.now() at the first delta event (`response.output_text.delta`, a function call's arguments,
+   * reasoning or refusal text). `response.created` and `in_progress` come before any token.
+   */
+  firstTokenAt: number | undefined;
 
   constructor(requestedModel: string | undefined) {
     this.observation = emptyObservation(requestedModel);
@@ -51,6 +56,7 @@ export class ResponsesStreamTap {
 
   onEvent(event: SseEvent): void {
     const type = event.event;
+    if (this.firstTokenAt === undefined && type?.endsWith('.delta')) this.firstTokenAt = performance.now();
     if (
       type !== 'response.completed' &&
       type !== 'response.failed' &&

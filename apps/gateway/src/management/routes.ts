@@ -31,7 +31,7 @@ const AgentSummary = Type.Object({
   cost: Type.Number(),
   last_model: Type.Optional(Type.String()),
   quarantined: Type.Boolean(),
-  open_streams: Type.Integer(),
+  open_calls: Type.Integer(),
 });
 
 const AgentIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
@@ -73,7 +73,7 @@ export const managementRoutes: FastifyPluginAsync<{ gateway: Gateway }> = async 
         agents: gateway.directory.list().map((agent) => ({
           ...agent,
           quarantined: gateway.quarantine.blockOf(agent.agent_id) !== undefined,
-          open_streams: gateway.quarantine.openStreams(agent.agent_id),
+          open_calls: gateway.quarantine.openCalls(agent.agent_id),
         })),
       }),
     );

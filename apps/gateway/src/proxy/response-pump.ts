@@ -5,8 +5,6 @@ import { lastEventBoundary } from './event-boundary.js';
 export type EventDecision = 'forward' | 'drop' | { data: string };
 
 export interface PumpResult {
-  /** performance.now() when the first body byte reached the client (time to first token for streams). */
-  firstByteAt: number | undefined;
   /** The client went away before the end. */
   clientAborted: boolean;
   /** The stream was ended by the gateway (`kill`). */
@@ -19,7 +17,6 @@ export interface PumpResult {
 
 function emptyResult(): PumpResult {
   return {
-    firstByteAt: undefined,
     clientAborted: false,
     killed: false,
     body: undefined,
@@ -51,8 +48,8 @@ export interface SsePumpOptions {
   onEvent: (event: SseEvent) => EventDecision | undefined;
   /** When true every event is re-framed (needed to drop or rewrite); otherwise the bytes pass untouched. */
   transform: boolean;
-  /** Resolves to a final SSE text to send when the gateway ends the stream itself. */
-  killSignal: AbortSignal;
+  /** Whether the gateway ended the stream itself (quarantine); `killEvent` is then the last event sent. */
+  isKilled: () => boolean;
   killEvent: () => string;
 }
 
@@ -79,7 +76,6 @@ export async function pumpSse(options: SsePumpOptions): Promise<PumpResult> {
       }
       if (out !== '') await write(res, out);
     }
-    result.firstByteAt ??= performance.now();
   };
   try {
     for await (const chunk of options.body) {
@@ -103,12 +99,15 @@ export async function pumpSse(options: SsePumpOptions): Promise<PumpResult> {
     }
     for (const event of parser.end()) options.onEvent(event);
   } catch (error) {
-    if (options.killSignal.aborted) result.killed = true;
+    if (options.isKilled()) result.killed = true;
     else if (res.destroyed) result.clientAborted = true;
     else result.upstreamError = error;
   }
   if (result.killed && !res.destroyed) await write(res, options.killEvent());
-  if (!res.destroyed) res.end();
+  // A stream the provider broke off is broken for the client too, as it would be without the gateway; a
+  // clean end would pass the cut answer off as complete.
+  if (result.upstreamError !== undefined) res.destroy();
+  else if (!res.destroyed) res.end();
   else if (!res.writableFinished) result.clientAborted = true;
   return result;
 }
@@ -135,13 +134,14 @@ export async function pumpBody(options: BodyPumpOptions): Promise<PumpResult> {
       size += chunk.length;
       if (size <= options.inspectLimit) kept.push(chunk);
       await write(res, chunk);
-      result.firstByteAt ??= performance.now();
     }
   } catch (error) {
     if (res.destroyed) result.clientAborted = true;
     else result.upstreamError = error;
   }
-  if (!res.destroyed) res.end();
+  // Half a JSON document is worse than none: a body the upstream broke off breaks the client's connection too.
+  if (result.upstreamError !== undefined) res.destroy();
+  else if (!res.destroyed) res.end();
   if (size <= options.inspectLimit && !result.clientAborted && result.upstreamError === undefined) {
     result.body = kept.length === 1 ? Buffer.from(kept[0]!) : Buffer.concat(kept);
   }

@@ -15,7 +15,8 @@ export interface AgentSummary {
 
 /**
  * What this gateway replica has seen of each agent, for the management API: a summary and the last few
- * vitals. Bounded: the least recently seen agents are forgotten first.
+ * vitals. Bounded: the least recently seen agents are forgotten first. The map is kept in order of last
+ * sighting (a sighting moves the agent to the end), so the eviction victim is always the first key: O(1).
  */
 export class AgentDirectory {
   private readonly agents = new Map<string, { summary: AgentSummary; recent: Vital[] }>();
@@ -30,13 +31,13 @@ export class AgentDirectory {
     const existing = this.agents.get(agentId);
     if (existing) {
       existing.summary.last_seen = now;
+      this.agents.delete(agentId);
+      this.agents.set(agentId, existing);
       return false;
     }
     if (this.agents.size >= this.maxAgents) {
-      const oldest = [...this.agents.entries()].sort(
-        (a, b) => a[1].summary.last_seen - b[1].summary.last_seen,
-      )[0];
-      if (oldest) this.agents.delete(oldest[0]);
+      const oldest = this.agents.keys().next();
+      if (!oldest.done) this.agents.delete(oldest.value);
     }
     this.agents.set(agentId, {
       summary: {
