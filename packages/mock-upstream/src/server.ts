@@ -329,7 +329,9 @@ export class MockUpstream {
 function isFirstToken(event: string | undefined, data: unknown): boolean {
   if (event !== undefined) return event === 'content_block_delta' || event.endsWith('.delta');
   const delta = isRecord(data) && Array.isArray(data.choices) ? data.choices[0]?.delta : undefined;
-  return isRecord(delta) && ((typeof delta.content === 'string' && delta.content !== '') || 'tool_calls' in delta);
+  return (
+    isRecord(delta) && ((typeof delta.content === 'string' && delta.content !== '') || 'tool_calls' in delta)
+  );
 }
 
 const WORDS = ['the', 'agent', 'reviewed', 'data', 'and', 'found', 'a', 'clear', 'answer', 'today'];
