@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { type Bus, DEFAULT_PUBLISHER_OPTIONS, type Provider, VitalPublisher } from '@immune/bus';
-import { compileChecker } from '@immune/core';
+import { compileChecker, Pricing, PricingTable } from '@immune/core';
 import { instruments, type Logger } from '@immune/runtime';
 import type { Meter } from '@opentelemetry/api';
 import { Agent, type Dispatcher } from 'undici';
@@ -9,7 +9,6 @@ import { QuarantineView } from './enforcement/quarantine-view.js';
 import { RetryTracker } from './extract/retry-tracker.js';
 import { GatewayConfigStore } from './gateway-config-store.js';
 import { PolicyEngine } from './policy/policy-engine.js';
-import { Pricing, PricingTable } from './pricing/pricing.js';
 import { createProxyHandler, type ProxyMetrics } from './proxy/proxy-handler.js';
 import { ProviderRegistry } from './routing/providers.js';
 import { AgentDirectory } from './state/agent-directory.js';

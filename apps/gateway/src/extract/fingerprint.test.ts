@@ -1,27 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { requestHashOf, systemPromptOf } from './fingerprint.js';
+import { requestHashOf } from './fingerprint.js';
 import { RetryTracker } from './retry-tracker.js';
 
-describe('system prompt extraction', () => {
-  it('takes system and developer messages from chat, instructions from Responses, system from Anthropic', () => {
-    const chat = {
-      model: 'gpt-4o',
-      messages: [
-        { role: 'system', content: 'You are a researcher.' },
-        { role: 'developer', content: [{ type: 'text', text: 'Cite sources.' }] },
-        { role: 'user', content: 'hello' },
-      ],
-    };
-    expect(systemPromptOf('chat', chat)).toBe('You are a researcher.\nCite sources.');
-    expect(systemPromptOf('responses', { instructions: 'Be brief.', input: 'hi' })).toBe('Be brief.');
-    expect(systemPromptOf('messages', { system: [{ type: 'text', text: 'Analyst.' }], messages: [] })).toBe(
-      'Analyst.',
-    );
-    expect(systemPromptOf('messages', { system: 'Plain.' })).toBe('Plain.');
-    expect(systemPromptOf('chat', { messages: [{ role: 'user', content: 'x' }] })).toBeUndefined();
-    expect(systemPromptOf('embeddings', { input: 'x' })).toBeUndefined();
-  });
-
+describe('request hash', () => {
   it('hashes the same request the same way, and different agents or bodies apart', () => {
     const a = requestHashOf('agent-1', '/v1/chat/completions', '{"x":1}');
     expect(a).toBe(requestHashOf('agent-1', '/v1/chat/completions', new TextEncoder().encode('{"x":1}')));

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { ApiKind } from '../extract/fingerprint.js';
+import type { ApiKind } from '@immune/core';
 import type { ApiFamily } from '../routing/providers.js';
 
 export interface Endpoint {

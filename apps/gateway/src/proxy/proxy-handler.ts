@@ -1,19 +1,27 @@
 import { randomUUID } from 'node:crypto';
 import type { Bus, QuarantineEntry, VitalPublisher } from '@immune/bus';
-import { apiKeyOf, type IdentityOptions, identifyAgent, keyFingerprint, type Vital } from '@immune/core';
+import {
+  apiKeyOf,
+  type IdentityOptions,
+  identifyAgent,
+  keyFingerprint,
+  type Pricing,
+  promptHashOf,
+  systemPromptOf,
+  type Vital,
+} from '@immune/core';
 import type { Logger } from '@immune/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type Dispatcher, errors as undiciErrors, request as undiciRequest } from 'undici';
 import type { OpenCall, QuarantineView } from '../enforcement/quarantine-view.js';
 import { MessagesStreamTap, observeMessage } from '../extract/anthropic.js';
-import { requestHashOf, sha256Hex, systemPromptOf } from '../extract/fingerprint.js';
+import { requestHashOf } from '../extract/fingerprint.js';
 import { type CallObservation, emptyObservation, isRecord } from '../extract/observation.js';
 import { ChatStreamTap, observeChatCompletion } from '../extract/openai-chat.js';
 import { observeResponse, ResponsesStreamTap } from '../extract/openai-responses.js';
 import type { RetryTracker } from '../extract/retry-tracker.js';
 import type { SseEvent } from '../extract/sse.js';
 import type { PolicyEngine } from '../policy/policy-engine.js';
-import type { Pricing } from '../pricing/pricing.js';
 import { assertSafePath, type ProviderRegistry, UnsafePathError } from '../routing/providers.js';
 import type { AgentDirectory } from '../state/agent-directory.js';
 import { canonicalPath, type Endpoint, endpointOf } from './endpoints.js';
@@ -188,7 +196,7 @@ export function createProxyHandler(deps: ProxyDeps) {
           // A client that hangs up on its own stream is not an unhealthy call.
           success: status < 400 && (errorType === undefined || errorType === 'client_aborted'),
           ...(errorType !== undefined || status >= 400 ? { error_type: errorType ?? `http_${status}` } : {}),
-          ...(systemPrompt !== undefined ? { prompt_hash: sha256Hex(systemPrompt) } : {}),
+          ...(systemPrompt !== undefined ? { prompt_hash: promptHashOf(systemPrompt) } : {}),
           ...(requestHash !== undefined ? { request_hash: requestHash } : {}),
         };
         deps.publisher.submit(vital);

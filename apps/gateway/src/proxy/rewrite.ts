@@ -1,4 +1,4 @@
-import type { ApiKind } from '../extract/fingerprint.js';
+import type { ApiKind } from '@immune/core';
 import { isRecord } from '../extract/observation.js';
 import type { Mutations } from '../policy/policy-engine.js';
 
