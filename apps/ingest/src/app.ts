@@ -125,10 +125,10 @@ export const ingestApp: HttpPlugin<IngestAppOptions> = async (app, options) => {
           sightings.set(vital.agent_id, Math.max(vital.ts, sightings.get(vital.agent_id) ?? 0));
       }
       if (sightings.size > 0) await registerReported(sightings, agents, bus, request);
-      const results = await Promise.allSettled(vitals.map((vital) => bus.publishVital(vital)));
-      const failure = results.find((result) => result.status === 'rejected');
-      if (failure !== undefined) {
-        const cause = failure.reason;
+      try {
+        // Pipelined: every publish of the batch goes out at once, one wait for all the acks.
+        await bus.publishVitals(vitals);
+      } catch (cause) {
         if (cause instanceof BusUnavailableError || cause instanceof BusClosedError) {
           metrics?.rejected.add(1, { reason: 'bus_unavailable' });
           reply.header('retry-after', '1');

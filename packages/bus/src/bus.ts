@@ -132,6 +132,13 @@ export interface Bus {
 
   /** Publishes a vital with dedupe id = vital id. Fails fast with BusUnavailableError while disconnected. */
   publishVital(vital: Vital): Promise<void>;
+  /**
+   * Publishes a batch of vitals (dedupe id = vital id) pipelined: every publish goes out at once and the
+   * batch waits once for all the acks. Resolves when the stream holds every one (stored, or recognised as a
+   * duplicate); rejects with BusUnavailableError when any was not acknowledged in time (or the bus is
+   * disconnected), and then some may be stored: a retry of the same vitals adds nothing twice.
+   */
+  publishVitals(vitals: readonly Vital[]): Promise<void>;
   consumeVitals(options: ConsumeVitalsOptions): Promise<Subscription>;
   /**
    * The backlog of the durable vitals consumer `durable` (as passed to `consumeVitals`) over `partitions`

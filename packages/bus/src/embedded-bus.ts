@@ -76,6 +76,15 @@ class EmbeddedBus implements Bus {
 
   async publishVital(vital: Vital): Promise<void> {
     this.assertOpen();
+    this.appendVital(vital);
+  }
+
+  async publishVitals(vitals: readonly Vital[]): Promise<void> {
+    this.assertOpen();
+    for (const vital of vitals) this.appendVital(vital);
+  }
+
+  private appendVital(vital: Vital): void {
     this.vitals.append(
       this.topology.vitalSubject(vital.agent_id),
       vital.id,

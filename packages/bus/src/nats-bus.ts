@@ -42,6 +42,7 @@ import { eventEnvelope, vitalEnvelope } from './envelopes.js';
 import { BusClosedError, BusNoRespondersError, BusTimeoutError, BusUnavailableError } from './errors.js';
 import { KeyedQueue } from './keyed-queue.js';
 import type { BucketDef, CommandDef, CommandReply, EventData, EventEnvelope, EventType } from './messages.js';
+import { PipelinedPublisher } from './pipelined-publisher.js';
 import {
   type Decoded,
   decodeJson,
@@ -191,6 +192,7 @@ class NatsBus implements Bus {
   private readonly subscriptions = new SubscriptionSet();
   private readonly kvs = new Map<string, Promise<KV>>();
   private draining = false;
+  private readonly batchPublisher: PipelinedPublisher;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -199,6 +201,7 @@ class NatsBus implements Bus {
     readonly topology: Topology,
     private readonly options: NatsBusOptions,
   ) {
+    this.batchPublisher = new PipelinedPublisher(nc);
     void this.watchStatus();
   }
 
@@ -224,6 +227,24 @@ class NatsBus implements Bus {
   async publishVital(vital: Vital): Promise<void> {
     this.assertWritable();
     await this.jsPublish(this.topology.vitalSubject(vital.agent_id), vitalEnvelope(vital), vital.id);
+  }
+
+  async publishVitals(vitals: readonly Vital[]): Promise<void> {
+    if (vitals.length === 0) return;
+    this.assertWritable();
+    const messages = vitals.map((vital) => ({
+      subject: this.topology.vitalSubject(vital.agent_id),
+      data: TEXT.encode(JSON.stringify(vitalEnvelope(vital))),
+      msgId: vital.id,
+    }));
+    try {
+      await this.batchPublisher.publish(messages, this.options.publishTimeoutMs ?? 2_000);
+    } catch (error) {
+      if (this.nc.isClosed()) throw new BusClosedError('bus: closed', { cause: error });
+      throw new BusUnavailableError(`bus: publishing ${vitals.length} vitals failed: ${message(error)}`, {
+        cause: error,
+      });
+    }
   }
 
   async publishEvent<T extends EventType>(
@@ -460,6 +481,7 @@ class NatsBus implements Bus {
     if (this.draining) return;
     this.draining = true;
     await this.subscriptions.stopAll();
+    this.batchPublisher.close();
     if (!this.nc.isClosed()) await this.nc.drain();
   }
 }

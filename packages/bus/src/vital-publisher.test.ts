@@ -22,9 +22,9 @@ const vital = (i: number): Vital => ({
 class SwitchableSink implements VitalSink {
   up = true;
   readonly received: string[] = [];
-  async publishVital(v: Vital): Promise<void> {
+  async publishVitals(vitals: readonly Vital[]): Promise<void> {
     if (!this.up) throw new Error('bus unavailable');
-    this.received.push(v.id);
+    for (const v of vitals) this.received.push(v.id);
   }
 }
 
@@ -81,13 +81,9 @@ describe('VitalPublisher', () => {
 
   it('lingers so that vitals submitted together leave in one flush', async () => {
     const batches: number[] = [];
-    let inFlight = 0;
     const sink: VitalSink = {
-      async publishVital() {
-        inFlight++;
-        await Promise.resolve();
-        batches.push(inFlight);
-        inFlight = 0;
+      async publishVitals(vitals) {
+        batches.push(vitals.length);
       },
     };
     const publisher = new VitalPublisher(sink, { capacity: 100, retryMs: 5, lingerMs: 20 });

@@ -1,7 +1,8 @@
 import type { Vital } from '@immune/core';
 
+/** Where the publisher sends its batches: the bus (`Bus.publishVitals`). */
 export interface VitalSink {
-  publishVital(vital: Vital): Promise<void>;
+  publishVitals(vitals: readonly Vital[]): Promise<void>;
 }
 
 export interface VitalPublisherOptions {
@@ -24,7 +25,7 @@ export const DEFAULT_PUBLISHER_OPTIONS: VitalPublisherOptions = {
   lingerMs: 5,
 };
 
-/** Vitals published concurrently in one flush round. */
+/** Vitals published (pipelined, one wait for their acks) in one flush round. */
 const BATCH = 256;
 
 /**
@@ -85,21 +86,20 @@ export class VitalPublisher {
     });
   }
 
-  /** Sends in order; stops at the first failure and leaves the rest for the next attempt. */
+  /** Sends in order; stops at the first failed batch and leaves it for the next attempt. */
   private async flush(): Promise<void> {
     while (this.buffer.length > 0) {
       const batch = this.buffer.slice(0, BATCH);
-      const results = await Promise.allSettled(batch.map((vital) => this.sink.publishVital(vital)));
-      const firstFailure = results.findIndex((r) => r.status === 'rejected');
-      const sent = firstFailure === -1 ? batch.length : firstFailure;
-      // A later vital of the batch may have been published after an earlier failure; re-sending it is
-      // harmless because the bus dedupes on the vital id.
-      this.buffer.splice(0, sent);
-      this.published += sent;
-      if (firstFailure !== -1) {
-        this.options.onError?.((results[firstFailure] as PromiseRejectedResult).reason);
+      try {
+        await this.sink.publishVitals(batch);
+      } catch (error) {
+        // Part of the batch may be on the bus already; sending it again is harmless because the bus dedupes
+        // on the vital id.
+        this.options.onError?.(error);
         return;
       }
+      this.buffer.splice(0, batch.length);
+      this.published += batch.length;
     }
   }
 

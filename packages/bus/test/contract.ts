@@ -133,6 +133,34 @@ export function busContract(
       await sub.stop();
     });
 
+    it('publishes a batch: each vital once, each agent in order, and a re-published batch adds nothing', async () => {
+      const seen: VitalDelivery[] = [];
+      const sub = await bus.consumeVitals({ durable: 'batch', handler: async (d) => void seen.push(d) });
+      const agents = ['batch.a', 'batch b', 'batch-c', agentOn(3, 'batch')];
+      const batch = Array.from({ length: 600 }, (_, i) =>
+        testVital(agents[i % agents.length]!, { ts: 1000 + i }),
+      );
+      await bus.publishVitals(batch);
+      await bus.publishVitals([]);
+      // A client retrying after a failure sends the same ids again, some with new ones.
+      const more = [testVital('batch.a', { ts: 5000 })];
+      await bus.publishVitals([...batch.slice(100, 300), ...more]);
+      await eventually(() => expect(seen).toHaveLength(601), 20_000);
+      await sleep(150);
+      expect(seen).toHaveLength(601);
+      expect(new Set(seen.map((d) => d.vital.id))).toEqual(new Set([...batch, ...more].map((v) => v.id)));
+      for (const agent of agents) {
+        const order = seen.filter((d) => d.vital.agent_id === agent).map((d) => d.vital.ts);
+        expect(order).toEqual([...order].sort((a, b) => a - b));
+      }
+      expect(seen.find((d) => d.vital.id === batch[7]!.id)).toMatchObject({
+        vital: batch[7],
+        partition: bus.topology.partitionOf(batch[7]!.agent_id),
+        redelivered: false,
+      });
+      await sub.stop();
+    });
+
     it('redelivers a vital whose handler failed, marked as redelivered', async () => {
       const attempts: VitalDelivery[] = [];
       const sub = await bus.consumeVitals({
@@ -487,6 +515,7 @@ export function busContract(
       const drained = await open(prefix);
       await drained.drain();
       await expect(drained.publishVital(testVital('late'))).rejects.toBeInstanceOf(BusClosedError);
+      await expect(drained.publishVitals([testVital('late')])).rejects.toBeInstanceOf(BusClosedError);
       expect(drained.status).toBe('closed');
     });
   });

@@ -125,6 +125,7 @@ describe('NATS bus behaviour', () => {
     await eventually(() => expect(bus.status).toBe('reconnecting'));
     const started = performance.now();
     await expect(bus.publishVital(testVital('outage-agent'))).rejects.toBeInstanceOf(BusUnavailableError);
+    await expect(bus.publishVitals([testVital('outage-agent')])).rejects.toBeInstanceOf(BusUnavailableError);
     expect(performance.now() - started).toBeLessThan(100);
 
     await server.resume();
@@ -133,7 +134,12 @@ describe('NATS bus behaviour', () => {
     await eventually(async () => {
       await bus.publishVital(after);
     }, 10_000);
-    await eventually(() => expect(seen).toContain(after.id), 15_000);
+    const batch = [testVital('outage-agent'), testVital('outage-agent')];
+    await bus.publishVitals(batch);
+    await eventually(
+      () => expect(seen).toEqual(expect.arrayContaining([after.id, ...batch.map((v) => v.id)])),
+      15_000,
+    );
     await sub.stop();
   }, 40_000);
 
@@ -155,5 +161,21 @@ describe('NATS bus behaviour', () => {
     expect((failed as Error).message).toMatch(/payload/i);
     expect(await bus.request(ECHO, { bytes: 3 })).toEqual({ blob: 'xxx' });
     await sub.stop();
+  });
+
+  it('fails a batch whose acks do not all come (no stream listens), without waiting for the timeout', async () => {
+    const prefix = uniquePrefix();
+    cleanups.push(() => removeTopology(url, prefix));
+    const bus = await open(prefix);
+    const nc = await connect({ servers: url });
+    cleanups.push(() => nc.close());
+    await (await jetstreamManager(nc)).streams.delete(bus.topology.vitalsStream);
+    const started = performance.now();
+    const failure = await bus
+      .publishVitals([testVital('gone'), testVital('gone')])
+      .catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(BusUnavailableError);
+    expect(String(failure)).toMatch(/2 of 2: no stream acknowledged the publish \(status 503/);
+    expect(performance.now() - started).toBeLessThan(500);
   });
 });
