@@ -7,6 +7,7 @@
 #   docker build --build-arg SERVICE=sentinel --target service -t immune/sentinel .
 #   docker build --build-arg SERVICE=healer   --target service -t immune/healer   .
 #   docker build --build-arg SERVICE=ingest   --target service -t immune/ingest   .
+#   docker build --build-arg SERVICE=dashboard --target service -t immune/dashboard .
 #   docker build --target cli -t immune/cli .            # the operator CLI (`immune ...`)
 #
 # SERVICE is the folder name under apps/ (the package is @immune/<SERVICE>). The build context is the repository

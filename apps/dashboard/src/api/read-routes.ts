@@ -1,0 +1,287 @@
+import {
+  ApprovalView,
+  HEALER_AGENTS,
+  HEALER_APPROVALS,
+  HEALER_INFECTIONS,
+  SENTINEL_LIFECYCLE,
+} from '@immune/bus';
+import { DIAGNOSIS_TYPES, HEALING_ACTIONS, LIFECYCLE_STATES, summarizeMemory } from '@immune/core';
+import { ErrorResponse, HttpError, type HttpPlugin } from '@immune/runtime';
+import type { Repositories } from '@immune/store';
+import Type from 'typebox';
+import type { LiveHub } from '../live/live-hub.js';
+import type { CommandClient } from './command-client.js';
+import { AgentParams, IncidentParams, WindowQuery, windowMs } from './schemas.js';
+import {
+  AgentCard,
+  AgentDetail,
+  AgentSeries,
+  CHARTED_METRICS,
+  Incident,
+  Overview,
+  Patterns,
+} from './views.js';
+
+export interface ReadRouteOptions {
+  commands: CommandClient;
+  repos: Repositories;
+  hub: LiveHub;
+  now: () => number;
+}
+
+const errors = { '4xx': ErrorResponse, '5xx': ErrorResponse };
+
+/** Everything the UI reads: each route answers from the healer's commands or PostgreSQL's read models. */
+export const readRoutes: HttpPlugin<ReadRouteOptions> = async (app, { commands, repos, hub, now }) => {
+  app.get(
+    '/api/overview',
+    {
+      schema: {
+        tags: ['fleet'],
+        summary: 'Headline figures over a window, and the fleet-wide causes active now',
+        querystring: WindowQuery,
+        response: { 200: Overview, ...errors },
+      },
+    },
+    async (request) => {
+      const window = windowMs(request.query.window);
+      const since = now() - window;
+      const [{ agents }, calls, infections] = await Promise.all([
+        commands.send(HEALER_AGENTS, {}),
+        repos.vitals.count({ since }),
+        repos.infections.list({ since, limit: 10_000 }),
+      ]);
+      const byState = Object.fromEntries(LIFECYCLE_STATES.map((state) => [state, 0])) as Record<
+        string,
+        number
+      >;
+      for (const agent of agents) byState[agent.state] = (byState[agent.state] ?? 0) + 1;
+      return {
+        window: request.query.window ?? '1h',
+        window_ms: window,
+        generated_at: now(),
+        agents: {
+          total: agents.length,
+          quarantined: agents.filter((agent) => agent.quarantined).length,
+          by_state: byState,
+        },
+        calls,
+        infections: infections.length,
+        healed: infections.filter((infection) => infection.status === 'resolved').length,
+        fleet: hub.activeFleetCauses(now()),
+      };
+    },
+  );
+
+  app.get(
+    '/api/agents',
+    {
+      schema: {
+        tags: ['fleet'],
+        summary: 'Every agent with its state, quarantine and open case',
+        response: { 200: Type.Object({ agents: Type.Array(AgentCard) }), ...errors },
+      },
+    },
+    async () => {
+      const [{ agents }, stored] = await Promise.all([
+        commands.send(HEALER_AGENTS, {}),
+        repos.agents.list({ limit: 10_000 }),
+      ]);
+      const details = new Map(stored.map((agent) => [agent.id, agent]));
+      return {
+        agents: agents.map((agent) => {
+          const detail = details.get(agent.agent_id);
+          return {
+            ...agent,
+            name: detail?.name ?? null,
+            model: detail?.model ?? null,
+            mcp_servers: detail?.mcp_servers ?? [],
+            tags: detail?.tags ?? [],
+          };
+        }),
+      };
+    },
+  );
+
+  app.get(
+    '/api/agents/:agentId',
+    {
+      schema: {
+        tags: ['fleet'],
+        summary:
+          'One agent: lifecycle history, infections with their ladders, healing history, recent vitals',
+        params: AgentParams,
+        response: { 200: AgentDetail, ...errors },
+      },
+    },
+    async (request) => {
+      const agentId = request.params.agentId;
+      const [{ agents }, stored, lifecycle, { infections }, healing, recent] = await Promise.all([
+        commands.send(HEALER_AGENTS, {}),
+        repos.agents.get(agentId),
+        repos.lifecycleEvents.history(agentId),
+        commands.send(HEALER_INFECTIONS, { agent_id: agentId, limit: 50 }),
+        repos.healingActions.forAgent(agentId, { limit: 100 }),
+        repos.vitals.recent(agentId, { limit: 50 }),
+      ]);
+      const row = agents.find((agent) => agent.agent_id === agentId);
+      if (row === undefined) throw new HttpError(404, 'AGENT_NOT_FOUND', `no agent ${agentId}`);
+      return {
+        agent: {
+          ...row,
+          name: stored?.name ?? null,
+          model: stored?.model ?? null,
+          mcp_servers: stored?.mcp_servers ?? [],
+          tags: stored?.tags ?? [],
+        },
+        lifecycle,
+        infections,
+        healing: healing.map(({ updated_at: _updated, ...attempt }) => attempt),
+        recent_vitals: recent,
+      };
+    },
+  );
+
+  app.get(
+    '/api/agents/:agentId/series',
+    {
+      schema: {
+        tags: ['fleet'],
+        summary: "An agent's metrics over a window, with its lifecycle changes and cures as annotations",
+        params: AgentParams,
+        querystring: WindowQuery,
+        response: { 200: AgentSeries, ...errors },
+      },
+    },
+    async (request) => {
+      const agentId = request.params.agentId;
+      const to = now();
+      const from = to - windowMs(request.query.window);
+      const [vitals, lifecycle, healing] = await Promise.all([
+        repos.vitals.between({ from, to: to + 1, agentId, limit: 5000 }),
+        repos.lifecycleEvents.history(agentId),
+        repos.healingActions.forAgent(agentId, { limit: 200 }),
+      ]);
+      return {
+        from,
+        to,
+        series: {
+          ts: vitals.map((vital) => vital.ts),
+          values: Object.fromEntries(
+            CHARTED_METRICS.map((metric) => [metric, vitals.map((vital) => vital[metric])]),
+          ),
+        },
+        lifecycle: lifecycle.filter((transition) => transition.ts >= from),
+        healing: healing
+          .filter((attempt) => attempt.ts >= from)
+          .map(({ updated_at: _updated, ...attempt }) => attempt),
+      };
+    },
+  );
+
+  app.get(
+    '/api/approvals',
+    {
+      schema: {
+        tags: ['approvals'],
+        summary: 'Cases by approval status (pending by default), with their evidence',
+        querystring: Type.Object(
+          {
+            status: Type.Optional(
+              Type.Union([
+                Type.Literal('pending'),
+                Type.Literal('rejected'),
+                Type.Literal('approved'),
+                Type.Literal('cancelled'),
+              ]),
+            ),
+            agent_id: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ approvals: Type.Array(ApprovalView) }), ...errors },
+      },
+    },
+    async (request) =>
+      commands.send(HEALER_APPROVALS, {
+        status: request.query.status ?? 'pending',
+        ...(request.query.agent_id === undefined ? {} : { agent_id: request.query.agent_id }),
+        limit: 1000,
+      }),
+  );
+
+  app.get(
+    '/api/incidents/:infectionId',
+    {
+      schema: {
+        tags: ['incidents'],
+        summary: 'One incident: detection, diagnosis, approval, each rung of the ladder, lifecycle since',
+        params: IncidentParams,
+        response: { 200: Incident, ...errors },
+      },
+    },
+    async (request) => {
+      const { infections } = await commands.send(HEALER_INFECTIONS, {
+        infection_id: request.params.infectionId,
+      });
+      const infection = infections[0];
+      if (infection === undefined) {
+        throw new HttpError(404, 'INCIDENT_NOT_FOUND', `no incident ${request.params.infectionId}`);
+      }
+      const [{ approvals }, lifecycle] = await Promise.all([
+        commands
+          .send(HEALER_APPROVALS, { agent_id: infection.agent_id, limit: 1000 })
+          .then(async (pending) => {
+            if (pending.approvals.some((a) => a.infection_id === infection.infection_id)) return pending;
+            // Decided cases are not "pending": look through the other statuses.
+            const lists = await Promise.all(
+              (['approved', 'rejected', 'cancelled'] as const).map((status) =>
+                commands.send(HEALER_APPROVALS, { status, agent_id: infection.agent_id, limit: 1000 }),
+              ),
+            );
+            return { approvals: lists.flatMap((list) => list.approvals) };
+          }),
+        repos.lifecycleEvents.history(infection.agent_id),
+      ]);
+      return {
+        infection,
+        approval: approvals.find((a) => a.infection_id === infection.infection_id) ?? null,
+        lifecycle: lifecycle.filter((transition) => transition.ts >= infection.ts - 60_000),
+      };
+    },
+  );
+
+  app.get(
+    '/api/agents/:agentId/lifecycle',
+    {
+      schema: {
+        tags: ['fleet'],
+        summary: "The sentinel's view of the agent's lifecycle (state now, with history)",
+        params: AgentParams,
+        response: { 200: SENTINEL_LIFECYCLE.reply, ...errors },
+      },
+    },
+    async (request) => commands.send(SENTINEL_LIFECYCLE, { agent_id: request.params.agentId }),
+  );
+
+  app.get(
+    '/api/patterns',
+    {
+      schema: {
+        tags: ['memory'],
+        summary: 'Learned patterns: for each diagnosis and cure, how often it worked across the fleet',
+        querystring: WindowQuery,
+        response: { 200: Patterns, ...errors },
+      },
+    },
+    async (request) => {
+      const since = request.query.window === undefined ? undefined : now() - windowMs(request.query.window);
+      const memory = summarizeMemory(await repos.immuneMemory.list(since === undefined ? {} : { since }));
+      const cells = [...memory.fleet].map(([key, counts]) => {
+        const [diagnosis, action] = key.split('/') as [string, string];
+        return { diagnosis, action, ...counts };
+      });
+      return { diagnoses: [...DIAGNOSIS_TYPES], actions: [...HEALING_ACTIONS], cells };
+    },
+  );
+};

@@ -1,0 +1,126 @@
+import { ApprovalView, InfectionView } from '@immune/bus';
+import { HealingAttempt, LifecycleState, LifecycleTransition, Vital } from '@immune/core';
+import Type, { type Static } from 'typebox';
+
+/**
+ * The shapes the dashboard's read routes answer with: the routes' response schemas (and so the OpenAPI
+ * document) and the web app's types come from here.
+ */
+
+export const AgentCard = Type.Object(
+  {
+    agent_id: Type.String(),
+    name: Type.Union([Type.String(), Type.Null()]),
+    model: Type.Union([Type.String(), Type.Null()]),
+    mcp_servers: Type.Array(Type.String()),
+    tags: Type.Array(Type.String()),
+    state: LifecycleState,
+    last_seen: Type.Integer(),
+    quarantined: Type.Boolean(),
+    infection_id: Type.Union([Type.String(), Type.Null()]),
+    infection_status: Type.Union([Type.String(), Type.Null()]),
+    approval: Type.Union([Type.String(), Type.Null()]),
+  },
+  { additionalProperties: false },
+);
+export type AgentCard = Static<typeof AgentCard>;
+
+export const FleetCauseView = Type.Object({
+  anomaly_type: Type.String(),
+  agents: Type.Array(Type.String()),
+  fraction: Type.Number(),
+  fleet_size: Type.Integer(),
+  window_ms: Type.Integer(),
+  ts: Type.Integer(),
+});
+
+export const Overview = Type.Object({
+  window: Type.String(),
+  window_ms: Type.Integer(),
+  generated_at: Type.Integer(),
+  agents: Type.Object({
+    total: Type.Integer(),
+    quarantined: Type.Integer(),
+    by_state: Type.Record(Type.String(), Type.Integer()),
+  }),
+  calls: Type.Integer(),
+  infections: Type.Integer(),
+  healed: Type.Integer(),
+  fleet: Type.Array(FleetCauseView),
+});
+export type Overview = Static<typeof Overview>;
+
+export const AgentDetail = Type.Object({
+  agent: AgentCard,
+  lifecycle: Type.Array(LifecycleTransition),
+  infections: Type.Array(InfectionView),
+  healing: Type.Array(HealingAttempt),
+  recent_vitals: Type.Array(Vital),
+});
+export type AgentDetail = Static<typeof AgentDetail>;
+
+/** The metrics an agent page charts, in the order it shows them. */
+export const CHARTED_METRICS = [
+  'latency_ms',
+  'total_tokens',
+  'input_tokens',
+  'output_tokens',
+  'cost',
+  'tool_calls',
+  'retries',
+] as const satisfies ReadonlyArray<keyof Vital>;
+export type ChartedMetric = (typeof CHARTED_METRICS)[number];
+
+export const AgentSeries = Type.Object({
+  from: Type.Integer(),
+  to: Type.Integer(),
+  series: Type.Object({
+    ts: Type.Array(Type.Integer()),
+    values: Type.Record(Type.String(), Type.Array(Type.Number())),
+  }),
+  lifecycle: Type.Array(LifecycleTransition),
+  healing: Type.Array(HealingAttempt),
+});
+export type AgentSeries = Static<typeof AgentSeries>;
+
+export const Incident = Type.Object({
+  infection: InfectionView,
+  approval: Type.Union([ApprovalView, Type.Null()]),
+  lifecycle: Type.Array(LifecycleTransition),
+});
+export type Incident = Static<typeof Incident>;
+
+export const Patterns = Type.Object({
+  diagnoses: Type.Array(Type.String()),
+  actions: Type.Array(Type.String()),
+  cells: Type.Array(
+    Type.Object({
+      diagnosis: Type.String(),
+      action: Type.String(),
+      succeeded: Type.Integer(),
+      failed: Type.Integer(),
+    }),
+  ),
+});
+export type Patterns = Static<typeof Patterns>;
+
+export const DecisionResult = Type.Object({
+  decided: Type.Array(ApprovalView),
+  unchanged: Type.Array(
+    Type.Object({
+      approval_id: Type.String(),
+      agent_id: Type.String(),
+      status: Type.String(),
+      reason: Type.String(),
+    }),
+  ),
+});
+export type DecisionResult = Static<typeof DecisionResult>;
+
+export const DecisionPreview = Type.Object({
+  decision: Type.String(),
+  cases: Type.Array(ApprovalView),
+  approval_ids: Type.Array(Type.String()),
+  summary: Type.Array(Type.Object({ diagnosis: Type.String(), count: Type.Integer() })),
+});
+export type DecisionPreview = Static<typeof DecisionPreview>;

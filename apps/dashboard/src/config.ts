@@ -1,0 +1,60 @@
+import { type Config, DatabaseEnv, NatsEnv, Secret, serviceEnv } from '@immune/runtime';
+import Type from 'typebox';
+
+/** The two roles: a viewer sees everything, an operator also decides (approve, reject, heal, feedback, ...). */
+export const ROLES = ['viewer', 'operator'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** One named token from DASHBOARD_TOKENS. */
+export const NamedToken = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\s].*$' }),
+    role: Type.Enum(ROLES),
+    token: Type.String({ minLength: 16, maxLength: 512 }),
+  },
+  { additionalProperties: false },
+);
+export type NamedToken = { name: string; role: Role; token: string };
+
+/** Everything the dashboard reads from its environment. */
+export const DashboardEnv = Type.Object({
+  ...serviceEnv('DASHBOARD_PORT', 8090),
+  ...NatsEnv,
+  ...DatabaseEnv,
+  /** One operator token (role operator, named by DASHBOARD_OPERATOR_NAME). */
+  DASHBOARD_OPERATOR_TOKEN: Type.Optional(Secret(Type.String({ minLength: 16, maxLength: 512 }))),
+  /** The name DASHBOARD_OPERATOR_TOKEN's holder is recorded under in every command they send. */
+  DASHBOARD_OPERATOR_NAME: Type.String({ minLength: 1, maxLength: 200, default: 'operator' }),
+  /** JSON list of named tokens: `[{"name":"alice","role":"operator","token":"..."},{"name":"ops-tv","role":"viewer",...}]`. */
+  DASHBOARD_TOKENS: Type.Array(NamedToken, { default: [], secret: true }),
+  /**
+   * Key that signs session cookies (at least 32 characters). Unset: a random key per process, so sessions end
+   * when the process restarts and do not carry over between replicas.
+   */
+  DASHBOARD_SESSION_SECRET: Type.Optional(Secret(Type.String({ minLength: 32 }))),
+  /** How long a session lasts after login, ms (default 12 h). */
+  DASHBOARD_SESSION_TTL_MS: Type.Integer({ minimum: 60_000, maximum: 30 * 86_400_000, default: 43_200_000 }),
+  /** Login attempts per client address per minute. */
+  DASHBOARD_LOGIN_RATE_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 10_000, default: 10 }),
+  /**
+   * Origins (scheme://host[:port]) that may send state-changing requests with the session cookie, besides the
+   * dashboard's own (taken from the Host header). Set it when a proxy rewrites Host.
+   */
+  DASHBOARD_ALLOWED_ORIGINS: Type.Array(Type.String({ pattern: '^https?://[^/]+$' }), { default: [] }),
+  /** Mark the cookie Secure (HTTPS only): `auto` when the request came over HTTPS (or X-Forwarded-Proto with TRUST_PROXY). */
+  DASHBOARD_COOKIE_SECURE: Type.Enum(['auto', 'always', 'never'], { default: 'auto' }),
+  /** Trust X-Forwarded-* from a reverse proxy in front of the dashboard. */
+  DASHBOARD_TRUST_PROXY: Type.Boolean({ default: false }),
+  /** Live stream: most frames per second per browser, and the heartbeat interval of an idle stream, ms. */
+  DASHBOARD_STREAM_FRAME_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 1000 }),
+  DASHBOARD_STREAM_HEARTBEAT_MS: Type.Integer({ minimum: 1000, maximum: 120_000, default: 15_000 }),
+  /** Folder of the built web app; the build's `dist/web` by default. */
+  DASHBOARD_WEB_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  /** Timeout of a command sent to the healer or the sentinel, ms. */
+  DASHBOARD_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120_000, default: 5000 }),
+  IMMUNE_SUBJECT_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_-]+$', default: 'immune' }),
+  IMMUNE_PARTITIONS: Type.Integer({ minimum: 1, maximum: 1024, default: 16 }),
+  /** PGlite data folder when DATABASE_URL is unset. */
+  IMMUNE_DATA_DIR: Type.String({ minLength: 1, default: '.immune-data/pglite' }),
+});
+export type DashboardConfig = Config<typeof DashboardEnv>;

@@ -1,0 +1,98 @@
+import { randomBytes } from 'node:crypto';
+import type { Bus } from '@immune/bus';
+import { createHttpServer, type MetricsRegistry, type ServiceContext } from '@immune/runtime';
+import { createRepositories, type Store } from '@immune/store';
+import { dashboardApp } from './app.js';
+import { configuredTokens, OperatorDirectory } from './auth/operators.js';
+import { SessionCodec } from './auth/session-cookie.js';
+import type { DashboardConfig, NamedToken } from './config.js';
+import { LiveHub } from './live/live-hub.js';
+import { DEFAULT_WEB_DIR } from './web-files.js';
+
+export interface DashboardServiceDeps {
+  config: DashboardConfig;
+  /** Opened (and drained at shutdown) by the caller: the dashboard's own main, or single-process mode. */
+  bus: Bus;
+  /** Opened (and closed at shutdown) by the caller. */
+  store: Store;
+  metrics: MetricsRegistry;
+}
+
+export interface RunningDashboard {
+  port: number;
+  /** Set when no token was configured and one was made for this run (print it: it is shown nowhere else). */
+  generatedToken?: NamedToken;
+  hub: LiveHub;
+}
+
+/**
+ * Wires the dashboard into a running service: operators and sessions, the live hub (one event subscription and
+ * one quarantine watch for every browser), the API and the web app. The same function serves `main.ts` and
+ * single-process mode.
+ */
+export async function startDashboard(
+  context: ServiceContext,
+  deps: DashboardServiceDeps,
+): Promise<RunningDashboard> {
+  const { config, bus, store, metrics } = deps;
+  const { logger, shutdown } = context;
+  let tokens = configuredTokens(config);
+  let generatedToken: NamedToken | undefined;
+  if (tokens.length === 0) {
+    generatedToken = {
+      name: config.DASHBOARD_OPERATOR_NAME,
+      role: 'operator',
+      token: randomBytes(24).toString('base64url'),
+    };
+    tokens = [generatedToken];
+    logger.warn(
+      { event: 'dashboard-token-generated', operator: generatedToken.name },
+      'no DASHBOARD_OPERATOR_TOKEN or DASHBOARD_TOKENS: made an operator token for this run (printed once to stdout)',
+    );
+  }
+  const operators = new OperatorDirectory(tokens);
+  if (config.DASHBOARD_SESSION_SECRET === undefined) {
+    logger.info('DASHBOARD_SESSION_SECRET is not set: sessions last until this process stops');
+  }
+  const hub = new LiveHub(bus, logger);
+  await hub.start();
+  shutdown.onStopWork(() => hub.stop(), 'live-hub');
+
+  const server = createHttpServer({
+    logger,
+    readiness: context.readiness,
+    metrics,
+    bodyLimitBytes: Math.min(config.BODY_LIMIT_BYTES, 1024 * 1024),
+    trustProxy: config.DASHBOARD_TRUST_PROXY,
+  });
+  await server.register(dashboardApp, {
+    bus,
+    repos: createRepositories(store.db),
+    hub,
+    operators,
+    sessions: new SessionCodec(config.DASHBOARD_SESSION_SECRET, config.DASHBOARD_SESSION_TTL_MS),
+    allowedOrigins: config.DASHBOARD_ALLOWED_ORIGINS,
+    loginsPerMinute: config.DASHBOARD_LOGIN_RATE_PER_MINUTE,
+    cookieSecure: config.DASHBOARD_COOKIE_SECURE,
+    commandTimeoutMs: config.DASHBOARD_COMMAND_TIMEOUT_MS,
+    stream: {
+      frameMs: config.DASHBOARD_STREAM_FRAME_MS,
+      heartbeatMs: config.DASHBOARD_STREAM_HEARTBEAT_MS,
+      retryMs: 2000,
+      maxEventsPerFrame: 500,
+      maxBufferedBytes: 4 * 1024 * 1024,
+    },
+    webDir: config.DASHBOARD_WEB_DIR ?? DEFAULT_WEB_DIR,
+    draining: context.draining,
+  });
+  const port = await context.listen(server, { host: config.HOST, port: config.DASHBOARD_PORT });
+  return { port, hub, ...(generatedToken === undefined ? {} : { generatedToken }) };
+}
+
+/** The lines that hand a generated token to the person who started the process (stdout, outside the JSON log). */
+export function announceGeneratedToken(url: string, token: NamedToken, write: (text: string) => void): void {
+  write(
+    `\n  dashboard ${url}   log in with this operator token (made for this run; set DASHBOARD_OPERATOR_TOKEN to choose one):\n` +
+      `            ${token.token}\n\n`,
+  );
+}
