@@ -1,4 +1,6 @@
-import { type Config, DatabaseEnv, NatsEnv, Secret, serviceEnv } from '@immune/runtime';
+import { BusEnv } from '@immune/bus';
+import { type Config, Secret, serviceEnv } from '@immune/runtime';
+import { StoreEnv } from '@immune/store';
 import Type from 'typebox';
 
 /** The two roles: a viewer sees everything, an operator also decides (approve, reject, heal, feedback, ...). */
@@ -19,8 +21,8 @@ export type NamedToken = { name: string; role: Role; token: string };
 /** Everything the dashboard reads from its environment. */
 export const DashboardEnv = Type.Object({
   ...serviceEnv('DASHBOARD_PORT', 8090),
-  ...NatsEnv,
-  ...DatabaseEnv,
+  ...BusEnv,
+  ...StoreEnv,
   /** One operator token (role operator, named by DASHBOARD_OPERATOR_NAME). */
   DASHBOARD_OPERATOR_TOKEN: Type.Optional(Secret(Type.String({ minLength: 16, maxLength: 512 }))),
   /** The name DASHBOARD_OPERATOR_TOKEN's holder is recorded under in every command they send. */
@@ -52,9 +54,5 @@ export const DashboardEnv = Type.Object({
   DASHBOARD_WEB_DIR: Type.Optional(Type.String({ minLength: 1 })),
   /** Timeout of a command sent to the healer or the sentinel, ms. */
   DASHBOARD_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120_000, default: 5000 }),
-  IMMUNE_SUBJECT_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_-]+$', default: 'immune' }),
-  IMMUNE_PARTITIONS: Type.Integer({ minimum: 1, maximum: 1024, default: 16 }),
-  /** PGlite data folder when DATABASE_URL is unset. */
-  IMMUNE_DATA_DIR: Type.String({ minLength: 1, default: '.immune-data/pglite' }),
 });
 export type DashboardConfig = Config<typeof DashboardEnv>;

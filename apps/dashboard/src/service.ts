@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Bus } from '@immune/bus';
-import { createHttpServer, type MetricsRegistry, type ServiceContext } from '@immune/runtime';
+import { type MetricsRegistry, type ServiceContext, serveApp } from '@immune/runtime';
 import { createRepositories, type Store } from '@immune/store';
 import { dashboardApp } from './app.js';
 import { configuredTokens, OperatorDirectory } from './auth/operators.js';
@@ -58,34 +58,38 @@ export async function startDashboard(
   await hub.start();
   shutdown.onStopWork(() => hub.stop(), 'live-hub');
 
-  const server = createHttpServer({
-    logger,
-    readiness: context.readiness,
-    metrics,
-    bodyLimitBytes: Math.min(config.BODY_LIMIT_BYTES, 1024 * 1024),
-    trustProxy: config.DASHBOARD_TRUST_PROXY,
-  });
-  await server.register(dashboardApp, {
-    bus,
-    repos: createRepositories(store.db),
-    hub,
-    operators,
-    sessions: new SessionCodec(config.DASHBOARD_SESSION_SECRET, config.DASHBOARD_SESSION_TTL_MS),
-    allowedOrigins: config.DASHBOARD_ALLOWED_ORIGINS,
-    loginsPerMinute: config.DASHBOARD_LOGIN_RATE_PER_MINUTE,
-    cookieSecure: config.DASHBOARD_COOKIE_SECURE,
-    commandTimeoutMs: config.DASHBOARD_COMMAND_TIMEOUT_MS,
-    stream: {
-      frameMs: config.DASHBOARD_STREAM_FRAME_MS,
-      heartbeatMs: config.DASHBOARD_STREAM_HEARTBEAT_MS,
-      retryMs: 2000,
-      maxEventsPerFrame: 500,
-      maxBufferedBytes: 4 * 1024 * 1024,
+  const port = await serveApp(
+    context,
+    dashboardApp,
+    {
+      bus,
+      repos: createRepositories(store.db),
+      hub,
+      operators,
+      sessions: new SessionCodec(config.DASHBOARD_SESSION_SECRET, config.DASHBOARD_SESSION_TTL_MS),
+      allowedOrigins: config.DASHBOARD_ALLOWED_ORIGINS,
+      loginsPerMinute: config.DASHBOARD_LOGIN_RATE_PER_MINUTE,
+      cookieSecure: config.DASHBOARD_COOKIE_SECURE,
+      commandTimeoutMs: config.DASHBOARD_COMMAND_TIMEOUT_MS,
+      stream: {
+        frameMs: config.DASHBOARD_STREAM_FRAME_MS,
+        heartbeatMs: config.DASHBOARD_STREAM_HEARTBEAT_MS,
+        retryMs: 2000,
+        maxEventsPerFrame: 500,
+        maxBufferedBytes: 4 * 1024 * 1024,
+      },
+      webDir: config.DASHBOARD_WEB_DIR ?? DEFAULT_WEB_DIR,
+      draining: context.draining,
     },
-    webDir: config.DASHBOARD_WEB_DIR ?? DEFAULT_WEB_DIR,
-    draining: context.draining,
-  });
-  const port = await context.listen(server, { host: config.HOST, port: config.DASHBOARD_PORT });
+    {
+      metrics,
+      host: config.HOST,
+      port: config.DASHBOARD_PORT,
+      // Decisions and logins are small; nothing the dashboard accepts comes near a megabyte.
+      bodyLimitBytes: Math.min(config.BODY_LIMIT_BYTES, 1024 * 1024),
+      trustProxy: config.DASHBOARD_TRUST_PROXY,
+    },
+  );
   return { port, hub, ...(generatedToken === undefined ? {} : { generatedToken }) };
 }
 

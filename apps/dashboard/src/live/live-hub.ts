@@ -8,7 +8,7 @@ import {
   type QuarantineEntry,
   type Subscription,
 } from '@immune/bus';
-import type { Logger } from 'pino';
+import type { Logger } from '@immune/runtime';
 
 /** One thing that happened, in the order the hub heard it. */
 export type LiveItem =

@@ -12,6 +12,8 @@ export interface ServeAppOptions {
   port: number;
   /** BODY_LIMIT_BYTES */
   bodyLimitBytes?: number;
+  /** Behind a reverse proxy: trust its `X-Forwarded-*` headers (see `HttpServerOptions.trustProxy`). */
+  trustProxy?: boolean;
 }
 
 /**
@@ -29,6 +31,7 @@ export async function serveApp<O extends FastifyPluginOptions>(
     readiness: context.readiness,
     metrics: options.metrics,
     ...(options.bodyLimitBytes === undefined ? {} : { bodyLimitBytes: options.bodyLimitBytes }),
+    ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
   });
   await server.register(app, appOptions);
   return context.listen(server, { host: options.host, port: options.port });
