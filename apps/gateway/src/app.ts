@@ -1,34 +1,34 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpPlugin } from '@immune/runtime';
 import type { Gateway } from './gateway.js';
 import { managementRoutes } from './management/routes.js';
-import { ROOT_ANTHROPIC_PREFIXES } from './proxy/endpoints.js';
 
 export interface GatewayAppOptions {
   gateway: Gateway;
   bodyLimitBytes: number;
 }
 
+type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
 /**
- * The gateway as a fastify plugin: the LLM proxy under /v1 and the management API under /api/gateway.
- * The proxy scope reads bodies as raw bytes, so an unchanged request goes upstream byte for byte and
- * malformed JSON reaches the provider (whose own error the client then sees).
+ * The gateway as a fastify plugin: the management API under /api/gateway as routes, and the LLM proxy (/v1,
+ * the Anthropic root paths, Ollama's /api) in front of fastify on the same server. The proxy answers before
+ * fastify routes a request: fastify's per-request work (routing, hooks, a child logger, reply objects) was most
+ * of the gateway's CPU per proxied call (docs/gateway-benchmark.md). Once the server is closing, every request
+ * goes to fastify, which answers 503 as on every other service.
  */
 export const gatewayApp: HttpPlugin<GatewayAppOptions> = async (app, options) => {
   const { gateway } = options;
-  await app.register(async (proxyScope) => {
-    proxyScope.removeAllContentTypeParsers();
-    proxyScope.addContentTypeParser(
-      '*',
-      { parseAs: 'buffer', bodyLimit: options.bodyLimitBytes },
-      (_request, body, done) => done(null, body),
-    );
-    proxyScope.all('/v1', gateway.proxy);
-    proxyScope.all('/v1/*', gateway.proxy);
-    // The Anthropic API at the root too, for clients whose base URL already carries /v1 (docs/gateway.md).
-    for (const prefix of ROOT_ANTHROPIC_PREFIXES) {
-      proxyScope.all(prefix, gateway.proxy);
-      proxyScope.all(`${prefix}/*`, gateway.proxy);
-    }
+  const server = app.server;
+  const [fastifyListener] = server.listeners('request') as RequestListener[];
+  if (!fastifyListener) throw new Error('the gateway app must be registered on a server fastify created');
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  server.removeListener('request', fastifyListener);
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (closing || !gateway.proxy(req, res)) fastifyListener(req, res);
   });
   await app.register(managementRoutes, { prefix: '/api/gateway', gateway });
 };

@@ -15,6 +15,8 @@ export const GatewayEnv = Type.Object({
   LLM_UPSTREAM_URL: Type.String({ format: 'uri', default: 'https://api.openai.com/v1' }),
   /** Default Anthropic upstream. */
   ANTHROPIC_UPSTREAM_URL: Type.String({ format: 'uri', default: 'https://api.anthropic.com' }),
+  /** Default Ollama upstream for its native API (`/api/chat`, ...); clients set OLLAMA_HOST to the gateway. */
+  OLLAMA_UPSTREAM_URL: Type.String({ format: 'uri', default: 'http://127.0.0.1:11434' }),
   /** Extra named providers (JSON array): Azure OpenAI, vLLM, Ollama, other OpenAI-compatible servers. */
   GATEWAY_PROVIDERS: Type.Array(Provider, { default: [] }),
   /** Per-agent routes (JSON array); `agent_id: "*"` changes the default. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { type Bus, DEFAULT_PUBLISHER_OPTIONS, type Provider, VitalPublisher } from '@immune/bus';
 import { compileChecker, Pricing, PricingTable } from '@immune/core';
-import { instruments, type Logger } from '@immune/runtime';
+import type { Logger } from '@immune/runtime';
 import type { Meter } from '@opentelemetry/api';
 import { Agent, type Dispatcher } from 'undici';
 import type { GatewayConfig } from './config.js';
@@ -9,9 +9,10 @@ import { QuarantineView } from './enforcement/quarantine-view.js';
 import { RetryTracker } from './extract/retry-tracker.js';
 import { GatewayConfigStore } from './gateway-config-store.js';
 import { PolicyEngine } from './policy/policy-engine.js';
-import { createProxyHandler, type ProxyMetrics } from './proxy/proxy-handler.js';
+import { createProxy } from './proxy/proxy-call.js';
 import { ProviderRegistry } from './routing/providers.js';
 import { AgentDirectory } from './state/agent-directory.js';
+import { GatewayMetrics } from './vitals/gateway-metrics.js';
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -31,7 +32,8 @@ export interface Gateway {
   readonly quarantine: QuarantineView;
   readonly directory: AgentDirectory;
   readonly publisher: VitalPublisher;
-  readonly proxy: ReturnType<typeof createProxyHandler>;
+  /** Answers a proxied request and returns true, or returns false for a path it does not serve. */
+  readonly proxy: ReturnType<typeof createProxy>;
   start(): Promise<void>;
   /** Flushes buffered vitals and stops watching; the HTTP server must already be closed. */
   close(): Promise<void>;
@@ -41,6 +43,7 @@ export function defaultProviders(config: GatewayConfig): Provider[] {
   return [
     { name: 'openai', kind: 'openai', base_url: config.LLM_UPSTREAM_URL },
     { name: 'anthropic', kind: 'anthropic', base_url: config.ANTHROPIC_UPSTREAM_URL },
+    { name: 'ollama', kind: 'ollama', base_url: config.OLLAMA_UPSTREAM_URL },
   ];
 }
 
@@ -60,7 +63,7 @@ export function loadPricing(file: string | undefined): Pricing {
 
 export function createGateway(deps: GatewayDeps): Gateway {
   const { config, bus, logger } = deps;
-  const registry = new ProviderRegistry({ openai: 'openai', anthropic: 'anthropic' });
+  const registry = new ProviderRegistry({ openai: 'openai', anthropic: 'anthropic', ollama: 'ollama' });
   const policies = new PolicyEngine();
   const configStore = new GatewayConfigStore(
     {
@@ -73,19 +76,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   );
   const quarantine = new QuarantineView();
   const directory = new AgentDirectory();
-  const make = deps.meter ? instruments(deps.meter) : undefined;
-  const counters = make
-    ? {
-        requests: make.counter('gateway_requests', { description: 'Proxied requests by outcome' }),
-        dropped: make.counter('gateway_vitals_dropped', {
-          description: 'Vitals dropped because the outage buffer was full',
-        }),
-      }
-    : undefined;
-  const metrics: ProxyMetrics = {
-    request: (outcome) => counters?.requests.add(1, { outcome }),
-    vitalDropped: (count) => counters?.dropped.add(count),
-  };
+  const metrics = new GatewayMetrics(deps.meter);
   let droppedSinceLog = 0;
   const publisher = new VitalPublisher(bus, {
     capacity: config.GATEWAY_VITALS_BUFFER,
@@ -108,7 +99,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     headersTimeout: config.GATEWAY_UPSTREAM_HEADERS_TIMEOUT_MS,
     bodyTimeout: config.GATEWAY_UPSTREAM_BODY_TIMEOUT_MS,
   });
-  const proxy = createProxyHandler({
+  const proxy = createProxy({
     registry,
     policies,
     quarantine,
@@ -124,7 +115,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
     env: deps.env ?? process.env,
     headersTimeoutMs: config.GATEWAY_UPSTREAM_HEADERS_TIMEOUT_MS,
     bodyTimeoutMs: config.GATEWAY_UPSTREAM_BODY_TIMEOUT_MS,
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
   });
+  metrics.observe({ publisher, quarantine });
 
   return {
     config,

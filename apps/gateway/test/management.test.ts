@@ -57,7 +57,7 @@ describe('management API', () => {
     expect(await (await api('GET', '/stats')).json()).toMatchObject({
       agents: 1,
       requests: 1,
-      providers: 2,
+      providers: 3,
       bus: 'connected',
     });
     const vitals = (await (await api('GET', '/agent/ops-agent/vitals')).json()) as { vitals: unknown[] };

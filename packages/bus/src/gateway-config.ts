@@ -61,11 +61,18 @@ export type Policy = Static<typeof Policy>;
 export const Provider = Type.Object(
   {
     name: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' }),
+    /**
+     * Which API the provider speaks and how it is addressed: `openai`, `openai_compatible` (vLLM, LiteLLM,
+     * Ollama's /v1), `azure`, `gemini` (Google's OpenAI-compatible endpoint, base URL
+     * https://generativelanguage.googleapis.com/v1beta/openai), `anthropic`, `ollama` (Ollama's native /api).
+     */
     kind: Type.Union([
       Type.Literal('openai'),
       Type.Literal('openai_compatible'),
       Type.Literal('azure'),
+      Type.Literal('gemini'),
       Type.Literal('anthropic'),
+      Type.Literal('ollama'),
     ]),
     /** For OpenAI-style providers, what OPENAI_BASE_URL would be (e.g. https://api.openai.com/v1). */
     base_url: Type.String({ pattern: '^https?://[^\\s/@?#]+(/[^\\s?#@]*)?$' }),
@@ -95,6 +102,7 @@ export const Route = Type.Object(
     agent_id: Type.String({ minLength: 1 }),
     openai: Type.Optional(Type.String({ minLength: 1 })),
     anthropic: Type.Optional(Type.String({ minLength: 1 })),
+    ollama: Type.Optional(Type.String({ minLength: 1 })),
     source: Type.Optional(
       Type.Union([Type.Literal('config'), Type.Literal('operator'), Type.Literal('healer')]),
     ),

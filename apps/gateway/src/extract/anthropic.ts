@@ -1,3 +1,4 @@
+import type { EventDecision, StreamEvent, StreamTap } from '../proxy/adapters/types.js';
 import {
   type CallObservation,
   emptyObservation,
@@ -7,7 +8,6 @@ import {
   numberOr,
   stringOr,
 } from './observation.js';
-import type { SseEvent } from './sse.js';
 
 /** Prompt tokens include cache writes and reads: they are all tokens the model processed. */
 function inputTokens(usage: Record<string, unknown>): number {
@@ -38,7 +38,7 @@ export function observeMessage(status: number, rawBody: unknown, requestedModel?
 }
 
 /** Messages streams: input from `message_start`, cumulative output from `message_delta`, tools from blocks. */
-export class MessagesStreamTap {
+export class MessagesStreamTap implements StreamTap {
   private readonly observation: CallObservation;
   private sawStop = false;
   /** performance.now() at the first `content_block_delta` (text, tool input or thinking). */
@@ -48,14 +48,20 @@ export class MessagesStreamTap {
     this.observation = emptyObservation(requestedModel);
   }
 
-  onEvent(event: SseEvent): void {
+  onEvent(event: StreamEvent): EventDecision {
+    // Text deltas are most of a stream and carry nothing to count: no need to parse them.
+    if (event.event === 'content_block_delta') {
+      this.firstTokenAt ??= performance.now();
+      return 'forward';
+    }
+    if (event.event === 'ping') return 'forward';
     let payload: unknown;
     try {
       payload = JSON.parse(event.data);
     } catch {
-      return;
+      return 'forward';
     }
-    if (!isRecord(payload)) return;
+    if (!isRecord(payload)) return 'forward';
     switch (payload.type) {
       case 'message_start': {
         const message = isRecord(payload.message) ? payload.message : {};
@@ -92,6 +98,7 @@ export class MessagesStreamTap {
         this.sawStop = true;
         break;
     }
+    return 'forward';
   }
 
   result(): CallObservation & { usageMissing: boolean } {

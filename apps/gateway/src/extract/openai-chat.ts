@@ -1,3 +1,4 @@
+import type { EventDecision, StreamEvent, StreamTap } from '../proxy/adapters/types.js';
 import {
   type CallObservation,
   emptyObservation,
@@ -7,7 +8,6 @@ import {
   numberOr,
   stringOr,
 } from './observation.js';
-import type { SseEvent } from './sse.js';
 
 /** A non-streamed chat completion (or its error body). */
 export function observeChatCompletion(
@@ -56,7 +56,7 @@ const nonEmpty = (value: unknown) => typeof value === 'string' && value !== '';
  * and the `"usage":null` field every other chunk then carries for stripping, so the client sees exactly
  * what it would have seen direct.
  */
-export class ChatStreamTap {
+export class ChatStreamTap implements StreamTap {
   private readonly observation: CallObservation;
   private readonly toolCalls = new Set<string>();
   private sawUsage = false;
@@ -71,8 +71,10 @@ export class ChatStreamTap {
   }
 
   /** Returns the event text to forward: unchanged, rewritten, or undefined to drop it. */
-  onEvent(event: SseEvent): 'forward' | 'drop' | { data: string } {
+  onEvent(event: StreamEvent): EventDecision {
     if (event.data === '[DONE]') return 'forward';
+    const plain = this.plainDelta(event.data);
+    if (plain !== undefined) return plain;
     let chunk: unknown;
     try {
       chunk = JSON.parse(event.data);
@@ -105,6 +107,20 @@ export class ChatStreamTap {
       return { data: JSON.stringify(rest) };
     }
     return 'forward';
+  }
+
+  /**
+   * Most chunks of a stream are one text delta and carry nothing to count: once the first token and the model
+   * are known, such a chunk is recognised without parsing it. A raw `"` cannot occur inside a JSON string, so
+   * these markers can only be the JSON's own keys. Returns undefined when the chunk must be parsed.
+   */
+  private plainDelta(data: string): EventDecision | undefined {
+    if (this.firstTokenAt === undefined || this.observation.model === undefined) return undefined;
+    if (data.includes('"tool_calls"') || data.includes('"error"')) return undefined;
+    if (!data.includes('"usage"')) return 'forward';
+    // OpenAI puts `usage` last; with usage injected, every chunk but the last ends in `,"usage":null}`.
+    if (this.hideUsage && data.endsWith(',"usage":null}')) return { data: `${data.slice(0, -14)}}` };
+    return !this.hideUsage && data.endsWith(',"usage":null}') ? 'forward' : undefined;
   }
 
   /** The observation so far; `usageMissing` tells a stream that ended before its usage chunk. */

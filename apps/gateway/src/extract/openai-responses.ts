@@ -1,3 +1,4 @@
+import type { EventDecision, StreamEvent, StreamTap } from '../proxy/adapters/types.js';
 import {
   type CallObservation,
   emptyObservation,
@@ -6,7 +7,6 @@ import {
   numberOr,
   stringOr,
 } from './observation.js';
-import type { SseEvent } from './sse.js';
 
 /** A non-streamed Responses API result, or the `response` inside `response.completed`. */
 export function observeResponse(status: number, rawBody: unknown, requestedModel?: string): CallObservation {
@@ -41,7 +41,7 @@ function fill(observation: CallObservation, response: Record<string, unknown>): 
 }
 
 /** Responses API streams: usage and the final output arrive in `response.completed` (or failed/incomplete). */
-export class ResponsesStreamTap {
+export class ResponsesStreamTap implements StreamTap {
   private readonly observation: CallObservation;
   private finished = false;
   /**
@@ -54,7 +54,7 @@ export class ResponsesStreamTap {
     this.observation = emptyObservation(requestedModel);
   }
 
-  onEvent(event: SseEvent): void {
+  onEvent(event: StreamEvent): EventDecision {
     const type = event.event;
     if (this.firstTokenAt === undefined && type?.endsWith('.delta')) this.firstTokenAt = performance.now();
     if (
@@ -63,22 +63,23 @@ export class ResponsesStreamTap {
       type !== 'response.incomplete' &&
       type !== 'error'
     ) {
-      return;
+      return 'forward';
     }
     let payload: unknown;
     try {
       payload = JSON.parse(event.data);
     } catch {
-      return;
+      return 'forward';
     }
-    if (!isRecord(payload)) return;
+    if (!isRecord(payload)) return 'forward';
     if (type === 'error') {
       this.observation.error_type = stringOr(payload.code) ?? stringOr(payload.type) ?? 'stream_error';
       this.finished = true;
-      return;
+      return 'forward';
     }
     if (isRecord(payload.response)) fill(this.observation, payload.response);
     this.finished = true;
+    return 'forward';
   }
 
   result(): CallObservation & { usageMissing: boolean } {

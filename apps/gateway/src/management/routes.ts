@@ -279,7 +279,7 @@ export const managementRoutes: FastifyPluginAsync<{ gateway: Gateway }> = async 
       { schema: { security, body: Route, response: { 201: Route, 400: ErrorBody } } },
       async (request, reply) => {
         const route = request.body as Route;
-        const unknown = [route.openai, route.anthropic].filter(
+        const unknown = [route.openai, route.anthropic, route.ollama].filter(
           (name): name is string =>
             name !== undefined && !gateway.registry.listProviders().some((p) => p.name === name),
         );

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Provider } from '../routing/providers.js';
+import { keyHeaderOf, type Provider } from '../routing/providers.js';
 
 /** Headers that describe one connection, not the message; never forwarded in either direction. */
 const HOP_BY_HOP = new Set([
@@ -30,9 +30,10 @@ export function upstreamHeaders(
   bodyLength: number | undefined,
 ): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined || HOP_BY_HOP.has(name)) continue;
-    out[name] = Array.isArray(value) ? value.join(', ') : value;
+    out[name] = typeof value === 'string' ? value : value.join(', ');
   }
   out['accept-encoding'] = 'identity';
   if (bodyLength !== undefined) out['content-length'] = String(bodyLength);
@@ -41,9 +42,8 @@ export function upstreamHeaders(
     const key = env[auth.env];
     for (const name of CLIENT_AUTH) delete out[name];
     if (key) {
-      if (provider.kind === 'azure') out['api-key'] = key;
-      else if (provider.kind === 'anthropic') out['x-api-key'] = key;
-      else out.authorization = `Bearer ${key}`;
+      const header = keyHeaderOf(provider);
+      out[header] = header === 'authorization' ? `Bearer ${key}` : key;
     }
   }
   return out;
@@ -55,7 +55,8 @@ export function clientHeaders(
   keepLength: boolean,
 ): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined) continue;
     if (name === 'content-length' ? !keepLength : HOP_BY_HOP.has(name)) continue;
     out[name] = value;
