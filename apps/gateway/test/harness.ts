@@ -32,7 +32,13 @@ export interface Harness {
  * or NATS (NATS_URL, else testcontainers) with its own subject prefix when a test needs the real thing.
  */
 export async function startHarness(
-  options: { env?: Record<string, string>; nats?: boolean; bus?: Bus } = {},
+  options: {
+    env?: Record<string, string>;
+    /** Settings that need the mock's URL (providers in front of it). */
+    providerEnv?: (mockUrl: string) => Record<string, string>;
+    nats?: boolean;
+    bus?: Bus;
+  } = {},
 ): Promise<Harness> {
   const mock = await MockUpstream.start();
   const prefix = uniquePrefix('gw');
@@ -47,11 +53,18 @@ export async function startHarness(
     LOG_LEVEL: 'silent',
     LOG_FORMAT: 'json',
     IMMUNE_SUBJECT_PREFIX: prefix,
+    ...options.providerEnv?.(mock.url),
     ...options.env,
   });
   const logger = createLogger({ service: 'gateway-test', level: config.LOG_LEVEL, format: 'json' });
   const metrics = createPrometheusMetrics({ serviceName: 'gateway-test' });
-  const gateway = createGateway({ config, bus, logger, meter: metrics.meter() });
+  const gateway = createGateway({
+    config,
+    bus,
+    logger,
+    meter: metrics.meter(),
+    env: { ...process.env, ...options.env },
+  });
   await gateway.start();
   const readiness = new Readiness();
   const server = createHttpServer({ logger, readiness, metrics, bodyLimitBytes: config.BODY_LIMIT_BYTES });

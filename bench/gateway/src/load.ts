@@ -54,6 +54,8 @@ export interface LoadOptions {
   /** Requests per second over all connections; undefined = as fast as possible. */
   rate?: number | undefined;
   mode?: RateMode;
+  /** Streamed chat completions (`stream: true`) instead of plain ones. */
+  stream?: boolean;
 }
 
 export interface LoadResult {
@@ -128,7 +130,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
     method: 'POST' as const,
     path: '/v1/chat/completions',
     headers: agentHeaders(i + 1, target),
-    body: chatBody(false),
+    body: chatBody(options.stream === true),
   }));
   const latencies: number[] = [];
   const statusCodes: Record<string, number> = {};

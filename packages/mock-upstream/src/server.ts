@@ -124,6 +124,12 @@ export class MockUpstream {
     const behaviour = this.behaviours.get(agent) ?? NORMAL_BEHAVIOUR;
     const anthropic = path.endsWith('/messages');
 
+    if (req.method === 'GET' && path === '/api/tags') {
+      this.json(res, 200, {
+        models: [{ name: 'llama3.2:latest', model: 'llama3.2:latest', size: 2_019_393_189, digest: 'mock' }],
+      });
+      return;
+    }
     if (req.method === 'GET' && path.endsWith('/models') && header(req, 'anthropic-version') !== undefined) {
       const data = ['claude-3-5-haiku-20241022', 'claude-sonnet-4-20250514'].map((id) => ({
         type: 'model',
@@ -169,7 +175,9 @@ export class MockUpstream {
     const answer = this.answer(body, behaviour, anthropic);
     const stream = body.stream === true;
 
-    if (path.endsWith('/chat/completions')) {
+    if (path === '/api/chat' || path === '/api/generate' || path === '/api/embed') {
+      await this.ollama(res, req, path, body, this.answer(body, behaviour, false), behaviour);
+    } else if (path.endsWith('/chat/completions')) {
       const includeUsage = isRecord(body.stream_options) && body.stream_options.include_usage === true;
       if (!stream) this.json(res, 200, chatCompletion(answer));
       else
@@ -200,6 +208,51 @@ export class MockUpstream {
         },
       });
     }
+  }
+
+  /** Ollama's native API: NDJSON streams by default (`stream: false` for one object), usage on the last line. */
+  private async ollama(
+    res: ServerResponse,
+    req: IncomingMessage,
+    path: string,
+    body: Json,
+    answer: Answer,
+    behaviour: Behaviour,
+  ): Promise<void> {
+    if (path === '/api/embed') {
+      const inputs = Array.isArray(body.input) ? body.input : [body.input];
+      this.json(res, 200, {
+        model: answer.model,
+        embeddings: inputs.map(() => [0.1, 0.2, 0.3]),
+        total_duration: 1000,
+        load_duration: 10,
+        prompt_eval_count: answer.inputTokens,
+      });
+      return;
+    }
+    const lines = ollamaLines(answer, path === '/api/chat', body.stream !== false);
+    if (body.stream === false) {
+      this.json(res, 200, lines[0]);
+      return;
+    }
+    res.writeHead(200, {
+      'content-type': 'application/x-ndjson',
+      'x-request-id': `req_mock_${this.sequence}`,
+    });
+    let closed = false;
+    req.on('aborted', () => {
+      closed = true;
+    });
+    res.on('close', () => {
+      if (!res.writableFinished) closed = true;
+    });
+    for (const [index, line] of lines.entries()) {
+      if (index === 1 && behaviour.firstTokenDelayMs > 0) await sleep(behaviour.firstTokenDelayMs);
+      if (closed) return;
+      res.write(`${JSON.stringify(line)}\n`);
+      if (behaviour.chunkDelayMs > 0) await sleep(behaviour.chunkDelayMs);
+    }
+    res.end();
   }
 
   /** Fails a deterministic fraction of an agent's requests, evenly spread, so tests are repeatable. */
@@ -332,6 +385,58 @@ function isFirstToken(event: string | undefined, data: unknown): boolean {
   return (
     isRecord(delta) && ((typeof delta.content === 'string' && delta.content !== '') || 'tool_calls' in delta)
   );
+}
+
+/**
+ * The objects of an Ollama stream: an opening one with an empty message, one per word (or the tool calls), and
+ * a last one with `done: true` and the counts. A non-streamed answer is the last one with the whole text.
+ */
+function ollamaLines(answer: Answer, chat: boolean, stream: boolean): Json[] {
+  const base = { model: answer.model, created_at: '2024-11-24T00:00:00Z' };
+  const piece = (text: string, tools?: Answer['tools']) =>
+    chat
+      ? {
+          ...base,
+          message: {
+            role: 'assistant',
+            content: text,
+            ...(tools?.length
+              ? {
+                  tool_calls: tools.map((t) => ({
+                    function: { name: t.name, arguments: JSON.parse(t.arguments) },
+                  })),
+                }
+              : {}),
+          },
+          done: false,
+        }
+      : { ...base, response: text, done: false };
+  const lines: Json[] = [piece('')];
+  if (!stream) {
+    const tools = chat && answer.tools.length > 0;
+    return [
+      ollamaFinal(piece(tools ? '' : answer.words.join(' '), tools ? answer.tools : undefined), answer),
+    ];
+  }
+  if (chat && answer.tools.length > 0) lines.push(piece('', answer.tools));
+  else for (const [i, word] of answer.words.entries()) lines.push(piece(i === 0 ? word : ` ${word}`));
+  lines.push(ollamaFinal(piece(''), answer));
+  return lines;
+}
+
+/** The last object: `done` and the counts (for a non-streamed answer, with the whole text in it). */
+function ollamaFinal(last: Json, answer: Answer): Json {
+  return {
+    ...last,
+    done: true,
+    done_reason: 'stop',
+    total_duration: 5_000_000,
+    load_duration: 100_000,
+    prompt_eval_count: answer.inputTokens,
+    prompt_eval_duration: 1_000_000,
+    eval_count: outputTokens(answer),
+    eval_duration: 3_000_000,
+  };
 }
 
 const WORDS = ['the', 'agent', 'reviewed', 'data', 'and', 'found', 'a', 'clear', 'answer', 'today'];

@@ -27,9 +27,9 @@ export interface TelemetryOptions {
   instrumentations?: Instrumentation[];
   /**
    * `always` (default): a span per HTTP request even without a collector, so every log line carries a trace id.
-   * `when-exported`: the default instrumentations load only when traces are exported. For a proxy's hot path:
-   * in the gateway benchmark the per-request span and its async context were about 30 % of the CPU per request,
-   * paid for trace ids that nobody could look up.
+   * `when-exported`: the default instrumentations and the async context manager load only when traces are
+   * exported. For a proxy's hot path: in the gateway benchmark the per-request span and its async context were
+   * about 30 % of the CPU per request, paid for trace ids that nobody could look up.
    */
   httpSpans?: 'always' | 'when-exported';
   /** Added after the exporter's processor; tests use an in-memory exporter here. */
@@ -101,6 +101,9 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   });
   sdk.start();
   if (!options.instrumentations) withoutOwnMetrics(instrumentations);
+  // No spans per request means no context to carry across callbacks: without a context manager, async
+  // context (AsyncLocalStorage, which makes every promise cost more) is not kept at all.
+  if (!tracesHttp(options.httpSpans, tracesEndpoint)) context.disable();
 
   let stopping: Promise<void> | undefined;
   const telemetry: Telemetry = {

@@ -1,0 +1,253 @@
+/**
+ * CPU time per request, side by side in one run: the mock upstream called directly (the baseline: a bare
+ * node:http server answering the call), our gateway in front of it, and Portkey in front of it, non-streamed
+ * and streamed, at a fixed rate. CPU time comes from /proc/<pid>/stat (10 ms ticks), which is steady on a
+ * shared machine where latency is not. The targets alternate over several rounds; each round's ratios are
+ * computed within that round.
+ *
+ * Run: pnpm --filter @immune/bench-gateway bench:cpu        (BENCH_CPU_ROUNDS=3, BENCH_CPU_SECONDS=20, rate 1,000/s)
+ * Needs the local NATS (NATS_URL). Prints a JSON result and a markdown table.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { runLoad, type Target } from './load.js';
+import { deleteStreams } from './nats-cleanup.js';
+import {
+  cpuMs,
+  findPid,
+  installExitHandlers,
+  machineBusyMs,
+  type Service,
+  startService,
+} from './processes.js';
+import { round1 } from './stats.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const REPO = join(HERE, '../../..');
+const env = process.env;
+const ROUNDS = Number(env.BENCH_CPU_ROUNDS ?? 3);
+/** BENCH_CPU_TARGETS=direct,gateway to leave Portkey out (profiling). */
+const TARGETS = (env.BENCH_CPU_TARGETS ?? 'direct,gateway,portkey').split(',');
+const SECONDS = Number(env.BENCH_CPU_SECONDS ?? 20);
+const RATE = Number(env.BENCH_CPU_RATE ?? 1000);
+const NATS_URL = env.NATS_URL ?? 'nats://127.0.0.1:4222';
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no free port');
+  return address.port;
+}
+
+const log = (message: string) =>
+  process.stderr.write(`[bench-cpu ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+
+interface Measure {
+  target: string;
+  stream: boolean;
+  round: number;
+  okRps: number;
+  failed: number;
+  /** CPU µs per 2xx response. */
+  server: number;
+  mock: number;
+  nats: number;
+  /** Everything else on the machine, % of all cores. */
+  otherLoadPct: number;
+}
+
+async function measure(
+  target: Target,
+  pids: { server?: number; mock: number; nats?: number },
+  stream: boolean,
+) {
+  await runLoad({ target, connections: 100, durationS: 5, rate: RATE, mode: 'paced', stream });
+  const sample = () => ({
+    server: pids.server === undefined ? 0 : cpuMs(pids.server),
+    mock: cpuMs(pids.mock),
+    nats: pids.nats === undefined ? 0 : cpuMs(pids.nats),
+    self: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
+    machine: machineBusyMs(),
+    at: performance.now(),
+  });
+  const before = sample();
+  const load = await runLoad({
+    target,
+    connections: 100,
+    durationS: SECONDS,
+    rate: RATE,
+    mode: 'paced',
+    stream,
+  });
+  const after = sample();
+  const per = (key: 'server' | 'mock' | 'nats') =>
+    round1(((after[key] - before[key]) * 1000) / Math.max(1, load.ok));
+  const ours = (['server', 'mock', 'nats', 'self'] as const).reduce(
+    (sum, k) => sum + after[k] - before[k],
+    0,
+  );
+  const otherLoadPct = round1(
+    (100 * Math.max(0, after.machine - before.machine - ours)) / ((after.at - before.at) * 2),
+  );
+  return {
+    okRps: load.okRps,
+    failed: load.non2xx + load.errors,
+    server: per('server'),
+    mock: per('mock'),
+    nats: per('nats'),
+    otherLoadPct,
+  };
+}
+
+async function main(): Promise<void> {
+  const prefix = `benchcpu${randomBytes(4).toString('hex')}`;
+  const logDir = mkdtempSync(join(tmpdir(), 'bench-gateway-cpu-'));
+  installExitHandlers(async () => {
+    await deleteStreams(REPO, NATS_URL, prefix).catch(() => undefined);
+  });
+  const nats = findPid('nats-server');
+  const mockPort = await freePort();
+  const mock = await startService({
+    name: 'mock',
+    args: ['--conditions=@immune/source', '--import', 'tsx', 'packages/mock-upstream/src/main.ts'],
+    cwd: REPO,
+    env: { MOCK_UPSTREAM_PORT: String(mockPort) },
+    port: mockPort,
+    readyPath: '/v1/models',
+    logDir,
+  });
+  const upstream = `${mock.url}/v1`;
+  const gatewayPort = await freePort();
+  const gateway = await startService({
+    name: 'gateway',
+    // BENCH_CPU_PROFILE=<dir>: the gateway writes a V8 CPU profile there when it stops (`--cpu-prof`).
+    args: [
+      ...(env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${env.BENCH_CPU_PROFILE}`] : []),
+      '--conditions=@immune/source',
+      '--import',
+      'tsx',
+      'apps/gateway/src/main.ts',
+    ],
+    cwd: REPO,
+    env: {
+      GATEWAY_PORT: String(gatewayPort),
+      LLM_UPSTREAM_URL: upstream,
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      NATS_URL,
+      IMMUNE_SUBJECT_PREFIX: prefix,
+    },
+    port: gatewayPort,
+    readyPath: '/readyz',
+    logDir,
+  });
+  const portkeyEntry = join(
+    dirname(fileURLToPath(import.meta.resolve('@portkey-ai/gateway/package.json'))),
+    'build/start-server.js',
+  );
+  const portkeyPort = await freePort();
+  // Portkey's stream path fails as installed (see portkey-stream-fix.ts); the one-line fix changes no cost.
+  const portkey: Service = await startService({
+    name: 'portkey',
+    args: [
+      '--import',
+      'tsx',
+      '--import',
+      pathToFileURL(join(HERE, 'portkey-stream-fix.ts')).href,
+      portkeyEntry,
+      '--headless',
+      `--port=${portkeyPort}`,
+    ],
+    cwd: REPO,
+    env: {},
+    port: portkeyPort,
+    readyPath: '/',
+    logDir,
+  });
+  const targets: Array<{
+    name: string;
+    target: Target;
+    pids: { server?: number; mock: number; nats?: number };
+  }> = [
+    { name: 'direct', target: { name: 'direct', url: mock.url, headers: {} }, pids: { mock: mock.pid } },
+    {
+      name: 'gateway',
+      target: { name: 'gateway', url: gateway.url, headers: {} },
+      pids: { server: gateway.pid, mock: mock.pid, ...(nats ? { nats } : {}) },
+    },
+    {
+      name: 'portkey',
+      target: {
+        name: 'portkey',
+        url: portkey.url,
+        headers: { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': upstream },
+      },
+      pids: { server: portkey.pid, mock: mock.pid },
+    },
+  ];
+  const results: Measure[] = [];
+  const load = { start: loadavg().map(round1), end: [] as number[] };
+  try {
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const stream of [false, true]) {
+        for (const { name, target, pids } of targets.filter((t) => TARGETS.includes(t.name))) {
+          const m = await measure(target, pids, stream);
+          results.push({ target: name, stream, round, ...m });
+          log(
+            `round ${round} ${stream ? 'streamed' : 'plain'} ${name}: ${m.okRps} ok/s, server ${m.server} µs, mock ${m.mock} µs, nats ${m.nats} µs, other load ${m.otherLoadPct} %`,
+          );
+        }
+      }
+    }
+  } finally {
+    await Promise.all([mock.stop(), gateway.stop(), portkey.stop()]);
+    await deleteStreams(REPO, NATS_URL, prefix).catch(() => undefined);
+    rmSync(logDir, { recursive: true, force: true });
+  }
+  load.end = loadavg().map(round1);
+  process.stdout.write(
+    `${JSON.stringify({ rate: RATE, seconds: SECONDS, rounds: ROUNDS, loadavg: load, results }, null, 2)}\n\n`,
+  );
+  process.stdout.write(`${renderCpuTable(results)}\n`);
+}
+
+/** One line per round and mode: each ratio is against the mock's own CPU per request measured in that round. */
+export function renderCpuTable(results: readonly Measure[]): string {
+  const lines = [
+    '| round | request | mock alone µs/req | gateway µs/req (+ nats) | gateway / mock | Portkey µs/req | Portkey / mock | gateway / Portkey | other load % |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  const rounds = [...new Set(results.map((r) => r.round))];
+  for (const round of rounds) {
+    for (const stream of [false, true]) {
+      const of = (target: string) =>
+        results.find((r) => r.round === round && r.stream === stream && r.target === target);
+      const direct = of('direct');
+      const gateway = of('gateway');
+      const portkey = of('portkey');
+      if (!direct || !gateway || !portkey) continue;
+      const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+      const others = [direct, gateway, portkey].map((m) => m.otherLoadPct).join(' / ');
+      lines.push(
+        `| ${round} | ${stream ? 'streamed' : 'plain'} | ${direct.mock} | ${gateway.server} (+ ${gateway.nats}) | ${ratio(gateway.server, direct.mock)} | ${portkey.server}${portkey.failed ? ` (${portkey.failed} failed)` : ''} | ${ratio(portkey.server, direct.mock)} | ${ratio(gateway.server, portkey.server)} | ${others} |`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  try {
+    await main();
+    process.exit(0);
+  } catch (error) {
+    console.error(error);
+    process.exit(1);
+  }
+}
