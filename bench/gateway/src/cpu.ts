@@ -10,12 +10,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { runLoad, type Target } from './load.js';
 import { deleteStreams } from './nats-cleanup.js';
+import { freePort, PORTKEY_ENTRY as portkeyEntry } from './ports.js';
 import {
   cpuMs,
   findPid,
@@ -35,15 +35,6 @@ const TARGETS = (env.BENCH_CPU_TARGETS ?? 'direct,gateway,portkey').split(',');
 const SECONDS = Number(env.BENCH_CPU_SECONDS ?? 20);
 const RATE = Number(env.BENCH_CPU_RATE ?? 1000);
 const NATS_URL = env.NATS_URL ?? 'nats://127.0.0.1:4222';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no free port');
-  return address.port;
-}
 
 const log = (message: string) =>
   process.stderr.write(`[bench-cpu ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
@@ -147,10 +138,6 @@ async function main(): Promise<void> {
     readyPath: '/readyz',
     logDir,
   });
-  const portkeyEntry = join(
-    dirname(fileURLToPath(import.meta.resolve('@portkey-ai/gateway/package.json'))),
-    'build/start-server.js',
-  );
   const portkeyPort = await freePort();
   // Portkey's stream path fails as installed (see portkey-stream-fix.ts); the one-line fix changes no cost.
   const portkey: Service = await startService({

@@ -16,13 +16,13 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { config } from './config.js';
 import { type LoadResult, type RateMode, runLoad, type Target } from './load.js';
 import { deleteStreams } from './nats-cleanup.js';
+import { freePort, PORTKEY_ENTRY as portkeyEntry } from './ports.js';
 import {
   cpuMs,
   findPid,
@@ -52,15 +52,6 @@ const env = process.env;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no free port');
-  return address.port;
-}
 
 interface Pids {
   server: number | undefined;
@@ -387,10 +378,6 @@ async function main(expose: (result: BenchResult) => void): Promise<void> {
     const target: Target = { name, url: service.url, headers: {} };
     return { service, target };
   };
-  const portkeyEntry = join(
-    dirname(fileURLToPath(import.meta.resolve('@portkey-ai/gateway/package.json'))),
-    'build/start-server.js',
-  );
   const startPortkey = async (name: string, preload: string[] = []) => {
     const port = await freePort();
     const service = await startService({
