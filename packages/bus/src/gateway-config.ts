@@ -32,8 +32,18 @@ export const PolicyRules = Type.Object(
     allow_models: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
     deny_models: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
     max_tokens: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** Tools the agent may use: the gateway strips others from LLM requests, the MCP proxy refuses their calls. */
     allow_tools: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    /** No tools at all (the healer's "revoke tools" cure): stripped from LLM requests, every MCP call refused. */
     strip_tools: Type.Optional(Type.Boolean()),
+    /** Tools the agent may not call through the MCP proxy (wins over `allow_tools`). */
+    deny_tools: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    /** MCP tool calls per minute, counted per agent and per tool, on each MCP proxy replica. */
+    tool_calls_per_minute: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** Per-tool overrides of `tool_calls_per_minute`: tool name -> calls per minute. */
+    tool_calls_per_minute_by_tool: Type.Optional(
+      Type.Record(Type.String({ minLength: 1 }), Type.Integer({ minimum: 0 })),
+    ),
     pin_model: Type.Optional(Type.String({ minLength: 1 })),
     block: Type.Optional(Type.Boolean()),
   },

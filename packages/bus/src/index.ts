@@ -17,6 +17,7 @@ export * from './commands-catalog.js';
 export { createEmbeddedBus, type EmbeddedBusOptions } from './embedded-bus.js';
 export * from './errors.js';
 export * from './gateway-config.js';
+export * from './mcp-pending.js';
 export * from './messages.js';
 export { connectNatsBus, type NatsBusOptions } from './nats-bus.js';
 export { type OpenBusOptions, openBus, openBusFromEnv } from './open-bus.js';

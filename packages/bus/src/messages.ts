@@ -16,6 +16,7 @@ import {
   VitalSource,
 } from '@immune/core';
 import Type, { type Static, type TSchema } from 'typebox';
+import type { BucketName } from './subjects.js';
 
 /**
  * The envelope every bus message travels in. `agentId` is the agent the message is about (the fleet-wide
@@ -233,8 +234,8 @@ export type CommandReply<T> = { ok: true; data: T } | { ok: false; error: { code
 
 /** A KV bucket: its logical name and the schema of its values. */
 export interface BucketDef<T extends TSchema> {
-  /** `quarantine`, `gateway` or `fleet`: the deployment prefix is added by the bus. */
-  name: 'quarantine' | 'gateway' | 'fleet';
+  /** The deployment prefix is added by the bus. */
+  name: BucketName;
   schema: T;
   checker: Checker<T>;
   history: number;

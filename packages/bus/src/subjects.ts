@@ -4,11 +4,14 @@
  *   <prefix>.vitals.<partition>.<agent>     JetStream stream <PREFIX>_VITALS
  *   <prefix>.events.<type>.<agent>          JetStream stream <PREFIX>_EVENTS   (type may contain dots)
  *   <prefix>.cmd.<service>.<verb>           core request/reply
- *   KV <prefix>_quarantine, <prefix>_gateway, <prefix>_fleet
+ *   KV <prefix>_quarantine, <prefix>_gateway, <prefix>_fleet, <prefix>_mcp_pending
  *
  * `<agent>` is the agent id encoded as one NATS token. The prefix lets several deployments (or tests) share a
  * cluster.
  */
+
+/** The KV buckets, by logical name; the deployment prefix is added by `bucketName`. */
+export type BucketName = 'quarantine' | 'gateway' | 'fleet' | 'mcp_pending';
 
 export const DEFAULT_PREFIX = 'immune';
 export const DEFAULT_PARTITIONS = 16;
@@ -91,7 +94,7 @@ export function createTopology(options: TopologyOptions = {}) {
     gatewayBucket: `${prefix}_gateway`,
     fleetBucket: `${prefix}_fleet`,
     /** The NATS name of a logical bucket. */
-    bucketName: (name: 'quarantine' | 'gateway' | 'fleet') => `${prefix}_${name}`,
+    bucketName: (name: BucketName) => `${prefix}_${name}`,
     vitalsWildcard: `${prefix}.vitals.>`,
     eventsWildcard: `${prefix}.events.>`,
 
