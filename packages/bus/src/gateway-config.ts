@@ -64,6 +64,24 @@ export const Policy = Type.Object(
 );
 export type Policy = Static<typeof Policy>;
 
+/** Whether a policy is in force for this caller now: scope matches (global, its agent, its key) and not expired. */
+export function policyApplies(
+  policy: Policy,
+  agentId: string,
+  keyFingerprint: string | undefined,
+  now: number,
+): boolean {
+  if (policy.expires_at !== undefined && policy.expires_at <= now) return false;
+  switch (policy.scope.kind) {
+    case 'global':
+      return true;
+    case 'agent':
+      return policy.scope.agent_id === agentId;
+    case 'key':
+      return policy.scope.key_fingerprint === keyFingerprint;
+  }
+}
+
 /**
  * An upstream the gateway may call. Clients never name a host: the gateway builds every upstream URL from
  * this registry, so a request cannot make it call anything else (no SSRF through the proxy).

@@ -1,4 +1,4 @@
-import type { Policy } from '@immune/bus';
+import { type Policy, policyApplies } from '@immune/bus';
 
 export type { Policy, PolicyRules, PolicyScope } from '@immune/bus';
 
@@ -16,22 +16,8 @@ export interface EffectiveRules {
   block?: string;
 }
 
-export function applies(
-  policy: Policy,
-  agentId: string,
-  keyFingerprint: string | undefined,
-  now: number,
-): boolean {
-  if (policy.expires_at !== undefined && policy.expires_at <= now) return false;
-  switch (policy.scope.kind) {
-    case 'global':
-      return true;
-    case 'agent':
-      return policy.scope.agent_id === agentId;
-    case 'key':
-      return policy.scope.key_fingerprint === keyFingerprint;
-  }
-}
+/** Whether a policy is in force for a caller: one rule for the gateway and the MCP proxy. */
+export const applies = policyApplies;
 
 const SPECIFICITY = { global: 0, key: 1, agent: 2 } as const;
 
