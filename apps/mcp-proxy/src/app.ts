@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { HttpPlugin } from '@immune/runtime';
 import { errorObject, STANDARD_ERROR } from './jsonrpc.js';
 import type { McpProxy } from './mcp-proxy.js';
 
@@ -12,7 +12,7 @@ export interface McpProxyAppOptions {
  * own /healthz, /readyz and /metrics excepted). Bodies are read as raw bytes, so what goes upstream is exactly
  * what the client sent, malformed JSON included (the server's own error then answers it).
  */
-export const mcpProxyApp: FastifyPluginAsync<McpProxyAppOptions> = async (app, options) => {
+export const mcpProxyApp: HttpPlugin<McpProxyAppOptions> = async (app, options) => {
   const { proxy } = options;
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();

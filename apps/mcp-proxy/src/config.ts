@@ -1,5 +1,6 @@
+import { BusEnv } from '@immune/bus';
 import { IDENTITY_STRATEGIES } from '@immune/core';
-import { type Config, NatsEnv, serviceEnv } from '@immune/runtime';
+import { type Config, serviceEnv } from '@immune/runtime';
 import Type, { type Static } from 'typebox';
 
 /**
@@ -22,7 +23,7 @@ export type McpUpstream = Static<typeof McpUpstream>;
 /** Everything the MCP proxy reads from its environment. Tool policy comes from the `immune_gateway` bucket. */
 export const McpProxyEnv = Type.Object({
   ...serviceEnv('MCP_PROXY_PORT', 4001),
-  ...NatsEnv,
+  ...BusEnv,
   /** One MCP server mounted at `/` (named `MCP_UPSTREAM_NAME`); combine with `MCP_UPSTREAMS` for more. */
   MCP_UPSTREAM_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s/@?#]+(/[^\\s?#@]*)?$' })),
   MCP_UPSTREAM_NAME: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$', default: 'default' }),
@@ -59,7 +60,5 @@ export const McpProxyEnv = Type.Object({
   MCP_PROXY_UPSTREAM_CONNECTIONS: Type.Integer({ minimum: 1, default: 256 }),
   /** Vitals kept in memory while the bus is unreachable. */
   MCP_PROXY_VITALS_BUFFER: Type.Integer({ minimum: 100, default: 50_000 }),
-  IMMUNE_SUBJECT_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_-]+$', default: 'immune' }),
-  IMMUNE_PARTITIONS: Type.Integer({ minimum: 1, maximum: 1024, default: 16 }),
 });
 export type McpProxyConfig = Config<typeof McpProxyEnv>;

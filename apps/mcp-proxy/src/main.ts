@@ -1,25 +1,25 @@
 import './telemetry.js';
 
 import { openBusFromEnv } from '@immune/bus';
-import { createLogger, describeConfig, loadConfigOrExit, ownBus, runService } from '@immune/runtime';
+import { loadConfigOrExit, ownBus, runMain } from '@immune/runtime';
 import { McpProxyEnv } from './config.js';
 import { startMcpProxy } from './service.js';
 import { telemetry } from './telemetry.js';
 
 const config = loadConfigOrExit(McpProxyEnv, { service: 'mcp-proxy' });
-const logger = createLogger({ service: 'mcp-proxy', level: config.LOG_LEVEL, format: config.LOG_FORMAT });
-logger.info({ config: describeConfig(McpProxyEnv, config) }, 'starting mcp-proxy');
 
-await runService({
+await runMain({
   name: 'mcp-proxy',
-  logger,
+  schema: McpProxyEnv,
+  config,
   telemetry,
-  shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-  drainDelayMs: config.SHUTDOWN_DRAIN_DELAY_MS,
   async start(context) {
+    // No store: the proxy's state (quarantine, tool policy, pending calls) lives in the bus's buckets.
     const bus = ownBus(context, await openBusFromEnv(config, 'mcp-proxy'));
     if (!config.NATS_URL)
-      logger.warn('NATS_URL is not set: using the embedded bus, so this proxy shares no state with others');
+      context.logger.warn(
+        'NATS_URL is not set: using the embedded bus, so this proxy shares no state with others',
+      );
     await startMcpProxy(context, { config, bus, metrics: telemetry });
   },
 });

@@ -1,6 +1,6 @@
 import { type Bus, MCP_PENDING_BUCKET, VitalPublisher } from '@immune/bus';
 import type { Vital } from '@immune/core';
-import type { Logger } from '@immune/runtime';
+import { instruments, type Logger } from '@immune/runtime';
 import type { Meter } from '@opentelemetry/api';
 import { Agent, type Dispatcher } from 'undici';
 import { epochMs } from './clock.js';
@@ -39,19 +39,14 @@ export function createMcpProxy(deps: McpProxyDeps): McpProxy {
   const upstreams = UpstreamTable.fromConfig(config);
   const quarantine = new QuarantineGuard();
   const policy = new ToolPolicy();
-  const counters = deps.meter
-    ? {
-        requests: deps.meter.createCounter('mcp_proxy_requests', {
-          description: 'Proxied requests by outcome',
-        }),
-        vitals: deps.meter.createCounter('mcp_proxy_tool_calls', {
-          description: 'Tool call vitals by outcome',
-        }),
-        dropped: deps.meter.createCounter('mcp_proxy_vitals_dropped', {
-          description: 'Vitals dropped because the outage buffer was full',
-        }),
-      }
-    : undefined;
+  const make = deps.meter ? instruments(deps.meter) : undefined;
+  const counters = make && {
+    requests: make.counter('mcp_proxy_requests', { description: 'Proxied requests by outcome' }),
+    vitals: make.counter('mcp_proxy_tool_calls', { description: 'Tool call vitals by outcome' }),
+    dropped: make.counter('mcp_proxy_vitals_dropped', {
+      description: 'Vitals dropped because the outage buffer was full',
+    }),
+  };
   let droppedSinceLog = 0;
   const publisher = new VitalPublisher(bus, {
     capacity: config.MCP_PROXY_VITALS_BUFFER,

@@ -1,5 +1,5 @@
 import type { Bus } from '@immune/bus';
-import { createHttpServer, type MetricsRegistry, type ServiceContext } from '@immune/runtime';
+import { type MetricsRegistry, type ServiceContext, serveApp } from '@immune/runtime';
 import { mcpProxyApp } from './app.js';
 import type { McpProxyConfig } from './config.js';
 import { createMcpProxy, type McpProxy } from './mcp-proxy.js';
@@ -35,13 +35,11 @@ export async function startMcpProxy(
   await proxy.start();
   // After HTTP has closed and before the bus drains: buffered vitals get their last chance to leave.
   context.shutdown.onStopWork(() => proxy.close(), 'mcp-proxy');
-  const server = createHttpServer({
-    logger: context.logger,
-    readiness: context.readiness,
-    metrics,
-    bodyLimitBytes: config.BODY_LIMIT_BYTES,
-  });
-  await server.register(mcpProxyApp, { proxy, bodyLimitBytes: config.BODY_LIMIT_BYTES });
-  const port = await context.listen(server, { host: config.HOST, port: config.MCP_PROXY_PORT });
+  const port = await serveApp(
+    context,
+    mcpProxyApp,
+    { proxy, bodyLimitBytes: config.BODY_LIMIT_BYTES },
+    { metrics, host: config.HOST, port: config.MCP_PROXY_PORT, bodyLimitBytes: config.BODY_LIMIT_BYTES },
+  );
   return { port, proxy };
 }
