@@ -8,6 +8,7 @@ import type { GatewayConfig } from './config.js';
 import { QuarantineView } from './enforcement/quarantine-view.js';
 import { RetryTracker } from './extract/retry-tracker.js';
 import { GatewayConfigStore } from './gateway-config-store.js';
+import { FleetLimits } from './policy/fleet-limits.js';
 import { PolicyEngine } from './policy/policy-engine.js';
 import { createProxy } from './proxy/proxy-call.js';
 import { ProviderRegistry } from './routing/providers.js';
@@ -64,7 +65,8 @@ export function loadPricing(file: string | undefined): Pricing {
 export function createGateway(deps: GatewayDeps): Gateway {
   const { config, bus, logger } = deps;
   const registry = new ProviderRegistry({ openai: 'openai', anthropic: 'anthropic', ollama: 'ollama' });
-  const policies = new PolicyEngine();
+  const limits = new FleetLimits(logger);
+  const policies = new PolicyEngine(limits);
   const configStore = new GatewayConfigStore(
     {
       providers: [...defaultProviders(config), ...config.GATEWAY_PROVIDERS],
@@ -132,9 +134,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
     async start() {
       await configStore.start(bus);
       await quarantine.start(bus);
+      await limits.start(bus);
     },
     async close() {
       await publisher.close(5_000);
+      await limits.close();
       await quarantine.stop();
       await configStore.stop();
       await dispatcher.close();

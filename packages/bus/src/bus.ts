@@ -116,6 +116,13 @@ export interface KvBucket<T> {
   delete(key: string): Promise<void>;
   /** Every current key and value. */
   entries(): Promise<Map<string, T>>;
+  /** The value with its revision, for `compareAndSet`. */
+  getEntry(key: string): Promise<{ value: T; revision: number } | undefined>;
+  /**
+   * Writes `value` only if the key is still at `revision` (0: only if it does not exist). Resolves to the new
+   * revision, or undefined when another writer got there first (read again and retry).
+   */
+  compareAndSet(key: string, value: T, revision: number): Promise<number | undefined>;
   /** Current values first, then every change as it happens. */
   watch(onChange: (change: KvChange<T>) => void): Promise<KvWatch>;
 }

@@ -329,6 +329,21 @@ class EmbeddedKvBucket<T extends TSchema> implements KvBucket<Static<T>> {
     this.store.write(key, undefined);
   }
 
+  async getEntry(key: string): Promise<{ value: Static<T>; revision: number } | undefined> {
+    const entry = this.store.values.get(key);
+    const value = entry === undefined ? undefined : this.decode(entry.json);
+    return value === undefined ? undefined : { value, revision: entry!.revision };
+  }
+
+  async compareAndSet(key: string, value: Static<T>, revision: number): Promise<number | undefined> {
+    if (!this.def.checker.check(value)) {
+      throw new TypeError(`bus: value for ${this.def.name}/${key} does not match its schema`);
+    }
+    if ((this.store.values.get(key)?.revision ?? 0) !== revision) return undefined;
+    this.store.write(key, JSON.stringify(value));
+    return this.store.revision;
+  }
+
   async entries(): Promise<Map<string, Static<T>>> {
     const result = new Map<string, Static<T>>();
     for (const [key, entry] of this.store.values) {

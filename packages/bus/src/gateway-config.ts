@@ -154,3 +154,27 @@ export const gatewayKey = {
   route: (agentId: string) => `route:${agentId}`,
   policy: (id: string) => `policy:${id}`,
 };
+
+/**
+ * A fleet-wide counter of one limit (a policy's requests per minute, tokens per minute or token budget) for one
+ * fixed window: how much of `limit` the gateway replicas have leased so far. Replicas lease shares with a
+ * compare-and-set and spend them locally, so NATS stays off the request path (docs/gateway.md, "Limits that
+ * hold across replicas"). Keys: `<policy id>:<rpm|tpm|budget>:<window start, ms>`.
+ */
+export const LimitCounter = Type.Object(
+  {
+    granted: Type.Integer({ minimum: 0 }),
+    limit: Type.Integer({ minimum: 0 }),
+    window_start: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type LimitCounter = Static<typeof LimitCounter>;
+
+/** Counters of past windows expire on their own; budgets may have windows of up to 31 days. */
+export const GATEWAY_LIMITS_BUCKET = defineBucket({
+  name: 'gateway_limits',
+  schema: LimitCounter,
+  history: 1,
+  maxAgeMs: 32 * 24 * 3_600_000,
+});

@@ -518,6 +518,29 @@ class NatsKvBucket<T extends TSchema> implements KvBucket<Static<T>> {
     await this.kv.delete(encodeToken(key));
   }
 
+  async getEntry(key: string): Promise<{ value: Static<T>; revision: number } | undefined> {
+    const entry = await this.kv.get(encodeToken(key));
+    if (entry?.operation !== 'PUT') return undefined;
+    const value = this.decode(key, entry.value);
+    return value === undefined ? undefined : { value, revision: entry.revision };
+  }
+
+  async compareAndSet(key: string, value: Static<T>, revision: number): Promise<number | undefined> {
+    if (!this.def.checker.check(value)) {
+      throw new TypeError(`bus: value for ${this.def.name}/${key} does not match its schema`);
+    }
+    const data = TEXT.encode(JSON.stringify(value));
+    try {
+      return revision === 0
+        ? await this.kv.create(encodeToken(key), data)
+        : await this.kv.update(encodeToken(key), data, revision);
+    } catch (error) {
+      // JetStream answers a stale revision with "wrong last sequence" (10071), an existing key on create the same.
+      if (/wrong last sequence|key exists/i.test(message(error))) return undefined;
+      throw error;
+    }
+  }
+
   async entries(): Promise<Map<string, Static<T>>> {
     const result = new Map<string, Static<T>>();
     const keys: string[] = [];

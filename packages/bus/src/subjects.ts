@@ -4,14 +4,14 @@
  *   <prefix>.vitals.<partition>.<agent>     JetStream stream <PREFIX>_VITALS
  *   <prefix>.events.<type>.<agent>          JetStream stream <PREFIX>_EVENTS   (type may contain dots)
  *   <prefix>.cmd.<service>.<verb>           core request/reply
- *   KV <prefix>_quarantine, <prefix>_gateway, <prefix>_fleet, <prefix>_mcp_pending
+ *   KV <prefix>_quarantine, <prefix>_gateway, <prefix>_gateway_limits, <prefix>_fleet, <prefix>_mcp_pending
  *
  * `<agent>` is the agent id encoded as one NATS token. The prefix lets several deployments (or tests) share a
  * cluster.
  */
 
 /** The KV buckets, by logical name; the deployment prefix is added by `bucketName`. */
-export type BucketName = 'quarantine' | 'gateway' | 'fleet' | 'mcp_pending';
+export type BucketName = 'quarantine' | 'gateway' | 'gateway_limits' | 'fleet' | 'mcp_pending';
 
 export const DEFAULT_PREFIX = 'immune';
 export const DEFAULT_PARTITIONS = 16;

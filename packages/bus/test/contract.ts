@@ -9,6 +9,7 @@ import {
   BusTimeoutError,
   InvalidMessageError,
 } from '../src/errors.js';
+import { GATEWAY_LIMITS_BUCKET } from '../src/gateway-config.js';
 import {
   defineCommand,
   type EventEnvelope,
@@ -502,6 +503,23 @@ export function busContract(
       expect([...(await kv.entries()).keys()].sort()).toEqual(['agent.with dots', 'c']);
       await expect(kv.put('bad', { agent_id: 'bad' } as never)).rejects.toThrow(/does not match its schema/);
       await watch.stop();
+    });
+
+    it('compare-and-set: creates only when absent, updates only at the revision read, one winner of a race', async () => {
+      const kv = await bus.kv(GATEWAY_LIMITS_BUCKET);
+      const counter = (granted: number) => ({ granted, limit: 100, window_start: 0 });
+      const created = await kv.compareAndSet('policy:rpm:1', counter(5), 0);
+      expect(created).toBeGreaterThan(0);
+      expect(await kv.compareAndSet('policy:rpm:1', counter(6), 0)).toBeUndefined();
+      const entry = await kv.getEntry('policy:rpm:1');
+      expect(entry).toEqual({ value: counter(5), revision: created });
+      const results = await Promise.all([
+        kv.compareAndSet('policy:rpm:1', counter(10), created!),
+        kv.compareAndSet('policy:rpm:1', counter(11), created!),
+      ]);
+      expect(results.filter((r) => r !== undefined)).toHaveLength(1);
+      expect([10, 11]).toContain((await kv.get('policy:rpm:1'))?.granted);
+      expect(await kv.getEntry('missing')).toBeUndefined();
     });
 
     it('a watch on an empty bucket is ready at once', async () => {

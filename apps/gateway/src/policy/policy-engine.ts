@@ -1,4 +1,4 @@
-import { SlidingWindowCounter } from './limiter.js';
+import type { LimitCounters, LimitKey } from './fleet-limits.js';
 import { applies, type EffectiveRules, mergeRules, type Policy } from './policy.js';
 
 export interface RequestFacts {
@@ -40,10 +40,10 @@ const MINUTE = 60_000;
  */
 export class PolicyEngine {
   private policies: readonly Policy[] = [];
-  private readonly requests = new SlidingWindowCounter(MINUTE);
-  private readonly tokens = new SlidingWindowCounter(MINUTE);
-  private readonly budgets = new Map<number, SlidingWindowCounter>();
   private readonly mergedCache = new Map<string, { policies: Policy[]; rules: EffectiveRules }>();
+
+  /** Limits are counted by `counters`: fleet-wide leases (`FleetLimits`) in every gateway. */
+  constructor(private readonly counters: LimitCounters) {}
 
   setPolicies(policies: readonly Policy[]): void {
     this.policies = policies;
@@ -107,19 +107,18 @@ export class PolicyEngine {
     }
     for (const policy of policies) {
       const r = policy.rules;
-      if (
-        r.requests_per_minute !== undefined &&
-        this.requests.total(policy.id, now) >= r.requests_per_minute
-      ) {
+      const rpm = requestsKey(policy);
+      if (rpm && this.counters.remaining(rpm, now) < 1) {
         return deny(
           429,
           'rate_limited',
           policy.id,
           `rate limit of ${r.requests_per_minute} requests per minute reached (policy '${policy.id}')`,
-          Math.max(1, Math.ceil(60 / Math.max(1, r.requests_per_minute))),
+          Math.max(1, Math.ceil(60 / Math.max(1, r.requests_per_minute ?? 1))),
         );
       }
-      if (r.tokens_per_minute !== undefined && this.tokens.total(policy.id, now) >= r.tokens_per_minute) {
+      const tpm = tokensKey(policy);
+      if (tpm && this.counters.remaining(tpm, now) <= 0) {
         return deny(
           429,
           'token_rate_limited',
@@ -128,21 +127,20 @@ export class PolicyEngine {
           10,
         );
       }
-      if (
-        r.token_budget &&
-        this.budget(r.token_budget.window_ms).total(policy.id, now) >= r.token_budget.tokens
-      ) {
+      const budget = budgetKey(policy);
+      if (budget && this.counters.remaining(budget, now) <= 0) {
         return deny(
           429,
           'token_budget_exhausted',
           policy.id,
-          `token budget of ${r.token_budget.tokens} tokens per ${Math.round(r.token_budget.window_ms / 1000)} s is spent (policy '${policy.id}')`,
-          Math.ceil(r.token_budget.window_ms / 1000),
+          `token budget of ${budget.limit} tokens per ${Math.round(budget.windowMs / 1000)} s is spent (policy '${policy.id}')`,
+          Math.ceil((budget.windowMs - (now % budget.windowMs)) / 1000),
         );
       }
     }
     for (const policy of policies) {
-      if (policy.rules.requests_per_minute !== undefined) this.requests.add(policy.id, 1, now);
+      const rpm = requestsKey(policy);
+      if (rpm) this.counters.spend(rpm, 1, now);
     }
     const mutations: Mutations = { stripTools: rules.stripTools !== undefined };
     if (rules.pinModel && rules.pinModel.model !== facts.model) mutations.model = rules.pinModel.model;
@@ -154,18 +152,27 @@ export class PolicyEngine {
   /** Books the tokens a finished call used against the token limits and budgets that applied to it. */
   recordUsage(accounts: readonly Policy[], tokens: number, now = Date.now()): void {
     for (const policy of accounts) {
-      if (policy.rules.tokens_per_minute !== undefined) this.tokens.add(policy.id, tokens, now);
-      if (policy.rules.token_budget)
-        this.budget(policy.rules.token_budget.window_ms).add(policy.id, tokens, now);
+      const tpm = tokensKey(policy);
+      if (tpm) this.counters.spend(tpm, tokens, now);
+      const budget = budgetKey(policy);
+      if (budget) this.counters.spend(budget, tokens, now);
     }
   }
+}
 
-  private budget(windowMs: number): SlidingWindowCounter {
-    let counter = this.budgets.get(windowMs);
-    if (!counter) {
-      counter = new SlidingWindowCounter(windowMs);
-      this.budgets.set(windowMs, counter);
-    }
-    return counter;
-  }
+function requestsKey(policy: Policy): LimitKey | undefined {
+  const limit = policy.rules.requests_per_minute;
+  return limit === undefined ? undefined : { policy: policy.id, kind: 'rpm', limit, windowMs: MINUTE };
+}
+
+function tokensKey(policy: Policy): LimitKey | undefined {
+  const limit = policy.rules.tokens_per_minute;
+  return limit === undefined ? undefined : { policy: policy.id, kind: 'tpm', limit, windowMs: MINUTE };
+}
+
+function budgetKey(policy: Policy): LimitKey | undefined {
+  const budget = policy.rules.token_budget;
+  return budget === undefined
+    ? undefined
+    : { policy: policy.id, kind: 'budget', limit: budget.tokens, windowMs: budget.window_ms };
 }

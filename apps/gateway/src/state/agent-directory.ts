@@ -16,7 +16,7 @@ export interface AgentSummary {
 /**
  * What this gateway replica has seen of each agent, for the management API: a summary and the last few
  * vitals. Bounded: the least recently seen agents are forgotten first. The map is kept in order of last
- * sighting (a sighting moves the agent to the end), so the eviction victim is always the first key: O(1).
+ * sighting (a sighting moves the agent to the end), so the eviction victims are the first keys.
  */
 export class AgentDirectory {
   private readonly agents = new Map<string, { summary: AgentSummary; recent: Vital[] }>();
@@ -35,10 +35,7 @@ export class AgentDirectory {
       this.agents.set(agentId, existing);
       return false;
     }
-    if (this.agents.size >= this.maxAgents) {
-      const oldest = this.agents.keys().next();
-      if (!oldest.done) this.agents.delete(oldest.value);
-    }
+    if (this.agents.size >= this.maxAgents) this.evictOldest();
     this.agents.set(agentId, {
       summary: {
         agent_id: agentId,
@@ -55,6 +52,18 @@ export class AgentDirectory {
       recent: [],
     });
     return true;
+  }
+
+  /**
+   * Forgets the least recently seen tenth at once. Deleting a Map's first key one at a time is not O(1) in V8:
+   * deleted slots stay at the front until the table is rebuilt, and each lookup of the first key walks them.
+   */
+  private evictOldest(): void {
+    let count = Math.max(1, Math.ceil(this.maxAgents / 10));
+    for (const agentId of this.agents.keys()) {
+      this.agents.delete(agentId);
+      if (--count === 0) break;
+    }
   }
 
   record(vital: Vital): void {
