@@ -30,5 +30,7 @@ export const SingleProcessEnv = Type.Object({
    */
   DEMO_AUTO_APPROVE_SECONDS: Type.Optional(Type.Number({ minimum: 0 })),
   MOCK_UPSTREAM_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 4500 }),
+  /** The demo MCP server the fleet's tool calls reach through the MCP proxy. */
+  DEMO_MCP_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 4501 }),
 });
 export type SingleProcessConfig = Config<typeof SingleProcessEnv>;

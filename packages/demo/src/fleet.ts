@@ -1,4 +1,5 @@
 import OpenAI from 'openai';
+import { DemoToolClient } from './tool-client.js';
 
 /** The seed's agent kinds; each has its own tools, prompt and pace. */
 export const AGENT_KINDS = ['research', 'data', 'analytics', 'coordinator'] as const;
@@ -72,6 +73,8 @@ export interface DemoAgentOptions {
   seed: number;
   /** Divides every pause: 4 runs the agent four times as fast (tests). */
   speed?: number;
+  /** The MCP proxy's URL of the demo MCP server; unset: the agent makes no tool calls. */
+  mcpUrl?: string;
 }
 
 export interface CallOutcome {
@@ -97,6 +100,8 @@ export class DemoAgent {
   private step = 0;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  /** The agent's MCP client (through the MCP proxy), when it has tools to call. */
+  readonly tools: DemoToolClient | undefined;
   calls = 0;
   refused = 0;
   failed = 0;
@@ -116,6 +121,7 @@ export class DemoAgent {
       maxRetries: 0,
       timeout: 30_000,
     });
+    this.tools = options.mcpUrl === undefined ? undefined : new DemoToolClient(options.mcpUrl, options.id);
   }
 
   setFault(fault: AgentFault | undefined): void {
@@ -145,6 +151,7 @@ export class DemoAgent {
   stop(): void {
     this.running = false;
     clearTimeout(this.timer);
+    void this.tools?.close();
   }
 
   /** One call to the gateway, shaped by the agent's kind and its current fault. */
@@ -162,6 +169,7 @@ export class DemoAgent {
       } else {
         await this.client.chat.completions.create({ ...request, stream: false });
       }
+      await this.useTool();
       return { ok: true, status: 200 };
     } catch (error) {
       if (error instanceof OpenAI.APIError) {
@@ -173,6 +181,21 @@ export class DemoAgent {
       this.failed++;
       return { ok: false };
     }
+  }
+
+  /**
+   * Every other step the agent runs one of its tools through the MCP proxy; stuck in a tool loop, it runs the
+   * same tool with the same arguments on every step (what the sentinel's repeated-hash detection sees).
+   */
+  private async useTool(): Promise<void> {
+    if (this.tools === undefined) return;
+    const tools = this.profile.tools;
+    if (this.fault === 'tool_loop') {
+      await this.tools.call(tools[0] as string, 'status');
+      return;
+    }
+    if (this.step % 2 === 0)
+      await this.tools.call(tools[this.step % tools.length] as string, `task ${this.step}`);
   }
 
   private request(): Omit<OpenAI.Chat.ChatCompletionCreateParamsNonStreaming, 'stream'> {
@@ -233,6 +256,7 @@ export function createFleet(options: {
   size: number;
   seed?: number;
   speed?: number;
+  mcpUrl?: string;
 }): DemoAgent[] {
   const seed = options.seed ?? 7;
   return Array.from({ length: options.size }, (_, i) => {
@@ -244,6 +268,7 @@ export function createFleet(options: {
       baseURL: options.baseURL,
       seed: seed * 1000 + i,
       ...(options.speed === undefined ? {} : { speed: options.speed }),
+      ...(options.mcpUrl === undefined ? {} : { mcpUrl: options.mcpUrl }),
     });
   });
 }

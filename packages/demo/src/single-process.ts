@@ -2,6 +2,7 @@ import { type Bus, HEALER_APPROVE, openBusFromEnv } from '@immune/bus';
 import { GatewayEnv, startGateway } from '@immune/gateway';
 import { HealerEnv, type HealingExecutor, startHealer } from '@immune/healer';
 import { IngestEnv, startIngest } from '@immune/ingest';
+import { McpProxyEnv, startMcpProxy } from '@immune/mcp-proxy';
 import { MockUpstream } from '@immune/mock-upstream';
 import {
   childContext,
@@ -16,6 +17,7 @@ import { SentinelEnv, startSentinel } from '@immune/sentinel';
 import { openStoreFromEnv, type Store } from '@immune/store';
 import { Chaos } from './chaos.js';
 import type { SingleProcessConfig } from './config.js';
+import { startDemoMcpServer } from './demo-mcp-server.js';
 import { createFleet, type DemoAgent } from './fleet.js';
 import { tellStory } from './story.js';
 
@@ -33,6 +35,8 @@ export interface SingleProcess {
   bus: Bus;
   store: Store;
   gatewayUrl: string;
+  /** The MCP proxy, in front of the demo MCP server when DEMO is on (MCP_UPSTREAM_URL otherwise). */
+  mcpProxyUrl: string;
   mock: MockUpstream | undefined;
   fleet: readonly DemoAgent[];
   chaos: Chaos | undefined;
@@ -67,6 +71,10 @@ export async function startSingleProcess(
     // The demo's agents talk to the mock unless the operator points the gateway somewhere on purpose.
     env.LLM_UPSTREAM_URL ??= `${mock.url}/v1`;
     env.HEALER_EXECUTION ??= 'simulated';
+    const tools = await startDemoMcpServer(config.DEMO_MCP_PORT);
+    shutdown.onPoolClose(() => tools.close(), 'demo-mcp-server');
+    env.MCP_UPSTREAM_URL ??= tools.url;
+    env.MCP_UPSTREAM_NAME ??= 'demo-tools';
   }
 
   const story = await tellStory(bus, say);
@@ -89,9 +97,20 @@ export async function startSingleProcess(
     metrics,
   });
   const gatewayUrl = `http://127.0.0.1:${gateway.port}`;
+  const mcpProxy = await startMcpProxy(child('mcp-proxy'), {
+    config: loadConfig(McpProxyEnv, env),
+    bus,
+    metrics,
+  });
+  const mcpProxyUrl = `http://127.0.0.1:${mcpProxy.port}`;
 
   const fleet = config.DEMO
-    ? createFleet({ baseURL: `${gatewayUrl}/v1`, size: config.DEMO_FLEET_SIZE, speed: config.DEMO_SPEED })
+    ? createFleet({
+        baseURL: `${gatewayUrl}/v1`,
+        mcpUrl: `${mcpProxyUrl}/mcp`,
+        size: config.DEMO_FLEET_SIZE,
+        speed: config.DEMO_SPEED,
+      })
     : [];
   const chaos = mock ? new Chaos(fleet, mock, say) : undefined;
   if (chaos) cures.chaos = chaos;
@@ -124,6 +143,7 @@ export async function startSingleProcess(
     bus,
     store,
     gatewayUrl,
+    mcpProxyUrl,
     mock,
     fleet,
     chaos,

@@ -33,6 +33,8 @@ const FAST: Record<string, string> = {
   SENTINEL_PORT: '0',
   HEALER_PORT: '0',
   MOCK_UPSTREAM_PORT: '0',
+  MCP_PROXY_PORT: '0',
+  DEMO_MCP_PORT: '0',
   DEMO_FLEET_SIZE: '4',
   DEMO_SPEED: '4',
   DEMO_CHAOS: '0',
@@ -52,6 +54,8 @@ interface Run {
   system: SingleProcess;
   events: EventEnvelope[];
   vitalIds: Set<string>;
+  /** Tool-call vitals (source mcp) by agent: the fleet's tool calls through the MCP proxy. */
+  toolVitals: Map<string, number>;
   cleanup: () => Promise<void>;
 }
 
@@ -70,6 +74,7 @@ async function start(env: Record<string, string>, cleanup: () => Promise<void>):
   let system: SingleProcess | undefined;
   const events: EventEnvelope[] = [];
   const vitalIds = new Set<string>();
+  const toolVitals = new Map<string, number>();
   const subscriptions: Subscription[] = [];
   const service = await runService({
     name: 'immune-e2e',
@@ -84,7 +89,11 @@ async function start(env: Record<string, string>, cleanup: () => Promise<void>):
       subscriptions.push(
         await bus.consumeVitals({
           durable: 'e2e-count',
-          handler: async (delivery) => void vitalIds.add(delivery.vital.id),
+          handler: async (delivery) => {
+            vitalIds.add(delivery.vital.id);
+            if (delivery.vital.source === 'mcp')
+              toolVitals.set(delivery.vital.agent_id, (toolVitals.get(delivery.vital.agent_id) ?? 0) + 1);
+          },
         }),
       );
       context.shutdown.onStopWork(async () => {
@@ -92,7 +101,7 @@ async function start(env: Record<string, string>, cleanup: () => Promise<void>):
       }, 'e2e');
     },
   });
-  const run: Run = { service, system: system!, events, vitalIds, cleanup };
+  const run: Run = { service, system: system!, events, vitalIds, toolVitals, cleanup };
   runs.push(run);
   return run;
 }
@@ -133,6 +142,25 @@ async function driveTheLoop(run: Run): Promise<void> {
   expect(refusal).toBeInstanceOf(OpenAI.APIError);
   expect((refusal as InstanceType<typeof OpenAI.APIError>).status).toBe(403);
   expect((refusal as InstanceType<typeof OpenAI.APIError>).code).toBe('agent_quarantined');
+  // Its tool calls too: the MCP proxy in front of the demo MCP server answers a JSON-RPC error with 403.
+  const toolRefusal = await fetch(`${system.mcpProxyUrl}/mcp`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'x-immune-agent': SICK,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'web_search', arguments: {} },
+    }),
+  });
+  expect(toolRefusal.status).toBe(403);
+  expect(await toolRefusal.json()).toMatchObject({ id: 1, error: { code: -31001 } });
+  // The fleet's tool calls went through the MCP proxy, one vital each.
+  expect(run.toolVitals.size).toBeGreaterThan(1);
 
   // Approval (auto, as an operator would), a cure that ends the fault, probation on fresh vitals, healthy.
   await eventually(() => expect(lifecycle(run, 'PROBATION')).toBe(true), 60_000);
