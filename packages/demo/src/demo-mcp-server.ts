@@ -46,6 +46,19 @@ export async function startDemoMcpServer(port: number): Promise<{ url: string; c
         res.writeHead(404).end();
         return;
       }
+      // Stateless: there is no session for a server-initiated stream to belong to (the SDK's own stateless
+      // example answers GET the same way), and an open GET would hold the proxy's shutdown until its timeout.
+      if (req.method !== 'POST') {
+        res.writeHead(405, { allow: 'POST', 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            jsonrpc: '2.0',
+            id: null,
+            error: { code: -32000, message: 'Method not allowed.' },
+          }),
+        );
+        return;
+      }
       const server = buildServer();
       const transport = new StreamableHTTPServerTransport({
         sessionIdGenerator: undefined,
@@ -56,7 +69,7 @@ export async function startDemoMcpServer(port: number): Promise<{ url: string; c
         void server.close();
       });
       await server.connect(transport);
-      await transport.handleRequest(req, res, req.method === 'POST' ? await readJson(req) : undefined);
+      await transport.handleRequest(req, res, await readJson(req));
     })().catch(() => {
       if (!res.headersSent) res.writeHead(400);
       res.end();

@@ -195,7 +195,7 @@ export class DemoAgent {
       return;
     }
     if (this.step % 2 === 0)
-      await this.tools.call(tools[this.step % tools.length] as string, `task ${this.step}`);
+      await this.tools.call(tools[(this.step / 2) % tools.length] as string, `task ${this.step}`);
   }
 
   private request(): Omit<OpenAI.Chat.ChatCompletionCreateParamsNonStreaming, 'stream'> {
