@@ -1,20 +1,12 @@
 import { parseArgs } from 'node:util';
-import {
-  type DecisionReply,
-  HEALER_AGENTS,
-  HEALER_APPROVALS,
-  HEALER_APPROVE,
-  HEALER_FEEDBACK,
-  HEALER_HEAL,
-  HEALER_QUARANTINE,
-  HEALER_REJECT,
-  HEALER_RELEASE,
-} from '@immune/bus';
+import type { DecisionReply } from '@immune/bus';
 import { DIAGNOSIS_TYPES, type DiagnosisType } from '@immune/core';
 import { EXIT_OK, UsageError } from '../../errors.js';
 import type { CliIO } from '../../io.js';
+import type { Decision, DecisionRequest } from '../../transport/api.js';
+import { withApi } from '../../transport/select.js';
 import type { Command } from '../command.js';
-import { BUS_HELP, BUS_OPTIONS, operatorOf, printJson, table, timeoutOf, withBus } from './bus.js';
+import { CONNECTION_HELP, CONNECTION_OPTIONS, operatorOf, printJson, table } from './options.js';
 
 /**
  * The operator commands: thin wrappers around `immune.cmd.healer.*`, so the CLI, the dashboard and scripts
@@ -26,7 +18,12 @@ function parse<O extends Record<string, { type: 'string' | 'boolean'; short?: st
   extra: O,
 ) {
   try {
-    return parseArgs({ args, options: { ...BUS_OPTIONS, ...extra }, allowPositionals: true, strict: true });
+    return parseArgs({
+      args,
+      options: { ...CONNECTION_OPTIONS, ...extra },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
@@ -37,13 +34,11 @@ const pct = (x: number) => `${Math.round(x * 100)}%`;
 export const agentsCommand: Command = {
   name: 'agents',
   summary: 'the fleet: each agent, its lifecycle state, quarantine and open case',
-  help: `Usage: immune agents [options]\n\n${BUS_HELP}`,
+  help: `Usage: immune agents [options]\n\nExamples:\n  immune agents\n  immune agents --json | jq '.agents[] | select(.quarantined)'\n  immune agents --nats nats://127.0.0.1:4222\n\n${CONNECTION_HELP}`,
   async run(args, io) {
     const { values } = parse(args, {});
     if (values.help) return help(io, this.help);
-    const reply = await withBus(values, (bus) =>
-      bus.request(HEALER_AGENTS, {}, { timeoutMs: timeoutOf(values) }),
-    );
+    const reply = await withApi(values, (api) => api.agents());
     if (values.json) printJson(io, reply);
     else
       io.stdout.write(
@@ -65,19 +60,15 @@ export const agentsCommand: Command = {
 export const pendingCommand: Command = {
   name: 'pending',
   summary: 'severe cases waiting for an operator (--rejected: the rejected ones)',
-  help: `Usage: immune pending [--rejected] [--agent <id>] [options]\n\nLists approvals oldest first, with the evidence and ranked hypotheses.\n\n${BUS_HELP}`,
+  help: `Usage: immune pending [--rejected] [--agent <id>] [options]\n\nLists approvals oldest first, with the evidence and ranked hypotheses.\n\nExamples:\n  IMMUNE_TOKEN=… immune pending\n  immune pending --rejected --agent research-1\n  immune pending --url https://immune.example.com --token "$TOKEN" --json\n\n${CONNECTION_HELP}`,
   async run(args, io) {
     const { values } = parse(args, { rejected: { type: 'boolean' }, agent: { type: 'string' } });
     if (values.help) return help(io, this.help);
-    const reply = await withBus(values, (bus) =>
-      bus.request(
-        HEALER_APPROVALS,
-        {
-          status: values.rejected ? 'rejected' : 'pending',
-          ...(values.agent ? { agent_id: values.agent } : {}),
-        },
-        { timeoutMs: timeoutOf(values) },
-      ),
+    const reply = await withApi(values, (api) =>
+      api.approvals({
+        status: values.rejected ? 'rejected' : 'pending',
+        ...(values.agent ? { agent_id: values.agent } : {}),
+      }),
     );
     if (values.json) printJson(io, reply);
     else if (reply.approvals.length === 0)
@@ -103,15 +94,11 @@ export const pendingCommand: Command = {
   },
 };
 
-function decisionCommand(
-  name: 'approve' | 'reject' | 'heal',
-  summary: string,
-  command: typeof HEALER_APPROVE,
-): Command {
+function decisionCommand(name: Decision, summary: string, examples: string): Command {
   return {
     name,
     summary,
-    help: `Usage: immune ${name} <agent> | --all | --approval <id> | --infection <id> [--note text] [options]\n\n${summary}. Idempotent: repeating it changes nothing and says so.\n\n${BUS_HELP}`,
+    help: `Usage: immune ${name} <agent> | --all | --approval <id> | --infection <id> [--note text] [options]\n\n${summary}. Idempotent: repeating it changes nothing and says so.\n\nExamples:\n  ${examples}\n\n${CONNECTION_HELP}`,
     async run(args, io) {
       const { values, positionals } = parse(args, {
         all: { type: 'boolean' },
@@ -129,17 +116,15 @@ function decisionCommand(
       ].filter((t) => t !== undefined);
       if (targets.length !== 1)
         throw new UsageError('give exactly one of <agent>, --all, --approval, --infection');
-      const request = {
+      const request: DecisionRequest = {
         operator: operatorOf(values),
         ...(positionals[0] === undefined ? {} : { agent_id: positionals[0] }),
-        ...(values.all ? { all: true } : {}),
+        ...(values.all ? { all: true as const } : {}),
         ...(values.approval === undefined ? {} : { approval_id: values.approval }),
         ...(values.infection === undefined ? {} : { infection_id: values.infection }),
         ...(values.note === undefined ? {} : { note: values.note }),
       };
-      const reply = await withBus(values, (bus) =>
-        bus.request(command, request, { timeoutMs: timeoutOf(values) }),
-      );
+      const reply = await withApi(values, (api) => api.decide(name, request));
       if (values.json) printJson(io, reply);
       else io.stdout.write(describeDecision(name, reply));
       return EXIT_OK;
@@ -159,23 +144,23 @@ function describeDecision(name: string, reply: DecisionReply): string {
 export const approveCommand = decisionCommand(
   'approve',
   'approve pending cases: healing starts',
-  HEALER_APPROVE,
+  'immune approve research-1\n  immune approve --all --note "checked the evidence"\n  immune approve --approval apr-123 --json',
 );
 export const rejectCommand = decisionCommand(
   'reject',
   'reject pending cases: the agents stay quarantined',
-  HEALER_REJECT,
+  'immune reject research-1 --note "expected after the release"\n  immune reject --all',
 );
 export const healCommand = decisionCommand(
   'heal',
   'heal now: start healing pending or rejected cases',
-  HEALER_HEAL,
+  'immune heal research-1\n  immune heal --infection inf-42',
 );
 
 export const feedbackCommand: Command = {
   name: 'feedback',
   summary: "label the true root cause of an agent's latest (or a given) infection",
-  help: `Usage: immune feedback <agent> | --infection <id> --cause <${DIAGNOSIS_TYPES.join('|')}> [options]\n\nThe label is stored and changes how later infections are ranked.\n\n${BUS_HELP}`,
+  help: `Usage: immune feedback <agent> | --infection <id> --cause <${DIAGNOSIS_TYPES.join('|')}> [options]\n\nThe label is stored and changes how later infections are ranked.\n\nExamples:\n  immune feedback research-1 --cause memory_corruption\n  immune feedback --infection inf-42 --cause cost_overrun --json\n\n${CONNECTION_HELP}`,
   async run(args, io) {
     const { values, positionals } = parse(args, { infection: { type: 'string' }, cause: { type: 'string' } });
     if (values.help) return help(io, this.help);
@@ -184,18 +169,14 @@ export const feedbackCommand: Command = {
     const cause = values.cause;
     if (cause === undefined || !(DIAGNOSIS_TYPES as readonly string[]).includes(cause))
       throw new UsageError(`--cause must be one of ${DIAGNOSIS_TYPES.join(', ')}`);
-    const reply = await withBus(values, (bus) =>
-      bus.request(
-        HEALER_FEEDBACK,
-        {
-          true_cause: cause as DiagnosisType,
-          operator: operatorOf(values),
-          ...(values.infection === undefined
-            ? { agent_id: positionals[0]! }
-            : { infection_id: values.infection }),
-        },
-        { timeoutMs: timeoutOf(values) },
-      ),
+    const reply = await withApi(values, (api) =>
+      api.feedback({
+        true_cause: cause as DiagnosisType,
+        operator: operatorOf(values),
+        ...(values.infection === undefined
+          ? { agent_id: positionals[0]! }
+          : { infection_id: values.infection }),
+      }),
     );
     if (values.json) printJson(io, reply);
     else
@@ -207,10 +188,11 @@ export const feedbackCommand: Command = {
 };
 
 function agentCommand(name: 'quarantine' | 'release', summary: string): Command {
+  const example = `immune ${name} research-1 --reason "odd tool calls"`;
   return {
     name,
     summary,
-    help: `Usage: immune ${name} <agent> [--reason text] [options]\n\n${summary}.\n\n${BUS_HELP}`,
+    help: `Usage: immune ${name} <agent> [--reason text] [options]\n\n${summary}.\n\nExamples:\n  ${example}\n  immune ${name} research-1 --json\n\n${CONNECTION_HELP}`,
     async run(args, io) {
       const { values, positionals } = parse(args, { reason: { type: 'string' } });
       if (values.help) return help(io, this.help);
@@ -220,13 +202,12 @@ function agentCommand(name: 'quarantine' | 'release', summary: string): Command 
         operator: operatorOf(values),
         ...(values.reason === undefined ? {} : { reason: values.reason }),
       };
-      const timeoutMs = timeoutOf(values);
       if (name === 'quarantine') {
-        const reply = await withBus(values, (bus) => bus.request(HEALER_QUARANTINE, request, { timeoutMs }));
+        const reply = await withApi(values, (api) => api.quarantine(request));
         if (values.json) printJson(io, reply);
         else io.stdout.write(`${reply.agent_id}: ${reply.already ? 'already quarantined' : 'quarantined'}\n`);
       } else {
-        const reply = await withBus(values, (bus) => bus.request(HEALER_RELEASE, request, { timeoutMs }));
+        const reply = await withApi(values, (api) => api.release(request));
         if (values.json) printJson(io, reply);
         else
           io.stdout.write(
