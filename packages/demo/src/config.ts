@@ -25,8 +25,8 @@ export const SingleProcessEnv = Type.Object({
   DEMO_CHAOS: Type.Boolean({ default: true }),
   /**
    * Seconds after which a severe case is approved on the operator's behalf, so that an unattended demo shows
-   * the whole loop; 0 waits for `immune approve`. By default on only with the embedded bus, which the CLI (a
-   * separate process, speaking NATS) cannot reach.
+   * the whole loop (tests, recordings). Unset or 0: never; the operator approves with `pnpm immune approve`
+   * (over the dashboard's HTTP API, which also reaches the embedded bus) or in the dashboard.
    */
   DEMO_AUTO_APPROVE_SECONDS: Type.Optional(Type.Number({ minimum: 0 })),
   MOCK_UPSTREAM_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 4500 }),

@@ -123,7 +123,7 @@ export async function startSingleProcess(
     if (chaos && config.DEMO_CHAOS) chaos.start();
   }
 
-  const autoApprove = config.DEMO_AUTO_APPROVE_SECONDS ?? (config.DEMO && !config.NATS_URL ? 20 : 0);
+  const autoApprove = config.DEMO_AUTO_APPROVE_SECONDS ?? 0;
   if (autoApprove > 0) {
     const approvals = await bus.subscribeEvents({
       types: ['approval.requested'],

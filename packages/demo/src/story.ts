@@ -40,7 +40,7 @@ export function narrate(event: EventEnvelope): string | undefined {
     }
     case 'approval.requested': {
       const data = event.data;
-      return `APPROVAL     ${agent} is severe (${data.max_deviation.toFixed(1)}σ) and waits for an operator: immune approve ${agent}   (or: immune reject ${agent})`;
+      return `APPROVAL     ${agent} is severe (${data.max_deviation.toFixed(1)}σ) and waits for an operator: pnpm immune approve ${agent}   (or: pnpm immune reject ${agent})`;
     }
     case 'approval.decided': {
       const data = event.data;
