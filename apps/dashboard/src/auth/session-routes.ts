@@ -1,17 +1,12 @@
 import rateLimit from '@fastify/rate-limit';
 import { ErrorResponse, HttpError, type HttpPlugin } from '@immune/runtime';
 import Type from 'typebox';
+import { OperatorView } from './operator-view.js';
 import { type AuthDeps, authenticate, checkCsrf } from './request-auth.js';
 import { SESSION_COOKIE } from './session-cookie.js';
 
-export const OperatorView = Type.Object(
-  {
-    name: Type.String(),
-    role: Type.Union([Type.Literal('viewer'), Type.Literal('operator')]),
-    expires_at: Type.Union([Type.Integer(), Type.Null()]),
-  },
-  { additionalProperties: false },
-);
+export { OperatorView };
+
 const SessionReply = Type.Object({ operator: OperatorView }, { additionalProperties: false });
 const LoginBody = Type.Object(
   { token: Type.String({ minLength: 1, maxLength: 512 }) },

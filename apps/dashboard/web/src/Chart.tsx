@@ -1,0 +1,102 @@
+import { useEffect, useRef } from 'react';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import type { Band } from './band.js';
+
+export interface Annotation {
+  ts: number;
+  label: string;
+  kind: 'cure' | 'lifecycle';
+}
+
+function cssVar(name: string): string {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || '#888';
+}
+
+/**
+ * One metric over time (uPlot, canvas): the baseline band behind the line, a vertical mark per annotation
+ * (cures solid, lifecycle changes dashed). The figure's text alternative lists the same facts.
+ */
+export function MetricChart({
+  metric,
+  ts,
+  values,
+  band,
+  annotations,
+}: {
+  metric: string;
+  ts: readonly number[];
+  values: readonly number[];
+  band: Band | null;
+  annotations: readonly Annotation[];
+}) {
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const element = ref.current;
+    if (element === null) return;
+    const drawBand = (u: uPlot) => {
+      if (band === null) return;
+      const top = u.valToPos(band.high, 'y', true);
+      const bottom = u.valToPos(band.low, 'y', true);
+      u.ctx.save();
+      u.ctx.fillStyle = cssVar('--band');
+      u.ctx.fillRect(u.bbox.left, top, u.bbox.width, bottom - top);
+      u.ctx.restore();
+    };
+    const drawAnnotations = (u: uPlot) => {
+      u.ctx.save();
+      for (const note of annotations) {
+        const x = u.valToPos(note.ts / 1000, 'x', true);
+        if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
+        u.ctx.strokeStyle = cssVar(note.kind === 'cure' ? '--cure' : '--muted');
+        u.ctx.setLineDash(note.kind === 'cure' ? [] : [4, 4]);
+        u.ctx.lineWidth = 2;
+        u.ctx.beginPath();
+        u.ctx.moveTo(x, u.bbox.top);
+        u.ctx.lineTo(x, u.bbox.top + u.bbox.height);
+        u.ctx.stroke();
+      }
+      u.ctx.restore();
+    };
+    const axis = { stroke: cssVar('--fg'), grid: { stroke: cssVar('--grid') } };
+    const plot = new uPlot(
+      {
+        width: Math.max(element.clientWidth, 320),
+        height: 240,
+        scales: { x: { time: true } },
+        axes: [axis, axis],
+        series: [{}, { label: metric, stroke: cssVar('--accent'), width: 2 }],
+        hooks: { drawClear: [drawBand], draw: [drawAnnotations] },
+      },
+      [ts.map((t) => t / 1000), [...values]],
+      element,
+    );
+    return () => plot.destroy();
+  }, [metric, ts, values, band, annotations]);
+  return (
+    <figure
+      className="chart"
+      data-testid={`chart-${metric}`}
+      data-points={ts.length}
+      data-band={band === null ? 'none' : `${band.low.toFixed(2)}..${band.high.toFixed(2)}`}
+      data-annotations={annotations.length}
+    >
+      <div ref={ref} role="img" aria-label={`${metric} over time`} />
+      <figcaption>
+        {metric}: {ts.length} samples.{' '}
+        {band
+          ? `Baseline band ${band.low.toFixed(1)} – ${band.high.toFixed(1)} (typical ${band.typical.toFixed(1)} ± 3σ, estimated before the first cure).`
+          : 'No baseline yet.'}{' '}
+        {annotations.length > 0 && (
+          <span>
+            Marks:{' '}
+            {annotations
+              .map((note) => `${note.label} at ${new Date(note.ts).toLocaleTimeString()}`)
+              .join('; ')}
+            .
+          </span>
+        )}
+      </figcaption>
+    </figure>
+  );
+}
