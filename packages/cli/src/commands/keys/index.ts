@@ -19,7 +19,14 @@ ingest instances honour a revocation within INGEST_KEY_CACHE_MS (10 s by default
 Options:
   --database URL     PostgreSQL (default $DATABASE_URL; unset: the embedded PGlite folder .immune-data/pglite)
   --schema S         the schema Immune's tables live in, when not the default search path
+  --json             one JSON document on stdout: {"keys":[…]} for list, {"id","prefix","name","key"} for create,
+                     the same plus "revoked":[ids] for rotate, {"revoked":id} for revoke (never a key hash)
   -h, --help         this help
+
+Examples:
+  immune keys rotate --keep-old --name fleet-2 > key.txt
+  immune keys list --all --json
+  immune keys revoke 3f2c…
 
 Exit codes: 0 done, 1 failure (database unreachable, unknown key), 2 usage error.`;
 
@@ -46,11 +53,18 @@ export const keysCommand: Command = {
       throw new UsageError(`unknown action "${action}" (rotate, list, create, revoke)`);
     if (action === 'revoke' && rest.length !== 1) throw new UsageError('revoke takes exactly one key id');
     const say = (text: string) => io.stderr.write(`${text}\n`);
+    const json = values.json === true;
+    const printJson = (value: unknown) => io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
     return withStore(values.database, values.schema, async (store) => {
       const keys = new ApiKeyRepository(store.db);
       switch (action) {
         case 'list': {
-          for (const key of await keys.list({ includeRevoked: values.all === true })) {
+          const listed = await keys.list({ includeRevoked: values.all === true });
+          if (json) {
+            printJson({ keys: listed });
+            return EXIT_OK;
+          }
+          for (const key of listed) {
             const state =
               key.revoked_at === null ? 'active' : `revoked ${new Date(key.revoked_at).toISOString()}`;
             io.stdout.write(`${key.id}\t${key.prefix}…\t${key.name}\t${state}\n`);
@@ -60,12 +74,14 @@ export const keysCommand: Command = {
         case 'create': {
           const { key, apiKey } = await keys.create({ name: values.name ?? 'operator' });
           say(`created key ${apiKey.id} (${apiKey.prefix}…); it is shown only now:`);
-          io.stdout.write(`${key}\n`);
+          if (json) printJson({ id: apiKey.id, prefix: apiKey.prefix, name: apiKey.name, key });
+          else io.stdout.write(`${key}\n`);
           return EXIT_OK;
         }
         case 'revoke': {
           if (!(await keys.revoke(rest[0]!))) throw new CliFailure(`no active key with id ${rest[0]}`);
-          say(`revoked ${rest[0]}`);
+          if (json) printJson({ revoked: rest[0] });
+          else say(`revoked ${rest[0]}`);
           return EXIT_OK;
         }
         default: {
@@ -79,7 +95,15 @@ export const keysCommand: Command = {
             return { ...created, revoked: gone };
           });
           say(`created key ${apiKey.id} (${apiKey.prefix}…); it is shown only now:`);
-          io.stdout.write(`${key}\n`);
+          if (json)
+            printJson({
+              id: apiKey.id,
+              prefix: apiKey.prefix,
+              name: apiKey.name,
+              key,
+              revoked: revoked.map((old) => old.id),
+            });
+          else io.stdout.write(`${key}\n`);
           for (const old of revoked) say(`revoked ${old.id} (${old.prefix}…)`);
           return EXIT_OK;
         }
@@ -97,6 +121,7 @@ function parse(args: string[]) {
       name: { type: 'string' },
       'keep-old': { type: 'boolean' },
       all: { type: 'boolean' },
+      json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,

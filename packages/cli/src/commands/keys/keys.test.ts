@@ -41,6 +41,21 @@ describe('immune keys', () => {
     expect(await run(['keys', 'revoke', apiKey.id, ...db], memoryIO())).toBe(1);
   });
 
+  it('--json: rotate gives the key with what it revoked; list never shows a hash', async () => {
+    const keys = new ApiKeyRepository(store.db);
+    const { apiKey } = await keys.create({ name: 'initial' });
+    const rotated = memoryIO();
+    expect(await run(['keys', 'rotate', '--json', ...db], rotated)).toBe(0);
+    const reply = JSON.parse(rotated.out()) as { key: string; revoked: string[] };
+    expect(reply.key).toMatch(/^imk_/);
+    expect(reply.revoked).toEqual([apiKey.id]);
+    const list = memoryIO();
+    expect(await run(['keys', 'list', '--all', '--json', ...db], list)).toBe(0);
+    expect(JSON.parse(list.out()).keys).toHaveLength(2);
+    expect(list.out()).not.toContain('hash');
+    expect(list.out()).not.toContain(reply.key);
+  });
+
   it('refuses a missing or unknown action as a usage error', async () => {
     expect(await run(['keys'], memoryIO())).toBe(2);
     expect(await run(['keys', 'spin', ...db], memoryIO())).toBe(2);
