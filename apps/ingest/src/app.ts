@@ -1,4 +1,5 @@
 import { type Bus, BusClosedError, BusUnavailableError } from '@immune/bus';
+import { Pricing } from '@immune/core';
 import { ErrorResponse, HttpError, type HttpPlugin } from '@immune/runtime';
 import { instruments } from '@immune/runtime/telemetry';
 import type { ApiKey } from '@immune/store';
@@ -7,6 +8,7 @@ import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import type { AgentDirectory } from './agent-directory.js';
 import { type IngestLimits, parseIngestBody } from './ingest-body.js';
+import { otlpTraceRoutes } from './otlp/route.js';
 
 /** What the routes need to check a key: `ApiKeyVerifier`, or a stand-in in tests. */
 export interface KeyVerifier {
@@ -18,8 +20,13 @@ export interface IngestAppOptions {
   keys: KeyVerifier;
   agents: AgentDirectory;
   limits: IngestLimits;
+  /** The OTLP/HTTP receiver: largest export in bytes (after decompression); the pricing table for span costs. */
+  otlp?: { maxBytes?: number; pricing?: Pricing };
   meter?: Meter;
 }
+
+/** OTLP exporters batch up to 512 spans by default, well under this; a larger export is refused with 413. */
+export const DEFAULT_OTLP_MAX_BYTES = 8 * 1024 * 1024;
 
 export const RegisterBody = Type.Object(
   {
@@ -124,7 +131,7 @@ export const ingestApp: HttpPlugin<IngestAppOptions> = async (app, options) => {
         if (!agents.isKnown(vital.agent_id))
           sightings.set(vital.agent_id, Math.max(vital.ts, sightings.get(vital.agent_id) ?? 0));
       }
-      if (sightings.size > 0) await registerReported(sightings, agents, bus, request);
+      if (sightings.size > 0) await registerReported(sightings, agents, bus, request, 'ingest', 'reported');
       try {
         // Pipelined: every publish of the batch goes out at once, one wait for all the acks.
         await bus.publishVitals(vitals);
@@ -147,6 +154,18 @@ export const ingestApp: HttpPlugin<IngestAppOptions> = async (app, options) => {
       return reply.code(202).send({ accepted: vitals.length, ids: vitals.map((vital) => vital.id) });
     },
   );
+
+  await app.register(otlpTraceRoutes, {
+    bus,
+    pricing: options.otlp?.pricing ?? new Pricing(),
+    maxBytes: options.otlp?.maxBytes ?? DEFAULT_OTLP_MAX_BYTES,
+    async onAgents(sightings, request) {
+      for (const agentId of sightings.keys()) if (agents.isKnown(agentId)) sightings.delete(agentId);
+      if (sightings.size > 0) await registerReported(sightings, agents, bus, request, 'otlp', 'otlp');
+    },
+    onAccepted: (count) => metrics?.otlpSpans.add(count),
+    onRejected: (reason) => metrics?.rejected.add(1, { reason }),
+  });
 
   app.post(
     '/api/v1/agents/register',
@@ -192,6 +211,8 @@ async function registerReported(
   agents: AgentDirectory,
   bus: Bus,
   request: FastifyRequest,
+  source: 'ingest' | 'otlp',
+  identity: 'reported' | 'otlp',
 ): Promise<void> {
   let created: string[];
   try {
@@ -205,8 +226,8 @@ async function registerReported(
       bus
         .publishEvent('agent.discovered', agentId, {
           agent_id: agentId,
-          source: 'ingest',
-          identity: 'reported',
+          source,
+          identity,
         })
         .catch((error: unknown) =>
           request.log.warn({ agent_id: agentId, err: error }, 'ingest: could not announce a new agent'),
@@ -231,7 +252,11 @@ function ingestMetrics(meter: Meter) {
   return {
     accepted: make.counter('ingest_vitals_accepted', { description: 'Vitals accepted over HTTP and queued' }),
     rejected: make.counter('ingest_requests_rejected', {
-      description: 'Ingest requests refused, by reason (invalid, too_many, unauthorized, bus_unavailable)',
+      description:
+        'Ingest requests refused, by reason (invalid, too_many, unauthorized, bus_unavailable, 413, 415)',
+    }),
+    otlpSpans: make.counter('ingest_otlp_vitals_accepted', {
+      description: 'Vitals made from OTLP spans (POST /v1/traces) and queued',
     }),
   };
 }

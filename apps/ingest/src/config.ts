@@ -15,6 +15,12 @@ export const IngestEnv = Type.Object({
   INGEST_API_KEY: Type.Optional(Secret(Type.String({ minLength: 16 }))),
   /** Most vitals in one request. */
   INGEST_MAX_BATCH: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000 }),
+  /** Largest OTLP export (`POST /v1/traces`) accepted, bytes after decompression; larger ones get 413. */
+  INGEST_OTLP_MAX_BYTES: Type.Integer({
+    minimum: 1024,
+    maximum: 256 * 1024 * 1024,
+    default: 8 * 1024 * 1024,
+  }),
   /** How far a vital's `ts` may lie ahead of this server's clock (agents' clocks drift), ms. */
   INGEST_MAX_FUTURE_MS: Type.Integer({ minimum: 0, default: 300_000 }),
   /** How long a verified key is trusted without asking PostgreSQL again (so revocation takes this long), ms. */

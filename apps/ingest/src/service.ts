@@ -76,6 +76,7 @@ export async function startIngest(context: ServiceContext, deps: IngestServiceDe
       keys: new ApiKeyVerifier(store.db, { cacheMs: config.INGEST_KEY_CACHE_MS }),
       agents: new AgentDirectory(store.db),
       limits: { maxBatch: config.INGEST_MAX_BATCH, maxFutureMs: config.INGEST_MAX_FUTURE_MS },
+      otlp: { maxBytes: config.INGEST_OTLP_MAX_BYTES },
       meter: metrics.meter(),
     },
     { metrics, host: config.HOST, port: config.INGEST_PORT, bodyLimitBytes: config.BODY_LIMIT_BYTES },

@@ -39,6 +39,7 @@ export async function startApp(
     bodyLimitBytes?: number;
     listen?: boolean;
     keyCacheMs?: number;
+    otlpMaxBytes?: number;
   } = {},
 ): Promise<AppHarness> {
   const store = options.store ?? (await createTestStore());
@@ -58,6 +59,7 @@ export async function startApp(
     keys: new ApiKeyVerifier(store.db, { cacheMs: options.keyCacheMs ?? 0 }),
     agents: new AgentDirectory(store.db),
     limits: { maxBatch: 100, maxFutureMs: 300_000, ...options.limits },
+    ...(options.otlpMaxBytes === undefined ? {} : { otlp: { maxBytes: options.otlpMaxBytes } }),
     meter: metrics.meter(),
   });
   let url = '';

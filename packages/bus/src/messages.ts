@@ -144,6 +144,8 @@ export const EVENT_SCHEMAS = {
         Type.Literal('registered'),
         // The agent named itself in a vital it reported to ingest.
         Type.Literal('reported'),
+        // Named by an OTLP export: its X-Immune-Agent header, resource attributes or gen_ai.agent.* span attributes.
+        Type.Literal('otlp'),
       ]),
       name: Type.Optional(Type.String()),
       model: Type.Optional(Type.String()),

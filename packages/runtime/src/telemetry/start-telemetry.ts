@@ -47,7 +47,8 @@ export interface Telemetry extends MetricsSource {
 }
 
 /** Probes and scrapes would otherwise be most of a service's spans. */
-const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+// `/v1/traces`: ingest's OTLP receiver must not trace its own handling, or every export would make spans to export.
+const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics', '/v1/traces']);
 
 let active: Telemetry | undefined;
 
