@@ -65,7 +65,7 @@ export async function startBusyService(
   const output = () =>
     `${entries.map((entry) => JSON.stringify(entry)).join('\n')}\n${stdout}\nstderr:\n${stderr}`;
 
-  function waitForLog(match: (entry: LogEntry) => boolean, timeoutMs = 15_000, what = 'log line') {
+  function waitForLog(match: (entry: LogEntry) => boolean, timeoutMs = 90_000, what = 'log line') {
     return new Promise<LogEntry>((resolve, reject) => {
       const check = () => {
         const found = entries.find(match);
@@ -99,7 +99,7 @@ export async function startBusyService(
 
   let port = 0;
   if (waitUntilReady) {
-    port = Number((await waitForEvent('http-listening', 1, 30_000)).port);
+    port = Number((await waitForEvent('http-listening', 1, 120_000)).port);
     await waitForEvent('service-ready');
   }
   return {
