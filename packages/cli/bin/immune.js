@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// Runs the compiled CLI when it is built. Inside the monorepo without a build (or with
-// IMMUNE_CLI_FROM_SOURCE=1, which the tests use so they never run a stale build) it re-runs itself on the
-// TypeScript sources through tsx, with the condition that resolves workspace packages to their sources.
+// Runs the bundled CLI (dist/immune.js, everything inside: what the packed tarball ships) when it is built.
+// Inside the monorepo without a build (or with IMMUNE_CLI_FROM_SOURCE=1, which the tests use so they never
+// run a stale build) it re-runs itself on the TypeScript sources through tsx, with the condition that
+// resolves workspace packages to their sources.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-const dist = new URL('../dist/main.js', import.meta.url);
+const dist = new URL('../dist/immune.js', import.meta.url);
 const source = new URL('../src/main.ts', import.meta.url);
 
 if (existsSync(dist) && process.env.IMMUNE_CLI_FROM_SOURCE !== '1') {

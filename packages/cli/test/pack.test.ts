@@ -1,0 +1,52 @@
+import { execFile } from 'node:child_process';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const pkg = fileURLToPath(new URL('..', import.meta.url));
+const work = mkdtempSync(join(tmpdir(), 'immune-pack-'));
+
+/**
+ * The installable package: the bundle is built into a staging copy (never into the worktree's dist, which
+ * other runs may use), packed with the real npm, and run with npx from an empty folder, offline and with an
+ * empty npm cache, so it passes only if the tarball needs nothing from a registry.
+ */
+describe('the packed immune CLI', { timeout: 180_000 }, () => {
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('runs from an empty folder with `npx ./immune-cli-<version>.tgz`', async () => {
+    const stage = join(work, 'stage');
+    mkdirSync(stage);
+    copyFileSync(join(pkg, 'package.json'), join(stage, 'package.json'));
+    cpSync(join(pkg, 'bin'), join(stage, 'bin'), { recursive: true });
+    await run(process.execPath, [join(pkg, 'scripts', 'bundle.mjs'), join(stage, 'dist', 'immune.js')]);
+    await run('npm', ['pack', '--pack-destination', work], { cwd: stage });
+    const tarball = readdirSync(work).find((name) => /^immune-cli-.*\.tgz$/.test(name));
+    expect(tarball).toBeDefined();
+
+    const empty = join(work, 'empty');
+    mkdirSync(empty);
+    copyFileSync(join(work, tarball!), join(empty, tarball!));
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      npm_config_cache: join(work, 'cache'),
+      npm_config_offline: 'true',
+    };
+    delete env.NATS_URL;
+    delete env.IMMUNE_TOKEN;
+    const npx = (...args: string[]) => run('npx', ['--yes', `./${tarball}`, ...args], { cwd: empty, env });
+
+    const help = await npx('--help');
+    expect(help.stdout).toContain('Usage: immune <command>');
+    expect(help.stdout).toMatch(/pending\s+severe cases/);
+    expect((await npx('completion', 'bash')).stdout).toContain('complete -o filenames -F _immune immune');
+    // A real command through the bundle: without a token the dashboard transport says what is missing.
+    const failed = await npx('pending').catch((error: { code: number; stderr: string }) => error);
+    expect(failed).toMatchObject({ code: 2 });
+    expect((failed as { stderr: string }).stderr).toContain('needs a token');
+  });
+});
