@@ -11,11 +11,17 @@ export const SentinelEnv = Type.Object({
   ...serviceEnv('SENTINEL_PORT', 4200),
   ...BusEnv,
   ...StoreEnv,
-  /** Partitions this instance owns: `all`, or a list such as `0-7` or `0,2,4-6`. */
+  /**
+   * Partitions this instance owns: `all`, a list such as `0-7` or `0,2,4-6`, or `ordinal`: replica i of
+   * SENTINEL_REPLICAS owns the partitions p with p mod SENTINEL_REPLICAS = i, where i is the number ending
+   * SENTINEL_INSTANCE_ID (a StatefulSet pod's name, `immune-sentinel-2`).
+   */
   SENTINEL_PARTITIONS: Type.String({
-    pattern: '^(all|[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*)$',
+    pattern: '^(all|ordinal|[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*)$',
     default: 'all',
   }),
+  /** How many sentinel replicas share the partitions, with SENTINEL_PARTITIONS=ordinal. */
+  SENTINEL_REPLICAS: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096 })),
   /** Names this instance in the fleet bucket; hostname + pid when unset. Stable ids survive restarts. */
   SENTINEL_INSTANCE_ID: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' })),
   /** Durable consumer name (one consumer per partition is derived from it). */
@@ -55,6 +61,45 @@ export const SentinelEnv = Type.Object({
   SENTINEL_LOOP_WINDOW_MS: Type.Integer({ minimum: 1, default: 120_000 }),
 });
 export type SentinelConfig = Config<typeof SentinelEnv>;
+
+/**
+ * The partitions of replica `ordinal` of `replicas`, from its instance id (`immune-sentinel-2` → 2): each replica
+ * derives its share from its StatefulSet ordinal, so scaling needs no per-replica configuration.
+ */
+export function ordinalPartitions(
+  instanceId: string | undefined,
+  replicas: number | undefined,
+  total: number,
+): number[] {
+  const ordinal = Number(/-([0-9]+)$/.exec(instanceId ?? '')?.[1]);
+  if (!Number.isInteger(ordinal))
+    throw new RangeError(
+      `SENTINEL_PARTITIONS=ordinal: SENTINEL_INSTANCE_ID must end in -<ordinal> (a StatefulSet pod name), got '${instanceId ?? ''}'`,
+    );
+  if (replicas === undefined)
+    throw new RangeError(
+      'SENTINEL_PARTITIONS=ordinal needs SENTINEL_REPLICAS (the StatefulSet replica count)',
+    );
+  if (ordinal >= replicas)
+    throw new RangeError(
+      `SENTINEL_PARTITIONS=ordinal: ordinal ${ordinal} is not below SENTINEL_REPLICAS=${replicas}`,
+    );
+  if (replicas > total)
+    throw new RangeError(
+      `SENTINEL_REPLICAS=${replicas} is more than the ${total} partitions: some would own none`,
+    );
+  return Array.from({ length: total }, (_, p) => p).filter((p) => p % replicas === ordinal);
+}
+
+/** The configured partitions, whichever form SENTINEL_PARTITIONS takes. */
+export function ownedPartitions(
+  config: Pick<SentinelConfig, 'SENTINEL_PARTITIONS' | 'SENTINEL_INSTANCE_ID' | 'SENTINEL_REPLICAS'>,
+  total: number,
+): number[] {
+  if (config.SENTINEL_PARTITIONS === 'ordinal')
+    return ordinalPartitions(config.SENTINEL_INSTANCE_ID, config.SENTINEL_REPLICAS, total);
+  return parsePartitions(config.SENTINEL_PARTITIONS, total);
+}
 
 /** `all` or `0-3,7` → sorted partition numbers, each checked against the deployment's partition count. */
 export function parsePartitions(spec: string, total: number): number[] {

@@ -27,7 +27,7 @@ import { createRepositories, type Repositories, type Store } from '@immune/store
 import type { Meter } from '@opentelemetry/api';
 import type { Static } from 'typebox';
 import { Checkpointer } from './checkpointer.js';
-import { parsePartitions, type SentinelConfig } from './config.js';
+import { ownedPartitions, type SentinelConfig } from './config.js';
 import { Effects } from './effects.js';
 
 export interface SentinelDeps {
@@ -137,7 +137,7 @@ export class Sentinel {
   constructor(private readonly deps: SentinelDeps) {
     const { config } = deps;
     this.triage = new AgentTriage(triageConfigFrom(config));
-    this.partitions = parsePartitions(config.SENTINEL_PARTITIONS, deps.bus.topology.partitions);
+    this.partitions = ownedPartitions(config, deps.bus.topology.partitions);
     this.owned = new Set(this.partitions);
     this.instanceId =
       config.SENTINEL_INSTANCE_ID ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`;
