@@ -53,6 +53,11 @@ export const SentinelEnv = Type.Object({
    * default (`DEFAULT_TRIAGE_CONFIG.fleetHoldMs`), which the detection benchmark tunes.
    */
   SENTINEL_FLEET_HOLD_MS: Type.Optional(Type.Integer({ minimum: 0 })),
+  /**
+   * Soft containment at the first severe, corroborated vital of a SUSPECTED agent: the quarantine entry clamps
+   * its output tokens to its baseline and throttles it to its usual rate until the lifecycle decides.
+   */
+  SENTINEL_SOFT_CONTAINMENT: Type.Boolean({ default: true }),
   SENTINEL_FLEET_WINDOW_MS: Type.Integer({ minimum: 1, default: 60_000 }),
   SENTINEL_FLEET_MIN_AGENTS: Type.Integer({ minimum: 1, default: 5 }),
   SENTINEL_FLEET_MIN_FRACTION: Type.Number({ minimum: 0, maximum: 1, default: 0.2 }),

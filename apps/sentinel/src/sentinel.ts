@@ -73,6 +73,7 @@ export function triageConfigFrom(config: SentinelConfig): TriageConfig {
     },
     repetition: { minRepeats: config.SENTINEL_LOOP_REPEATS, windowMs: config.SENTINEL_LOOP_WINDOW_MS },
     severeSigma: config.SENTINEL_SEVERE_SIGMA,
+    containment: { soft: config.SENTINEL_SOFT_CONTAINMENT },
     ...(config.SENTINEL_FLEET_HOLD_MS === undefined ? {} : { fleetHoldMs: config.SENTINEL_FLEET_HOLD_MS }),
   });
 }
@@ -277,7 +278,14 @@ export class Sentinel {
     this.account(decisions);
     if (decisions.length > 0 && Effects.needed(decisions)) {
       // A rejection means abandoned at shutdown; the checkpointer then never writes the agent.
-      this.run(delivery.vital.agent_id, decisions).catch(() => undefined);
+      const agentId = delivery.vital.agent_id;
+      if (decisions.every((d) => d.kind === 'fleet' || agentOf(d) === agentId)) {
+        this.run(agentId, decisions).catch(() => undefined);
+      } else {
+        // A vital that turned a cause fleet-wide also releases other agents' soft containment: each agent's
+        // decisions run on that agent's own chain, so bucket writes for one agent never overtake each other.
+        for (const [id, list] of groupByAgent(decisions)) this.run(id, list).catch(() => undefined);
+      }
     }
     const due = this.triage.nextDue();
     if (due !== undefined && due < this.tickAt) this.armTick();
@@ -370,18 +378,8 @@ export class Sentinel {
     this.tickAt = Number.POSITIVE_INFINITY;
     if (this.stopping.signal.aborted) return;
     const decisions = this.triage.tick(this.now());
-    const byAgent = new Map<string, TriageDecision[]>();
-    for (const d of decisions) {
-      const agentId = agentOf(d);
-      let list = byAgent.get(agentId);
-      if (!list) {
-        list = [];
-        byAgent.set(agentId, list);
-      }
-      list.push(d);
-    }
     this.account(decisions);
-    for (const [agentId, list] of byAgent) {
+    for (const [agentId, list] of groupByAgent(decisions)) {
       this.run(agentId, list).catch((error: unknown) =>
         this.deps.logger.error({ err: error, agent_id: agentId }, 'timed transition not written'),
       );
@@ -527,6 +525,20 @@ type LifecycleRequest = Static<(typeof SENTINEL_LIFECYCLE)['request']>;
 
 function coded(code: string, message: string): Error & { code: string } {
   return Object.assign(new Error(message), { code });
+}
+
+function groupByAgent(decisions: readonly TriageDecision[]): Map<string, TriageDecision[]> {
+  const byAgent = new Map<string, TriageDecision[]>();
+  for (const d of decisions) {
+    const agentId = agentOf(d);
+    let list = byAgent.get(agentId);
+    if (!list) {
+      list = [];
+      byAgent.set(agentId, list);
+    }
+    list.push(d);
+  }
+  return byAgent;
 }
 
 function agentOf(decision: TriageDecision): string {

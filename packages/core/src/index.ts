@@ -1,5 +1,6 @@
 export * from './agent-identity.js';
 export * from './anomaly.js';
+export * from './containment.js';
 export * from './correlator.js';
 export * from './detector.js';
 export * from './diagnosis.js';

@@ -8,6 +8,7 @@ import {
   type InfectionReport,
   type SeverityThresholds,
 } from './anomaly.js';
+import { type ContainmentConfig, DEFAULT_CONTAINMENT_CONFIG, softContainment } from './containment.js';
 import {
   type CorrelatorConfig,
   DEFAULT_CORRELATOR_CONFIG,
@@ -83,6 +84,8 @@ export interface TriageConfig {
   activeWindowMs: number;
   /** A peer's fleet tally older than this (relative to `now`) is ignored, ms. */
   peerStaleMs: number;
+  /** Soft containment of a SUSPECTED agent at its first severe, corroborated vital (see containment.ts). */
+  containment: ContainmentConfig;
 }
 
 export const DEFAULT_TRIAGE_CONFIG: TriageConfig = {
@@ -97,6 +100,7 @@ export const DEFAULT_TRIAGE_CONFIG: TriageConfig = {
   dedupeWindow: 16,
   activeWindowMs: 60_000,
   peerStaleMs: 15_000,
+  containment: DEFAULT_CONTAINMENT_CONFIG,
 };
 
 export interface TriageOverrides {
@@ -111,11 +115,12 @@ export interface TriageOverrides {
   dedupeWindow?: number;
   activeWindowMs?: number;
   peerStaleMs?: number;
+  containment?: Partial<ContainmentConfig>;
 }
 
 /** Merges overrides (from env, a file or CLI flags) over the defaults and validates them. */
 export function triageConfig(overrides: TriageOverrides = {}): TriageConfig {
-  const { detector, lifecycle, correlator, repetition, severity, ...rest } = overrides;
+  const { detector, lifecycle, correlator, repetition, severity, containment, ...rest } = overrides;
   const config: TriageConfig = {
     ...DEFAULT_TRIAGE_CONFIG,
     ...stripUndefined(rest),
@@ -124,6 +129,7 @@ export function triageConfig(overrides: TriageOverrides = {}): TriageConfig {
     correlator: { ...DEFAULT_CORRELATOR_CONFIG, ...stripUndefined(correlator ?? {}) },
     repetition: { ...DEFAULT_REPETITION_CONFIG, ...stripUndefined(repetition ?? {}) },
     severity: { ...DEFAULT_SEVERITY_THRESHOLDS, ...stripUndefined(severity ?? {}) },
+    containment: { ...DEFAULT_CONTAINMENT_CONFIG, ...stripUndefined(containment ?? {}) },
   };
   if (!(Number.isInteger(config.dedupeWindow) && config.dedupeWindow >= 1 && config.dedupeWindow <= 255)) {
     throw new RangeError('triage: dedupeWindow must be an integer in 1..255');
@@ -233,6 +239,8 @@ export const AgentTriageSnapshot = Type.Object(
     action: Type.Optional(Type.String()),
     /** What the agent was quarantined for: on probation, one vital of these types is a relapse. */
     infection_types: Type.Optional(Type.Array(AnomalyType)),
+    /** The agent's entry in the quarantine bucket is a soft containment this triage must release. */
+    soft_contained: Type.Optional(Type.Literal(true)),
   },
   { additionalProperties: false },
 );
@@ -267,6 +275,8 @@ class AgentRecord {
    * `UPSTREAM_SYMPTOMS` while that symptom was fleet-wide, so its other upstream symptoms are the same cause.
    */
   externalUntil = 0;
+  /** A soft containment entry is written for this SUSPECTED agent (released when it leaves SUSPECTED). */
+  softContained = false;
   /** Deadline currently armed in the heap, NaN when none. */
   armed = Number.NaN;
   /** On the triage's dirty list (changed since the last checkpoint took it). */
@@ -307,6 +317,8 @@ export class AgentTriage {
   /** Agents changed since the last `takeDirty`: a flag on the record and a list, no hashing per vital. */
   private dirty: AgentRecord[] = [];
   private readonly lastFleetEmit = new Map<AnomalyType, number>();
+  /** Ids of the softly contained agents: checked for a fleet-wide explanation when any type turns fleet-wide. */
+  private readonly softContained = new Set<string>();
   private activeCount = 0;
   private activeComputedAt = Number.NEGATIVE_INFINITY;
 
@@ -615,6 +627,7 @@ export class AgentTriage {
     if (agent.infectionId !== undefined) snapshot.infection_id = agent.infectionId;
     if (agent.action !== undefined) snapshot.action = agent.action;
     if (agent.infectionTypes.length > 0) snapshot.infection_types = [...agent.infectionTypes];
+    if (agent.softContained) snapshot.soft_contained = true;
     return snapshot;
   }
 
@@ -641,6 +654,9 @@ export class AgentTriage {
     agent.infectionId = snapshot.infection_id;
     agent.action = snapshot.action;
     agent.infectionTypes = [...(snapshot.infection_types ?? [])];
+    agent.softContained = snapshot.soft_contained === true;
+    if (agent.softContained) this.softContained.add(snapshot.agent_id);
+    else this.softContained.delete(snapshot.agent_id);
     this.unpack(agent, snapshot.packed);
     const previous = this.agents.get(snapshot.agent_id);
     this.agents.set(snapshot.agent_id, agent);
@@ -651,6 +667,7 @@ export class AgentTriage {
   /** Forgets an agent (e.g. its partition moved to another instance). */
   forget(agentId: string): void {
     this.agents.delete(agentId);
+    this.softContained.delete(agentId);
   }
 
   private pack(agent: AgentRecord): string {
@@ -771,6 +788,8 @@ export class AgentTriage {
   ): TriageDecision[] | undefined {
     const agentId = agent.lifecycle.agent_id;
     for (const anomaly of anomalies) this.correlator.observe(agentId, anomaly.type, now);
+    // A cause that has just turned fleet-wide frees the agents softly contained for it, at once.
+    if (this.softContained.size > 0) decisions = this.releaseExplained(anomalies, now, decisions);
     // An anomaly the whole fleet shows right now is not evidence against this agent.
     let own: Anomaly[] | undefined;
     let ownCorroborated = 0;
@@ -786,14 +805,21 @@ export class AgentTriage {
     for (const anomaly of own) {
       addEvidence(agent.evidence, anomaly, (ownCorroborated & (1 << TYPE_BIT[anomaly.type])) !== 0);
     }
+    const severe = own.some(
+      (a) => a.sigma >= this.config.severeSigma && (ownCorroborated & (1 << TYPE_BIT[a.type])) !== 0,
+    );
     if (opening) {
-      const severe = own.some(
-        (a) => a.sigma >= this.config.severeSigma && (ownCorroborated & (1 << TYPE_BIT[a.type])) !== 0,
-      );
       // Without a fleet hold there is nothing to wait for: the severe edge goes straight to DRAINING.
       if (severe && this.config.fleetHoldMs === 0)
         return this.escalate(agent, 'severe_anomaly', now, decisions);
       decisions = this.move(agent, 'anomaly_detected', { now, reason: describe(own) }, decisions);
+    }
+    // The first severe, corroborated vital limits the damage at once; the fleet hold still decides the rest.
+    // Once the hold is over (or without one) the severe evidence escalates right away: nothing to soften.
+    const holding = now - agent.lifecycle.entered_at < this.config.fleetHoldMs;
+    if (severe && holding && !agent.softContained && this.config.containment.soft) {
+      decisions ??= [];
+      decisions.push({ kind: 'quarantine', order: this.soften(agent, own, now) });
     }
     return this.decideSuspicion(agent, now, decisions, false);
   }
@@ -1014,7 +1040,74 @@ export class AgentTriage {
     const out = decisions ?? [];
     out.push({ kind: 'transition', transition: moved.event });
     this.arm(agent);
+    if (agent.softContained && moved.agent.state !== 'SUSPECTED') {
+      // Out of SUSPECTED the soft entry is over: a blocked state's quarantine order replaces it right after
+      // this transition; back to HEALTHY, it is removed.
+      this.unsoften(agent);
+      if (moved.agent.state === 'HEALTHY') out.push(this.softRelease(agent, moved.event.reason, ctx.now));
+    }
     return out;
+  }
+
+  /** The soft containment order for `agent`, now SUSPECTED of `anomalies`, and the record of it. */
+  private soften(agent: AgentRecord, anomalies: readonly Anomaly[], now: number): QuarantineOrder {
+    const llm = agent.detectors[KIND_INDEX.llm];
+    const callTimes: number[] = [];
+    for (const vital of agent.recent.toArray()) if (vital.kind === 'llm') callTimes.push(vital.ts);
+    agent.softContained = true;
+    this.softContained.add(agent.lifecycle.agent_id);
+    return softContainment(
+      {
+        agentId: agent.lifecycle.agent_id,
+        reason: describe(anomalies),
+        now,
+        outputTokens: llm?.warm ? llm.baseline('output_tokens') : undefined,
+        callTimes,
+      },
+      this.config.containment,
+    );
+  }
+
+  private unsoften(agent: AgentRecord): void {
+    agent.softContained = false;
+    this.softContained.delete(agent.lifecycle.agent_id);
+  }
+
+  private softRelease(agent: AgentRecord, reason: string | undefined, now: number): TriageDecision {
+    return {
+      kind: 'release',
+      agent_id: agent.lifecycle.agent_id,
+      reason: `soft containment lifted: ${reason ?? 'suspicion cleared'}`,
+      ts: now,
+    };
+  }
+
+  /**
+   * Releases the soft containment of every SUSPECTED agent whose evidence is all explained by the fleet now
+   * (run when one of `anomalies`' types is fleet-wide). The agents stay SUSPECTED: the hold still clears them.
+   */
+  private releaseExplained(
+    anomalies: readonly Anomaly[],
+    now: number,
+    decisions: TriageDecision[] | undefined,
+  ): TriageDecision[] | undefined {
+    if (!anomalies.some((anomaly) => this.assessFleet(anomaly.type, now).correlated)) return decisions;
+    for (const id of [...this.softContained]) {
+      const agent = this.agents.get(id);
+      if (agent === undefined || agent.lifecycle.state !== 'SUSPECTED') {
+        this.softContained.delete(id);
+        continue;
+      }
+      const evidence = agent.evidence;
+      if (evidence.length === 0 || !evidence.every((e) => this.explained(agent, e.anomaly.type, now)))
+        continue;
+      this.unsoften(agent);
+      this.touch(agent);
+      const reason = `external cause: fleet-wide ${[...new Set(evidence.map((e) => e.anomaly.type))].join(', ')}`;
+      decisions ??= [];
+      decisions.push(this.softRelease(agent, reason, now));
+    }
+    return decisions;
   }
 
   private order(agent: AgentRecord, reason: string, now: number): QuarantineOrder {

@@ -9,6 +9,7 @@ import {
 } from '@immune/bus';
 import { natsUrlForTests, removeTopology, uniquePrefix } from '@immune/bus/testing';
 import type { HealingActionType, LifecycleState, Vital } from '@immune/core';
+import { GatewayEnv, type RunningGateway, startGateway } from '@immune/gateway';
 import {
   type ActionRequest,
   type ActionResult,
@@ -17,6 +18,7 @@ import {
   type HealingExecutor,
   startHealer,
 } from '@immune/healer';
+import { MockUpstream } from '@immune/mock-upstream';
 import {
   createLogger,
   createPrometheusMetrics,
@@ -84,6 +86,8 @@ export interface Loop {
   store: TestStore;
   sentinel: Sentinel;
   healer: Healer;
+  /** With `gateway: true`: the real gateway in front of the mock upstream, on the same deployment. */
+  gateway: (RunningGateway & { url: string; mock: MockUpstream }) | undefined;
   events: EventEnvelope[];
   eventsOf<T extends EventType>(type: T, agentId?: string): Array<EventEnvelope<T>>;
   /** `from->to` of every lifecycle.changed seen for the agent, in seq order. */
@@ -99,7 +103,7 @@ export interface Loop {
  * bus connection of its own, exactly as their `main.ts` do, with short windows.
  */
 export async function startLoop(
-  options: { executor: HealingExecutor; sentinelEnv?: Record<string, string> } = {
+  options: { executor: HealingExecutor; sentinelEnv?: Record<string, string>; gateway?: boolean } = {
     executor: scriptedExecutor(() => true),
   },
 ): Promise<Loop> {
@@ -157,6 +161,27 @@ export async function startLoop(
       executors: [options.executor],
     }),
   );
+  let gateway: Loop['gateway'];
+  let mock: MockUpstream | undefined;
+  if (options.gateway) {
+    mock = await MockUpstream.start();
+    const upstream = mock.url;
+    const running = await run('gateway', (context, serviceBus) =>
+      startGateway(context, {
+        config: loadConfig(GatewayEnv, {
+          LLM_UPSTREAM_URL: `${upstream}/v1`,
+          ANTHROPIC_UPSTREAM_URL: upstream,
+          GATEWAY_PORT: '0',
+          HOST: '127.0.0.1',
+          IMMUNE_SUBJECT_PREFIX: prefix,
+          LOG_LEVEL: level,
+        }),
+        bus: serviceBus,
+        metrics: createPrometheusMetrics({ serviceName: 'gateway' }),
+      }),
+    );
+    gateway = { ...running, url: `http://127.0.0.1:${running.port}`, mock };
+  }
   const quarantine = await bus.kv(QUARANTINE_BUCKET);
 
   const eventsOf = <T extends EventType>(type: T, agentId?: string) =>
@@ -169,6 +194,7 @@ export async function startLoop(
     store,
     sentinel,
     healer,
+    gateway,
     events,
     eventsOf,
     moves: (agentId) =>
@@ -187,6 +213,7 @@ export async function startLoop(
       await bus.drain();
       await removeTopology(natsUrl, prefix);
       await store.cleanup();
+      await mock?.close();
     },
   };
 }

@@ -1,5 +1,6 @@
 import { type Bus, type KvWatch, QUARANTINE_BUCKET, type QuarantineEntry } from '@immune/bus';
-import { isBlocked } from '@immune/core';
+import { containmentLevel } from '@immune/core';
+import { SoftContainments } from './soft-containment.js';
 
 export interface OpenCall {
   /**
@@ -12,10 +13,12 @@ export interface OpenCall {
 /**
  * The gateway's live copy of the quarantine bucket. Every replica watches it, so a quarantine written by the
  * sentinel or healer is enforced by the very next request, and ends the agent's calls that are in flight,
- * whether they still wait for the provider's headers or already stream.
+ * whether they still wait for the provider's headers or already stream. A soft containment entry blocks
+ * nothing: it goes to `soft`, which clamps and throttles the agent's calls instead.
  */
 export class QuarantineView {
   private readonly blocked = new Map<string, QuarantineEntry>();
+  readonly soft = new SoftContainments();
   private readonly calls = new Map<string, Set<OpenCall>>();
   private watch: KvWatch | undefined;
 
@@ -26,10 +29,14 @@ export class QuarantineView {
   }
 
   apply(agentId: string, entry: QuarantineEntry | undefined): void {
-    if (entry === undefined || !isBlocked(entry.state)) {
+    const level = entry === undefined ? undefined : containmentLevel(entry);
+    if (entry === undefined || level !== 'full') {
       this.blocked.delete(agentId);
+      if (entry !== undefined && level === 'soft') this.soft.set(agentId, entry);
+      else this.soft.delete(agentId);
       return;
     }
+    this.soft.delete(agentId);
     this.blocked.set(agentId, entry);
     const open = this.calls.get(agentId);
     if (open) for (const call of [...open]) call.kill(entry);

@@ -14,6 +14,7 @@ import {
 import type { Logger } from '@immune/runtime';
 import { type Dispatcher, errors as undiciErrors } from 'undici';
 import type { OpenCall, QuarantineView } from '../enforcement/quarantine-view.js';
+import { clampMutations } from '../enforcement/soft-containment.js';
 import { requestHashOf } from '../extract/fingerprint.js';
 import { type CallObservation, emptyObservation, isRecord } from '../extract/observation.js';
 import type { RetryTracker } from '../extract/retry-tracker.js';
@@ -225,9 +226,21 @@ class ProxyCall implements OpenCall, Dispatcher.DispatchHandler {
       return;
     }
     this.decision = decision;
+    // Soft containment (a SUSPECTED agent's severe anomaly): served, but throttled and clamped to its baseline.
+    const soft = deps.quarantine.soft.admit(this.agentId, Date.now());
+    if (soft !== undefined && !soft.ok) {
+      this.refuse(
+        429,
+        'agent_contained',
+        `agent '${this.agentId}' is contained by Immune: at most ${soft.entry.calls_per_minute} calls per minute while it is suspected (${soft.entry.reason})`,
+        { 'retry-after': String(soft.retryAfterSeconds), 'x-immune-containment': 'soft' },
+      );
+      return;
+    }
+    const mutations =
+      soft === undefined ? decision.mutations : clampMutations(decision.mutations, soft.maxTokens);
     const operation = routed.operation;
-    const rewrite =
-      json && operation ? routed.adapter.rewrite(operation, json, decision.mutations) : undefined;
+    const rewrite = json && operation ? routed.adapter.rewrite(operation, json, mutations) : undefined;
     this.hideUsage = rewrite?.hideUsage ?? false;
     const sendBody = rewrite?.body ? Buffer.from(JSON.stringify(rewrite.body)) : raw;
     this.model = typeof rewrite?.body?.model === 'string' ? rewrite.body.model : requestedModel;

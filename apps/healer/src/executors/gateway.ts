@@ -9,7 +9,7 @@ import {
   QUARANTINE_BUCKET,
   type QuarantineEntry,
 } from '@immune/bus';
-import type { HealingActionType } from '@immune/core';
+import { containmentLevel, type HealingActionType } from '@immune/core';
 import type { ActionRequest, ActionResult, AgentTarget, Enforcer, HealingExecutor } from './types.js';
 
 export interface GatewayCureSettings {
@@ -141,7 +141,9 @@ export function createGatewayEnforcer(bus: Bus, now: () => number = Date.now): E
     name: 'gateway',
     async hold(agent, reason, infectionId) {
       const quarantine = await kv();
-      if ((await quarantine.get(agent.agent_id)) !== undefined) return;
+      // A soft containment entry holds nothing: the hold replaces it with a full one.
+      const existing = await quarantine.get(agent.agent_id);
+      if (existing !== undefined && containmentLevel(existing) === 'full') return;
       await quarantine.put(agent.agent_id, {
         agent_id: agent.agent_id,
         state: 'QUARANTINED',

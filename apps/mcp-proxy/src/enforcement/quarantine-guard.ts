@@ -1,13 +1,14 @@
 import { type Bus, type KvWatch, QUARANTINE_BUCKET, type QuarantineEntry } from '@immune/bus';
-import { isBlocked } from '@immune/core';
+import { type ContainmentLevel, containmentLevel } from '@immune/core';
 
 /**
- * How hard an agent is contained. `full`: nothing it sends is forwarded and its open streams are cut. `soft`
- * (a clamp while the lifecycle decides): its tool calls are throttled to a few per minute, its streams stay.
- * Today's quarantine entries carry only a lifecycle state, so every blocked state is `full`; a containment
- * level on the entry (soft clamp) maps to `soft` here when it arrives.
+ * How hard an agent is contained (core's `containmentLevel` of its entry). `full`: nothing it sends is
+ * forwarded and its open streams are cut (every blocked lifecycle state). `soft` (the sentinel's containment
+ * of a SUSPECTED agent's severe anomaly, while the lifecycle decides): its tool calls are throttled to
+ * `MCP_PROXY_SOFT_CALLS_PER_MINUTE`, its streams stay. The entry's own `calls_per_minute` and `max_tokens`
+ * are the agent's LLM-call rate and output baseline, which the gateway enforces; tool calls have no clamp.
  */
-export type ContainmentLevel = 'full' | 'soft';
+export type { ContainmentLevel };
 
 export interface Containment {
   level: ContainmentLevel;
@@ -20,7 +21,7 @@ export interface CuttableStream {
 }
 
 export function containmentOf(entry: QuarantineEntry): ContainmentLevel | undefined {
-  return isBlocked(entry.state) ? 'full' : undefined;
+  return containmentLevel(entry);
 }
 
 /**
