@@ -65,6 +65,9 @@ describe('sentinel on NATS + PostgreSQL', { timeout: 60_000 }, () => {
       expect(
         d.events
           .filter((e) => e.type === 'quarantine.applied')
+          // The second spike may come inside the 300 ms hold (then it is also contained softly first) or
+          // after the hold's timer has run on wall time: both are right.
+          .filter((e) => (e.data as { containment?: string }).containment !== 'soft')
           .map((e) => (e.data as { state: string }).state),
       ).toEqual(['DRAINING', 'QUARANTINED']),
     );
