@@ -5,10 +5,11 @@
  * Run: pnpm --filter @immune/bench-detection bench      (BENCH_QUICK=1 for a smoke run of a few seconds;
  * BENCH_JUDGE='{"threshold":4,"severeSigma":10}' to try other settings; BENCH_WORKERS=n threads, default 2)
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { benchPlan, type Mode } from './config.js';
+import { containmentSection } from './doc-section.js';
 import { type BenchRun, renderReport } from './report.js';
 import type { SimulationOptions, SimulationResult } from './simulation.js';
 
@@ -41,5 +42,7 @@ const run: BenchRun = { mode, options, seeds, workers, wallMs: performance.now()
 const report = renderReport(run);
 process.stdout.write(`${report}\n`);
 const target = new URL('../../../docs/detection-benchmark.md', import.meta.url);
-writeFileSync(target, `${report}\n`);
+// The containment section comes from the real-stack run (src/containment.ts): carried over as it is.
+const kept = existsSync(target) ? containmentSection(readFileSync(target, 'utf8')) : '';
+writeFileSync(target, kept === '' ? `${report}\n` : `${report}\n\n${kept}\n`);
 process.stderr.write(`\nwritten to docs/detection-benchmark.md\n`);
