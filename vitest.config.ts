@@ -26,6 +26,18 @@ function projectName(group: string, folder: string): string {
   if (group === 'sdks') return `sdk-${folder}`;
   return folder;
 }
+// The dashboard's real-browser suite (Chromium driven by playwright-core) is a project of its own; it does not
+// extend the root config, whose `include` would add the dashboard's unit tests to it.
+const browserSuite = {
+  extends: false as const,
+  resolve: { conditions: sourceCondition },
+  ssr: { resolve: { conditions: sourceCondition, externalConditions: sourceCondition } },
+  test: {
+    name: 'dashboard-e2e',
+    root: join(repoRoot, 'apps', 'dashboard'),
+    include: ['e2e/**/*.test.ts'],
+  },
+};
 // Deployment files are checked statically by a package of their own.
 if (existsSync(join(repoRoot, 'deploy', 'package.json'))) {
   workspaceProjects.push({ extends: true, test: { name: 'deploy', root: join(repoRoot, 'deploy') } });
@@ -35,7 +47,7 @@ export default defineConfig({
   resolve: { conditions: sourceCondition },
   ssr: { resolve: { conditions: sourceCondition, externalConditions: sourceCondition } },
   test: {
-    projects: workspaceProjects,
+    projects: [...workspaceProjects, browserSuite],
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     reporters: process.env.CI ? ['default', ['json', { outputFile: 'reports/vitest.json' }]] : ['default'],
   },

@@ -29,6 +29,11 @@ const running = await runMain({
     print(
       `  gateway   ${system.gatewayUrl}/v1   (point an agent here: OPENAI_BASE_URL=${system.gatewayUrl}/v1)`,
     );
+    print(
+      system.dashboardToken === undefined
+        ? `  dashboard ${system.dashboardUrl}   (log in with your DASHBOARD_OPERATOR_TOKEN)`
+        : `  dashboard ${system.dashboardUrl}   log in with this operator token (made for this run; also IMMUNE_TOKEN for pnpm immune):\n            ${system.dashboardToken}`,
+    );
     if (system.mock) print(`  mock LLM  ${system.mock.url}/v1   (the demo fleet's provider)`);
     if (system.fleet.length > 0)
       print(`  fleet     ${system.fleet.length} agents: ${system.fleet.map((agent) => agent.id).join(', ')}`);

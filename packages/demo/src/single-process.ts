@@ -1,4 +1,5 @@
 import { type Bus, HEALER_APPROVE, openBusFromEnv } from '@immune/bus';
+import { DashboardEnv, startDashboard } from '@immune/dashboard';
 import { GatewayEnv, startGateway } from '@immune/gateway';
 import { HealerEnv, type HealingExecutor, startHealer } from '@immune/healer';
 import { IngestEnv, startIngest } from '@immune/ingest';
@@ -37,6 +38,10 @@ export interface SingleProcess {
   gatewayUrl: string;
   /** The MCP proxy, in front of the demo MCP server when DEMO is on (MCP_UPSTREAM_URL otherwise). */
   mcpProxyUrl: string;
+  /** The operators' dashboard (web app and API). */
+  dashboardUrl: string;
+  /** The operator token made for this run, when none was configured (DASHBOARD_OPERATOR_TOKEN / DASHBOARD_TOKENS). */
+  dashboardToken: string | undefined;
   mock: MockUpstream | undefined;
   fleet: readonly DemoAgent[];
   chaos: Chaos | undefined;
@@ -103,6 +108,14 @@ export async function startSingleProcess(
     metrics,
   });
   const mcpProxyUrl = `http://127.0.0.1:${mcpProxy.port}`;
+  // The dashboard last: it asks the healer and sentinel, so they answer from its first request.
+  const dashboard = await startDashboard(child('dashboard'), {
+    config: loadConfig(DashboardEnv, env),
+    bus,
+    store,
+    metrics,
+  });
+  const dashboardUrl = `http://localhost:${dashboard.port}`;
 
   const fleet = config.DEMO
     ? createFleet({
@@ -144,6 +157,8 @@ export async function startSingleProcess(
     store,
     gatewayUrl,
     mcpProxyUrl,
+    dashboardUrl,
+    dashboardToken: dashboard.generatedToken?.token,
     mock,
     fleet,
     chaos,

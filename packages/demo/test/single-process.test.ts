@@ -34,6 +34,7 @@ const FAST: Record<string, string> = {
   HEALER_PORT: '0',
   MOCK_UPSTREAM_PORT: '0',
   MCP_PROXY_PORT: '0',
+  DASHBOARD_PORT: '0',
   DEMO_MCP_PORT: '0',
   DEMO_FLEET_SIZE: '4',
   DEMO_SPEED: '4',
@@ -191,6 +192,15 @@ async function driveTheLoop(run: Run): Promise<void> {
     for (const id of run.vitalIds) expect(recorded.has(id), id).toBe(true);
   }, 30_000);
   expect(recorded.size).toBe(run.vitalIds.size);
+
+  // The dashboard runs in the same process: the token it made for this run reads the fleet and the cure.
+  const token = system.dashboardToken!;
+  const agents = await fetch(`${system.dashboardUrl}/api/agents`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  expect(agents.status).toBe(200);
+  const listed = (await agents.json()) as { agents: Array<{ agent_id: string; state: string }> };
+  expect(listed.agents.find((agent) => agent.agent_id === SICK)?.state).toBe('HEALTHY');
 }
 
 describe('single-process mode', () => {

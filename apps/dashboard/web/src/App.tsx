@@ -56,7 +56,7 @@ export function App() {
         <span>
           {operator.name} <span className="role">({operator.role})</span>
         </span>
-        <button type="button" onClick={nextTheme} aria-label={`Colour scheme: ${theme}. Change`}>
+        <button type="button" onClick={nextTheme} title="Change the colour scheme (system, dark, light)">
           Theme: {theme}
         </button>
         <button type="button" onClick={() => setHelp(true)} aria-label="Keyboard shortcuts">

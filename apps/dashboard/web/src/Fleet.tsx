@@ -2,6 +2,7 @@ import { useQuery } from '@tanstack/react-query';
 import { useEffect, useRef } from 'react';
 import { type AgentCard, api } from './api.js';
 import { navigate, setSearchParam, useLocation } from './router.js';
+import { useTrail } from './trail.js';
 
 const STATES = ['', 'HEALTHY', 'SUSPECTED', 'QUARANTINED', 'HEALING', 'PROBATION', 'EXHAUSTED'] as const;
 
@@ -92,6 +93,7 @@ function Figure({ label, value }: { label: string; value: number }) {
 
 function AgentTile({ agent }: { agent: AgentCard }) {
   const href = `/agents/${encodeURIComponent(agent.agent_id)}`;
+  const trail = useTrail(agent.agent_id);
   return (
     <li className="agent" data-testid={`agent-${agent.agent_id}`} data-state={agent.state}>
       <h3>
@@ -114,6 +116,11 @@ function AgentTile({ agent }: { agent: AgentCard }) {
         {agent.mcp_servers.length > 0 && ` · MCP: ${agent.mcp_servers.join(', ')}`}
         {agent.tags.length > 0 && ` · ${agent.tags.join(', ')}`}
       </p>
+      {trail && (
+        <p className="meta" data-testid={`trail-${agent.agent_id}`}>
+          live: {trail.join(' → ')}
+        </p>
+      )}
       {agent.approval && <p className="meta">case {agent.approval}</p>}
     </li>
   );

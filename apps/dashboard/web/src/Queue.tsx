@@ -74,7 +74,7 @@ export function Queue({ canDecide, onHelp }: { canDecide: boolean; onHelp: () =>
         )}
       </div>
       {message && (
-        <p role="status" className="message">
+        <p role="status" className="message" data-testid="decision-message">
           {message}
         </p>
       )}

@@ -1,6 +1,7 @@
 import type { QueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import type { AgentCard } from './api.js';
+import { recordMove } from './trail.js';
 
 /** What the badge shows: live while the stream is open and the dashboard's bus is up, else stale since when. */
 export type LiveStatus = { live: true } | { live: false; since: number };
@@ -58,6 +59,7 @@ function applyUpdate(client: QueryClient, frame: UpdateFrame): void {
     if (event.type === 'lifecycle.changed') {
       const { to } = event.data as { to: AgentCard['state'] };
       patchAgent(client, event.agentId, { state: to });
+      recordMove(event.agentId, to);
     }
   }
   for (const [agentId, entry] of Object.entries(frame.quarantine)) {

@@ -1,0 +1,295 @@
+/// <reference lib="dom" />
+// (page.evaluate callbacks run in the browser)
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { eventually } from '@immune/bus/testing';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type Deployment,
+  launchChromium,
+  OPERATOR_TOKEN,
+  startDeployment,
+  VIEWER_TOKEN,
+  vital,
+} from './harness.js';
+
+// The dashboard in a real browser (Debian's Chromium through playwright-core) against the real sentinel, healer
+// and dashboard on real NATS + PostgreSQL. Vitals are published on the bus as the gateway would; everything
+// from detection to the card on screen is the real system. The tests run in order on one deployment (one
+// browser, one set of services) to stay light on a shared machine; each uses agents of its own.
+// UPDATE_SCREENSHOTS=1 also writes the PNGs the README shows (docs/screenshots/).
+
+const axeSource = createRequire(import.meta.url)('axe-core').source as string;
+const screenshots = fileURLToPath(new URL('../../../docs/screenshots/', import.meta.url));
+const shoot = async (page: Page, name: string) => {
+  if (process.env.UPDATE_SCREENSHOTS !== '1') return;
+  mkdirSync(screenshots, { recursive: true });
+  await page.screenshot({ path: `${screenshots}${name}.png`, fullPage: true });
+};
+
+let deployment: Deployment;
+let browser: Browser;
+let operator: BrowserContext;
+let page: Page;
+/** Detection → card on screen, per agent (ms), reported at the end. */
+const appearMs: Record<string, number> = {};
+
+beforeAll(async () => {
+  deployment = await startDeployment();
+  browser = await launchChromium();
+  operator = await browser.newContext({ colorScheme: 'light', viewport: { width: 1280, height: 900 } });
+  page = await operator.newPage();
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await deployment?.close();
+  console.log(`dashboard e2e: infection.detected → case on screen (ms): ${JSON.stringify(appearMs)}`);
+}, 60_000);
+
+/** 20 normal vitals 100 ms apart in the recent past: the baseline is warm and the agent HEALTHY. */
+async function warmUp(agent: string): Promise<void> {
+  const end = Date.now() - 500;
+  for (let i = 0; i < 20; i++) await deployment.bus.publishVital(vital(agent, end - (20 - i) * 100));
+  await eventually(() => expect(moves(agent)).toContain('HEALTHY'), 20_000);
+}
+
+function moves(agent: string): string[] {
+  return deployment.events
+    .filter(({ event }) => event.type === 'lifecycle.changed' && event.agentId === agent)
+    .map(({ event }) => (event.data as { to: string }).to);
+}
+
+function detectedAt(agent: string): number | undefined {
+  return deployment.events.find(({ event }) => event.type === 'infection.detected' && event.agentId === agent)
+    ?.receivedAt;
+}
+
+/** Severe vitals (tokens × 3, ~11σ) until the sentinel reports an infection; then waits for its card. */
+async function infectSeverely(agent: string): Promise<void> {
+  const now = Date.now();
+  for (let i = 0; i < 4; i++) await deployment.bus.publishVital(vital(agent, now + i * 10, 3));
+  await eventually(() => expect(detectedAt(agent)).toBeDefined(), 15_000);
+  await page.getByTestId(`case-${agent}`).waitFor({ state: 'visible', timeout: 15_000 });
+  appearMs[agent] = Date.now() - detectedAt(agent)!;
+}
+
+/** Normal vitals (timestamp now) every ~150 ms until the agent's card says `state`: probation needs them. */
+async function feedUntil(agent: string, state: string): Promise<void> {
+  await eventually(
+    async () => {
+      if ((await page.getByTestId(`agent-${agent}`).getAttribute('data-state')) === state) return;
+      await deployment.bus.publishVital(vital(agent, Date.now()));
+      throw new Error(`${agent} is not ${state} on screen yet`);
+    },
+    30_000,
+    150,
+  );
+}
+
+const decisions = (agent: string) =>
+  deployment.events
+    .filter(({ event }) => event.type === 'approval.decided' && event.agentId === agent)
+    .map(({ event }) => event.data as { decision: string; decided_by: string });
+
+describe('the dashboard in Chromium', { timeout: 90_000 }, () => {
+  it('shows the login page without a session, and logs in with a token', async () => {
+    await page.goto(deployment.url);
+    await page.getByLabel('Access token').fill('not-a-token-at-all');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('not a dashboard token');
+    await shoot(page, 'login');
+    await page.getByLabel('Access token').fill(OPERATOR_TOKEN);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Cases waiting for a decision' }).waitFor();
+    await expect.poll(() => page.getByTestId('live-badge').textContent()).toBe('live');
+  });
+
+  it('refuses a state change with the cookie from another origin (CSRF)', async () => {
+    const cookies = await operator.cookies();
+    const session = cookies.find((cookie) => cookie.name === 'immune_session');
+    expect(session?.httpOnly).toBe(true);
+    expect(session?.sameSite).toBe('Strict');
+    const response = await fetch(`${deployment.url}/api/decisions/approve`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        cookie: `immune_session=${session!.value}`,
+        origin: 'http://evil.example',
+      },
+      body: JSON.stringify({ all: true }),
+    });
+    expect(response.status).toBe(403);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('CSRF_REFUSED');
+  });
+
+  it('shows a severe case live; Approve heals it HEALING → PROBATION → HEALTHY on screen, as alice', async () => {
+    const agent = 'research-1';
+    await warmUp(agent);
+    await infectSeverely(agent);
+    const card = page.getByTestId(`case-${agent}`);
+    expect(await card.textContent()).toMatch(/severe|critical/);
+    await eventually(() => expect(moves(agent)).toContain('QUARANTINED'), 15_000);
+    await shoot(page, 'overview');
+    await card.getByRole('button', { name: 'Approve' }).click();
+    await card.waitFor({ state: 'detached', timeout: 15_000 });
+    await feedUntil(agent, 'HEALTHY');
+    await expect
+      .poll(() => page.getByTestId(`trail-${agent}`).textContent())
+      .toMatch(/QUARANTINED → HEALING → PROBATION → HEALTHY$/);
+    expect(decisions(agent)).toMatchObject([{ decision: 'approved', decided_by: 'alice' }]);
+  });
+
+  it('draws the agent page chart with its baseline band and a mark for the cure', async () => {
+    const agent = 'research-1';
+    await page.getByRole('link', { name: agent }).first().click();
+    await page.getByRole('heading', { name: agent }).waitFor();
+    await page.getByLabel('Metric').selectOption('total_tokens');
+    const chart = page.getByTestId('chart-total_tokens');
+    await chart.locator('canvas').waitFor();
+    await expect.poll(async () => Number(await chart.getAttribute('data-annotations'))).toBeGreaterThan(0);
+    expect(await chart.getAttribute('data-band')).not.toBe('none');
+    expect(await chart.textContent()).toMatch(/cure \w+ \(succeeded\)/);
+    await shoot(page, 'agent');
+    await page.goBack();
+    await page.getByRole('heading', { name: 'Cases waiting for a decision' }).waitFor();
+  });
+
+  it('rejects a case, then heals it now', async () => {
+    const agent = 'data-1';
+    await warmUp(agent);
+    await infectSeverely(agent);
+    const card = page.getByTestId(`case-${agent}`);
+    await card.getByRole('button', { name: 'Reject' }).click();
+    await expect.poll(() => card.getAttribute('data-status'), { timeout: 15_000 }).toBe('rejected');
+    await card.getByRole('button', { name: 'Heal now' }).click();
+    await card.waitFor({ state: 'detached', timeout: 15_000 });
+    await eventually(() => expect(moves(agent)).toContain('PROBATION'), 15_000);
+    expect(decisions(agent).map((d) => [d.decision, d.decided_by])).toEqual([
+      ['rejected', 'alice'],
+      ['heal_now', 'alice'],
+    ]);
+  });
+
+  it('shows a viewer no decision buttons, and the API answers the viewer 403', async () => {
+    const agent = 'analytics-1';
+    await warmUp(agent);
+    await infectSeverely(agent);
+    const viewer = await browser.newContext();
+    try {
+      const viewerPage = await viewer.newPage();
+      await viewerPage.goto(deployment.url);
+      await viewerPage.getByLabel('Access token').fill(VIEWER_TOKEN);
+      await viewerPage.getByRole('button', { name: 'Log in' }).click();
+      const card = viewerPage.getByTestId(`case-${agent}`);
+      await card.waitFor();
+      expect(await card.getByRole('button').count()).toBe(0);
+      expect(await viewerPage.getByRole('button', { name: /Approve/ }).count()).toBe(0);
+      const status = await viewerPage.evaluate(async (id) => {
+        const response = await fetch('/api/decisions/approve', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ agent_id: id }),
+        });
+        return [response.status, ((await response.json()) as { error: { code: string } }).error.code];
+      }, agent);
+      expect(status).toEqual([403, 'FORBIDDEN']);
+    } finally {
+      await viewer.close();
+    }
+  });
+
+  it('approves all with a preview of what will run', async () => {
+    // analytics-1 still waits (the viewer could not decide it); one more case joins it. One agent at a time:
+    // several agents sick at once would be a fleet-wide cause, which quarantines nobody.
+    const agent = 'coordinator-1';
+    await warmUp(agent);
+    await infectSeverely(agent);
+    await page.getByRole('button', { name: 'Approve all…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Approve all' });
+    await expect.poll(() => dialog.getByTestId('bulk-summary').textContent()).toMatch(/^2 cases: /);
+    expect((await dialog.getByRole('listitem').allTextContents()).sort()).toEqual([
+      expect.stringMatching(/^analytics-1: \w+ \((severe|critical)\)$/),
+      expect.stringMatching(/^coordinator-1: \w+ \((severe|critical)\)$/),
+    ]);
+    await shoot(page, 'approve-all');
+    await dialog.getByRole('button', { name: 'Approve 2 cases' }).click();
+    await expect
+      .poll(() => page.getByTestId('decision-message').textContent())
+      .toContain('Approve: 2 decided');
+    for (const sick of [agent, 'analytics-1'])
+      await eventually(() =>
+        expect(decisions(sick)).toMatchObject([{ decision: 'approved', decided_by: 'alice' }]),
+      );
+  });
+
+  it('approves from the keyboard (a, then Enter) after j/k selection', async () => {
+    const agent = 'research-2';
+    await warmUp(agent);
+    await infectSeverely(agent);
+    await page.locator('body').click({ position: { x: 5, y: 300 } });
+    await page.keyboard.press('j');
+    await page.keyboard.press('k');
+    await expect.poll(() => page.getByTestId(`case-${agent}`).getAttribute('aria-current')).toBe('true');
+    await page.keyboard.press('a');
+    const confirm = page.getByRole('dialog', { name: `Approve the case of ${agent}?` });
+    await confirm.waitFor();
+    await page.keyboard.press('Enter');
+    await eventually(
+      () => expect(decisions(agent)).toMatchObject([{ decision: 'approved', decided_by: 'alice' }]),
+      15_000,
+    );
+  });
+
+  it('follows the system dark mode, and the toggle overrides it', async () => {
+    const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    await page.emulateMedia({ colorScheme: 'dark' });
+    expect(await background()).toBe('rgb(18, 20, 24)');
+    await shoot(page, 'overview-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+    expect(await background()).toBe('rgb(247, 247, 248)');
+    await page.getByRole('button', { name: /Theme: system/ }).click();
+    expect(await background()).toBe('rgb(18, 20, 24)');
+    await page.getByRole('button', { name: /Theme: dark/ }).click();
+    await page.emulateMedia({ colorScheme: 'dark' });
+    expect(await background()).toBe('rgb(247, 247, 248)');
+    await page.getByRole('button', { name: /Theme: light/ }).click();
+    await page.emulateMedia({ colorScheme: 'light' });
+  });
+
+  it('has no serious accessibility violations (axe) on the main views', async () => {
+    // axe is injected as an inline script, which the app's CSP forbids: a context of its own bypasses CSP.
+    const audit = await browser.newContext({ bypassCSP: true });
+    try {
+      const auditPage = await audit.newPage();
+      const scan = async (path: string, ready: string) => {
+        await auditPage.goto(`${deployment.url}${path}`);
+        await auditPage.getByRole('heading', { name: ready }).first().waitFor();
+        await auditPage.addScriptTag({ content: axeSource });
+        const violations = await auditPage.evaluate(async () => {
+          const axe = (
+            window as unknown as {
+              axe: {
+                run: () => Promise<{ violations: Array<{ id: string; impact: string; nodes: unknown[] }> }>;
+              };
+            }
+          ).axe;
+          const result = await axe.run();
+          return result.violations.map(({ id, impact, nodes }) => ({ id, impact, nodes: nodes.length }));
+        });
+        return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+      };
+      expect(await scan('/', 'Immune dashboard')).toEqual([]);
+      await auditPage.getByLabel('Access token').fill(OPERATOR_TOKEN);
+      await auditPage.getByRole('button', { name: 'Log in' }).click();
+      expect(await scan('/', 'Cases waiting for a decision')).toEqual([]);
+      expect(await scan('/agents/research-1', 'research-1')).toEqual([]);
+      await auditPage.emulateMedia({ colorScheme: 'dark' });
+      expect(await scan('/', 'Cases waiting for a decision')).toEqual([]);
+    } finally {
+      await audit.close();
+    }
+  });
+});
