@@ -312,11 +312,10 @@ describe.each(drivers)('store on $driver', { timeout: 60_000 }, ({ driver, creat
 
   describe('baselines', () => {
     const snapshot = (samples: number) => ({
-      v: 3 as const,
+      v: 1 as const,
       samples,
       adapt_remaining: 0,
-      layout: 12345,
-      baselines: `AAAA${samples}`,
+      stats: Array.from({ length: 24 }, (_, i) => i + samples / 10),
       error_bits: 0,
       retry_bits: 0,
       window_fill: 20,
@@ -354,11 +353,10 @@ describe.each(drivers)('store on $driver', { timeout: 60_000 }, ({ driver, creat
 
   describe('sentinel agents', () => {
     const detector = (samples: number) => ({
-      v: 3 as const,
+      v: 1 as const,
       samples,
       adapt_remaining: 0,
-      layout: 12345,
-      baselines: `AAAA${samples}`,
+      stats: Array.from({ length: 24 }, (_, i) => i + samples / 10),
       error_bits: 0,
       retry_bits: 0,
       window_fill: 20,
