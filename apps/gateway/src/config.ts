@@ -1,5 +1,5 @@
 import { BusEnv, Policy, Provider, Route } from '@immune/bus';
-import { IDENTITY_STRATEGIES } from '@immune/core';
+import { IDENTITY_STRATEGIES, PricingEnv } from '@immune/core';
 import { type Config, Secret, serviceEnv } from '@immune/runtime';
 import Type from 'typebox';
 
@@ -25,8 +25,7 @@ export const GatewayEnv = Type.Object({
   GATEWAY_POLICIES: Type.Array(Policy, { default: [] }),
   /** Bearer token for /api/gateway/*. Unset: the management API answers 503 (never open). */
   GATEWAY_OPERATOR_TOKEN: Type.Optional(Secret(Type.String({ minLength: 16 }))),
-  /** JSON file of model prices (USD per 1M tokens) that extends and overrides the defaults. */
-  GATEWAY_PRICING_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  ...PricingEnv,
   /** How agents are recognised, in order. */
   GATEWAY_IDENTITY_ORDER: Type.Array(Type.Enum(IDENTITY_STRATEGIES), { default: [...IDENTITY_STRATEGIES] }),
   GATEWAY_AGENT_HEADER: Type.String({ minLength: 1, default: 'x-immune-agent' }),

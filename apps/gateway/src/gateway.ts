@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { type Bus, DEFAULT_PUBLISHER_OPTIONS, type Provider, VitalPublisher } from '@immune/bus';
-import { compileChecker, Pricing, PricingTable } from '@immune/core';
+import { loadPricing } from '@immune/core';
 import type { Logger } from '@immune/runtime';
 import type { Meter } from '@opentelemetry/api';
 import { Agent, type Dispatcher } from 'undici';
@@ -46,20 +45,6 @@ export function defaultProviders(config: GatewayConfig): Provider[] {
     { name: 'anthropic', kind: 'anthropic', base_url: config.ANTHROPIC_UPSTREAM_URL },
     { name: 'ollama', kind: 'ollama', base_url: config.OLLAMA_UPSTREAM_URL },
   ];
-}
-
-export function loadPricing(file: string | undefined): Pricing {
-  if (!file) return new Pricing();
-  const checker = compileChecker(PricingTable);
-  const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
-  if (!checker.check(parsed)) {
-    const issues = checker
-      .issues(parsed)
-      .map((i) => `${i.path} ${i.message}`)
-      .join('; ');
-    throw new Error(`GATEWAY_PRICING_FILE ${file} is invalid: ${issues}`);
-  }
-  return new Pricing(undefined, parsed);
 }
 
 export function createGateway(deps: GatewayDeps): Gateway {

@@ -1,4 +1,5 @@
 import { BusEnv } from '@immune/bus';
+import { PricingEnv } from '@immune/core';
 import { type Config, Secret, serviceEnv } from '@immune/runtime';
 import { StoreEnv } from '@immune/store';
 import Type from 'typebox';
@@ -8,6 +9,8 @@ export const IngestEnv = Type.Object({
   ...serviceEnv('INGEST_PORT', 4100),
   ...BusEnv,
   ...StoreEnv,
+  /** Prices OTLP spans that carry no cost of their own, with the same table as the gateway. */
+  ...PricingEnv,
   /**
    * An API key to accept, stored (hashed) at start if it is not stored yet. Unset and no key stored: ingest
    * creates one at first start and prints it once.

@@ -1,4 +1,5 @@
 import type { Bus } from '@immune/bus';
+import { loadPricing } from '@immune/core';
 import { type MetricsRegistry, type ServiceContext, serveApp } from '@immune/runtime';
 import { type Store, startVitalsRetention } from '@immune/store';
 import { AgentDirectory } from './agent-directory.js';
@@ -76,7 +77,7 @@ export async function startIngest(context: ServiceContext, deps: IngestServiceDe
       keys: new ApiKeyVerifier(store.db, { cacheMs: config.INGEST_KEY_CACHE_MS }),
       agents: new AgentDirectory(store.db),
       limits: { maxBatch: config.INGEST_MAX_BATCH, maxFutureMs: config.INGEST_MAX_FUTURE_MS },
-      otlp: { maxBytes: config.INGEST_OTLP_MAX_BYTES },
+      otlp: { maxBytes: config.INGEST_OTLP_MAX_BYTES, pricing: loadPricing(config.GATEWAY_PRICING_FILE) },
       meter: metrics.meter(),
     },
     { metrics, host: config.HOST, port: config.INGEST_PORT, bodyLimitBytes: config.BODY_LIMIT_BYTES },

@@ -30,6 +30,11 @@ type Headers = Record<string, string | string[] | undefined>;
 
 const VALID_AGENT_ID = /^[\x21-\x7e][\x20-\x7e]{0,255}$/;
 
+/** An agent id anyone may name explicitly (header, OTLP resource): 1-256 printable ASCII characters. */
+export function isValidAgentId(value: string): boolean {
+  return VALID_AGENT_ID.test(value);
+}
+
 function first(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
@@ -63,7 +68,7 @@ export function identifyAgent(
     if (strategy === 'header') {
       const named = first(headers[options.header]);
       if (named === undefined) continue;
-      if (!VALID_AGENT_ID.test(named)) {
+      if (!isValidAgentId(named)) {
         return { error: `${options.header} must be 1-256 printable ASCII characters` };
       }
       return { agentId: named, identity: 'header' };

@@ -1,5 +1,8 @@
-import { describe, expect, it } from 'vitest';
-import { Pricing } from './pricing.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadPricing, Pricing } from './pricing.js';
 
 describe('Pricing', () => {
   const pricing = new Pricing();
@@ -22,5 +25,32 @@ describe('Pricing', () => {
     });
     expect(custom.costOf('gpt-4o-mini', 500_000, 500_000)).toBeCloseTo(1, 12);
     expect(custom.priceOf('llama3')).toEqual({ input: 0, output: 0.1 });
+  });
+});
+
+describe('loadPricing', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'immune-pricing-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('is the built-in table without a file', () => {
+    expect(loadPricing(undefined).priceOf('gpt-4o')).toEqual({ input: 2.5, output: 10 });
+  });
+
+  it('overrides and extends the built-in prices from the file', () => {
+    const file = join(dir, 'prices.json');
+    writeFileSync(
+      file,
+      JSON.stringify({ 'gpt-4o': { input: 1, output: 2 }, 'house-model': { input: 3, output: 4 } }),
+    );
+    const pricing = loadPricing(file);
+    expect(pricing.priceOf('gpt-4o-2024-08-06')).toEqual({ input: 1, output: 2 });
+    expect(pricing.priceOf('house-model')).toEqual({ input: 3, output: 4 });
+    expect(pricing.priceOf('gpt-4o-mini')).toEqual({ input: 0.15, output: 0.6 });
+  });
+
+  it('refuses an invalid file, naming the file and the offending entry', () => {
+    const file = join(dir, 'bad.json');
+    writeFileSync(file, JSON.stringify({ 'gpt-4o': { input: -1, output: 'ten' } }));
+    expect(() => loadPricing(file)).toThrow(/bad\.json is invalid: .*gpt-4o/);
   });
 });

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import Type, { type Static } from 'typebox';
+import { compileChecker } from './schema.js';
 
 /** USD per million tokens. Cached-input prices are optional; when absent, cached tokens cost the input price. */
 export const ModelPrice = Type.Object(
@@ -12,6 +14,30 @@ export type ModelPrice = Static<typeof ModelPrice>;
 
 export const PricingTable = Type.Record(Type.String({ minLength: 1 }), ModelPrice);
 export type PricingTable = Static<typeof PricingTable>;
+
+/**
+ * The pricing file every service that prices calls reads (the gateway for proxied calls, ingest for OTLP spans),
+ * so a span and a proxied call of the same model cost the same.
+ */
+export const PricingEnv = {
+  /** JSON `{ "model-prefix": { "input": usd_per_1M, "output": usd_per_1M } }` overriding the built-in prices. */
+  GATEWAY_PRICING_FILE: Type.Optional(Type.String({ minLength: 1 })),
+};
+
+/** The built-in prices, overridden by the pricing file when one is given; an invalid file stops the start. */
+export function loadPricing(file: string | undefined): Pricing {
+  if (!file) return new Pricing();
+  const checker = compileChecker(PricingTable);
+  const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+  if (!checker.check(parsed)) {
+    const issues = checker
+      .issues(parsed)
+      .map((i) => `${i.path} ${i.message}`)
+      .join('; ');
+    throw new Error(`GATEWAY_PRICING_FILE ${file} is invalid: ${issues}`);
+  }
+  return new Pricing(undefined, parsed);
+}
 
 /**
  * List prices (USD per 1M tokens) of common models, as published by the providers in 2025. They are defaults

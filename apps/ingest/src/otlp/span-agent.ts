@@ -1,3 +1,4 @@
+import { isValidAgentId } from '@immune/core';
 import type { Attributes } from './model.js';
 
 /*
@@ -7,14 +8,11 @@ import type { Attributes } from './model.js';
  * (children are exported before their parents, so the trace → agent mapping is kept a while).
  */
 
-/** The same rule as the gateway's `X-Immune-Agent`: 1-256 printable ASCII characters. */
-const VALID_AGENT_ID = /^[\x21-\x7e][\x20-\x7e]{0,255}$/;
-
 export const RESOURCE_AGENT_KEYS = ['immune.agent.id', 'gen_ai.main_agent.id', 'service.name'] as const;
 export const SPAN_AGENT_KEYS = ['gen_ai.agent.id', 'gen_ai.agent.name'] as const;
 
 function usable(value: unknown, key: string): string | undefined {
-  if (typeof value !== 'string' || !VALID_AGENT_ID.test(value)) return undefined;
+  if (typeof value !== 'string' || !isValidAgentId(value)) return undefined;
   // Every SDK names an unnamed service `unknown_service` or `unknown_service:<process>`: not an identity.
   if (key === 'service.name' && value.startsWith('unknown_service')) return undefined;
   return value;
