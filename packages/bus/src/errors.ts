@@ -44,3 +44,16 @@ export class InvalidMessageError extends BusError {
     super(message);
   }
 }
+
+/** The bus settings are contradictory or incomplete (e.g. NATS_USER without NATS_PASSWORD); fixed in config. */
+export class BusConfigError extends BusError {
+  override readonly name = 'BusConfigError';
+}
+
+/**
+ * NATS refused this service's credentials or TLS. The message names the server and the method, never the
+ * secret; a service that gets it at start stops (it would not get further by retrying).
+ */
+export class BusAuthError extends BusError {
+  override readonly name = 'BusAuthError';
+}

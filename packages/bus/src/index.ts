@@ -20,6 +20,7 @@ export * from './gateway-config.js';
 export * from './mcp-pending.js';
 export * from './messages.js';
 export { connectNatsBus, type NatsBusOptions } from './nats-bus.js';
+export { type NatsAuthMethod, type NatsSecurity, natsSecurity } from './nats-security.js';
 export { type OpenBusOptions, openBus, openBusFromEnv } from './open-bus.js';
 export * from './subjects.js';
 export * from './vital-publisher.js';

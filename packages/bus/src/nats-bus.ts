@@ -16,6 +16,7 @@ import {
 } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import {
+  AuthorizationError,
   connect,
   type Msg,
   type NatsConnection,
@@ -39,9 +40,16 @@ import type {
 } from './bus.js';
 import { assertRequest, callHandler, decodeReply, encodeReply } from './commands.js';
 import { eventEnvelope, vitalEnvelope } from './envelopes.js';
-import { BusClosedError, BusNoRespondersError, BusTimeoutError, BusUnavailableError } from './errors.js';
+import {
+  BusAuthError,
+  BusClosedError,
+  BusNoRespondersError,
+  BusTimeoutError,
+  BusUnavailableError,
+} from './errors.js';
 import { KeyedQueue } from './keyed-queue.js';
 import type { BucketDef, CommandDef, CommandReply, EventData, EventEnvelope, EventType } from './messages.js';
+import type { NatsSecurity } from './nats-security.js';
 import { PipelinedPublisher } from './pipelined-publisher.js';
 import {
   type Decoded,
@@ -70,6 +78,8 @@ export interface NatsBusOptions extends TopologyOptions {
   eventsMaxAgeMs?: number;
   /** How long the first connection may take before `connectNatsBus` gives up, ms. */
   connectTimeoutMs?: number;
+  /** Credentials and TLS, from `natsSecurity(config)`; unset: anonymous, TLS only if the server asks. */
+  security?: NatsSecurity;
 }
 
 const HOUR = 3_600_000;
@@ -120,18 +130,47 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<Bus> {
       // Async traces build an Error (a captured stack) for every publish and request; on the gateway's hot path
       // that was the largest single cost of publishing a vital. Our own errors say which subject failed.
       noAsyncTraces: true,
+      ...(options.security?.authenticator ? { authenticator: options.security.authenticator } : {}),
+      ...(options.security?.tls ? { tls: options.security.tls } : {}),
     });
   } catch (error) {
-    throw new BusUnavailableError(
-      `bus: cannot connect to NATS at ${redactUrl(options.url)}: ${message(error)}`,
-      {
-        cause: error,
-      },
-    );
+    throw connectError(error, options);
   }
   const jsm = await jetstreamManager(nc);
   await provisionStreams(jsm, topology, options);
   return new NatsBus(nc, jetstream(nc), jsm, topology, options);
+}
+
+/**
+ * What a failed first connection means. Refused credentials and TLS failures are `BusAuthError`s with the
+ * method in the message (retrying would not help, so the service stops at start); the rest is unavailability.
+ * No secret is in any of them: the server's message names none, and the URL loses its userinfo.
+ */
+function connectError(error: unknown, options: NatsBusOptions): Error {
+  const where = `NATS at ${redactUrl(options.url)}`;
+  const method = options.security?.method ?? 'none';
+  if (error instanceof AuthorizationError || /authorization violation|authentication/i.test(message(error))) {
+    const hint =
+      method === 'none'
+        ? 'it requires authentication and none is configured (set NATS_USER/NATS_PASSWORD, NATS_TOKEN, NATS_NKEY_SEED_FILE or NATS_CREDS_FILE)'
+        : `it refused this service's ${method} credentials`;
+    return new BusAuthError(`bus: ${where}: ${hint} (${message(error)})`, { cause: error });
+  }
+  if (/tls|certificate|self.signed|ssl/i.test(message(error))) {
+    return new BusAuthError(
+      `bus: ${where}: TLS failed (${message(error)}); check NATS_TLS_CA_FILE, NATS_TLS_CERT_FILE and NATS_TLS_KEY_FILE`,
+      { cause: error },
+    );
+  }
+  // A server that requires a client certificate drops a handshake without one; the client only sees a timeout.
+  const tls = options.security?.tls;
+  const hint =
+    tls !== undefined && tls.cert === undefined
+      ? ' (if the server requires client certificates, set NATS_TLS_CERT_FILE and NATS_TLS_KEY_FILE)'
+      : '';
+  return new BusUnavailableError(`bus: cannot connect to ${where}: ${message(error)}${hint}`, {
+    cause: error,
+  });
 }
 
 async function provisionStreams(

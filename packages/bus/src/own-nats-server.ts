@@ -1,26 +1,49 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const BINARY = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
 
+export interface OwnNatsServerOptions {
+  /**
+   * Extra nats-server configuration (its config-file syntax), e.g. `authorization { ... }` or `tls { ... }`.
+   * Listen address, port and JetStream store are set by the harness.
+   */
+  config?: string;
+}
+
 /**
- * A nats-server of the test's own, so a test can kill and restart it without disturbing the shared one.
- * Outage tests need the binary; without it they fail and say so.
+ * A nats-server of the test's own, so a test can kill and restart it without disturbing the shared one, or
+ * run it with an auth / TLS configuration. Outage tests need the binary; without it they fail and say so.
  */
 export class OwnNatsServer {
   private child: ChildProcess | undefined;
   private readonly storeDir = mkdtempSync(join(tmpdir(), 'immune-nats-'));
+  private readonly args: string[];
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    options: OwnNatsServerOptions,
+  ) {
+    if (options.config === undefined) {
+      this.args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', this.storeDir];
+    } else {
+      const file = join(this.storeDir, 'server.conf');
+      writeFileSync(
+        file,
+        `listen: "127.0.0.1:${port}"\njetstream { store_dir: "${join(this.storeDir, 'js')}" }\n${options.config}\n`,
+      );
+      this.args = ['-c', file];
+    }
+  }
 
-  static async start(): Promise<OwnNatsServer> {
+  static async start(options: OwnNatsServerOptions = {}): Promise<OwnNatsServer> {
     if (!existsSync(BINARY)) {
       throw new Error(`outage tests need the nats-server binary at ${BINARY} (or set NATS_SERVER_BIN)`);
     }
-    const server = new OwnNatsServer(await freePort());
+    const server = new OwnNatsServer(await freePort(), options);
     await server.resume();
     return server;
   }
@@ -29,8 +52,13 @@ export class OwnNatsServer {
     return `nats://127.0.0.1:${this.port}`;
   }
 
+  /** The same server as a `tls://` URL (TLS required by the client). */
+  get tlsUrl(): string {
+    return `tls://127.0.0.1:${this.port}`;
+  }
+
   async resume(): Promise<void> {
-    const child = spawn(BINARY, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir], {
+    const child = spawn(BINARY, this.args, {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     this.child = child;

@@ -94,4 +94,6 @@ export async function eventually(
     }
   }
 }
-export { OwnNatsServer } from './own-nats-server.js';
+export { OwnNatsServer, type OwnNatsServerOptions } from './own-nats-server.js';
+export { createThrowawayJwtAuth, type ThrowawayJwtAuth } from './throwaway-jwt.js';
+export { createThrowawayPki, type ThrowawayPki } from './throwaway-pki.js';
