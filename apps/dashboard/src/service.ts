@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Bus } from '@immune/bus';
-import { type MetricsRegistry, type ServiceContext, serveApp } from '@immune/runtime';
+import { httpLimits, type MetricsRegistry, type ServiceContext, serveApp } from '@immune/runtime';
 import { createRepositories, type Store } from '@immune/store';
 import { dashboardApp } from './app.js';
 import { configuredTokens, OperatorDirectory } from './auth/operators.js';
@@ -85,6 +85,7 @@ export async function startDashboard(
       metrics,
       host: config.HOST,
       port: config.DASHBOARD_PORT,
+      limits: httpLimits(config),
       // Decisions and logins are small; nothing the dashboard accepts comes near a megabyte.
       bodyLimitBytes: Math.min(config.BODY_LIMIT_BYTES, 1024 * 1024),
       trustProxy: config.DASHBOARD_TRUST_PROXY,

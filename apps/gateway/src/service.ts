@@ -1,5 +1,5 @@
 import type { Bus } from '@immune/bus';
-import { type MetricsRegistry, type ServiceContext, serveApp } from '@immune/runtime';
+import { httpLimits, type MetricsRegistry, type ServiceContext, serveApp } from '@immune/runtime';
 import { gatewayApp } from './app.js';
 import type { GatewayConfig } from './config.js';
 import { createGateway, type Gateway } from './gateway.js';
@@ -36,7 +36,13 @@ export async function startGateway(
     context,
     gatewayApp,
     { gateway, bodyLimitBytes: config.BODY_LIMIT_BYTES },
-    { metrics, host: config.HOST, port: config.GATEWAY_PORT, bodyLimitBytes: config.BODY_LIMIT_BYTES },
+    {
+      metrics,
+      host: config.HOST,
+      port: config.GATEWAY_PORT,
+      limits: httpLimits(config),
+      bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    },
   );
   return { port, gateway };
 }

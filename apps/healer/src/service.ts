@@ -1,5 +1,5 @@
 import type { Bus } from '@immune/bus';
-import { type MetricsRegistry, type ServiceContext, serveApp } from '@immune/runtime';
+import { httpLimits, type MetricsRegistry, type ServiceContext, serveApp } from '@immune/runtime';
 import type { Store } from '@immune/store';
 import { healerApp } from './app.js';
 import { serveCommands } from './commands.js';
@@ -55,6 +55,7 @@ export async function startHealer(context: ServiceContext, deps: HealerServiceDe
       metrics,
       host: config.HOST,
       port: config.HEALER_PORT,
+      limits: httpLimits(config),
       bodyLimitBytes: config.BODY_LIMIT_BYTES,
     },
   );

@@ -1,6 +1,6 @@
 import type { Bus } from '@immune/bus';
 import { loadPricing } from '@immune/core';
-import { type MetricsRegistry, type ServiceContext, serveApp } from '@immune/runtime';
+import { httpLimits, type MetricsRegistry, type ServiceContext, serveApp } from '@immune/runtime';
 import { type Store, startVitalsRetention } from '@immune/store';
 import { AgentDirectory } from './agent-directory.js';
 import { ApiKeyVerifier, announceCreatedKey, bootstrapApiKeys } from './api-keys.js';
@@ -80,7 +80,13 @@ export async function startIngest(context: ServiceContext, deps: IngestServiceDe
       otlp: { maxBytes: config.INGEST_OTLP_MAX_BYTES, pricing: loadPricing(config.GATEWAY_PRICING_FILE) },
       meter: metrics.meter(),
     },
-    { metrics, host: config.HOST, port: config.INGEST_PORT, bodyLimitBytes: config.BODY_LIMIT_BYTES },
+    {
+      metrics,
+      host: config.HOST,
+      port: config.INGEST_PORT,
+      limits: httpLimits(config),
+      bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    },
   );
   return { port, recorder };
 }

@@ -1,5 +1,5 @@
 import type { Bus } from '@immune/bus';
-import { type MetricsRegistry, type ServiceContext, serveApp } from '@immune/runtime';
+import { httpLimits, type MetricsRegistry, type ServiceContext, serveApp } from '@immune/runtime';
 import { mcpProxyApp } from './app.js';
 import type { McpProxyConfig } from './config.js';
 import { createMcpProxy, type McpProxy } from './mcp-proxy.js';
@@ -39,7 +39,13 @@ export async function startMcpProxy(
     context,
     mcpProxyApp,
     { proxy, bodyLimitBytes: config.BODY_LIMIT_BYTES },
-    { metrics, host: config.HOST, port: config.MCP_PROXY_PORT, bodyLimitBytes: config.BODY_LIMIT_BYTES },
+    {
+      metrics,
+      host: config.HOST,
+      port: config.MCP_PROXY_PORT,
+      limits: httpLimits(config),
+      bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    },
   );
   return { port, proxy };
 }

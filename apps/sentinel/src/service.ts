@@ -1,5 +1,5 @@
 import type { Bus } from '@immune/bus';
-import { type MetricsRegistry, type ServiceContext, serveApp } from '@immune/runtime';
+import { httpLimits, type MetricsRegistry, type ServiceContext, serveApp } from '@immune/runtime';
 import type { Store } from '@immune/store';
 import { sentinelApp } from './app.js';
 import type { SentinelConfig } from './config.js';
@@ -45,6 +45,7 @@ export async function startSentinel(
       metrics,
       host: config.HOST,
       port: config.SENTINEL_PORT,
+      limits: httpLimits(config),
       bodyLimitBytes: config.BODY_LIMIT_BYTES,
     },
   );

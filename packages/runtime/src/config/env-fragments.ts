@@ -35,6 +35,16 @@ export const HttpEnv = {
   HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
   /** Largest accepted request body. LLM requests with long contexts or images are big, hence 10 MiB. */
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 1024 * 1024 * 1024, default: 10 * 1024 * 1024 }),
+  /** Largest request line plus headers; beyond it the client gets 431. 16 KiB is Node's own default. */
+  HTTP_MAX_HEADER_BYTES: Type.Integer({ minimum: 1024, maximum: 1024 * 1024, default: 16 * 1024 }),
+  /** Open client connections at once; further connections are closed as they arrive, unanswered. */
+  HTTP_MAX_CONNECTIONS: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000 }),
+  /** Time to receive the request headers, counted from the connection (slowloris, idle sockets), ms. */
+  HTTP_HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000 }),
+  /** Time to receive the whole request, headers and body; the response (a stream) is not covered, ms. */
+  HTTP_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 120_000 }),
+  /** Idle time between two requests on a kept-alive connection, ms (above load balancers' 60 s). */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 72_000 }),
 };
 
 export const ShutdownEnv = {

@@ -1,5 +1,6 @@
 import type { FastifyPluginOptions } from 'fastify';
 import { createHttpServer, type MetricsRegistry } from '../http/create-http-server.js';
+import type { HttpLimits } from '../http/server-limits.js';
 import type { HttpPlugin } from '../http/types.js';
 import type { ServiceContext } from './run-service.js';
 
@@ -12,6 +13,8 @@ export interface ServeAppOptions {
   port: number;
   /** BODY_LIMIT_BYTES */
   bodyLimitBytes?: number;
+  /** Header, connection and timeout limits: `httpLimits(config)`; the runtime's defaults when omitted. */
+  limits?: HttpLimits;
   /** Behind a reverse proxy: trust its `X-Forwarded-*` headers (see `HttpServerOptions.trustProxy`). */
   trustProxy?: boolean;
 }
@@ -32,6 +35,13 @@ export async function serveApp<O extends FastifyPluginOptions>(
     metrics: options.metrics,
     ...(options.bodyLimitBytes === undefined ? {} : { bodyLimitBytes: options.bodyLimitBytes }),
     ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
+    ...(options.limits === undefined
+      ? {}
+      : {
+          maxHeaderBytes: options.limits.maxHeaderBytes,
+          maxConnections: options.limits.maxConnections,
+          timeouts: options.limits.timeouts,
+        }),
   });
   await server.register(app, appOptions);
   return context.listen(server, { host: options.host, port: options.port });
