@@ -32,7 +32,7 @@ export const SentinelEnv = Type.Object({
    * How long NATS waits for an ack before redelivering, ms. Acks follow checkpoints, so keep it well above
    * SENTINEL_CHECKPOINT_MS; after a crash, the vitals the dead instance held come back after this long.
    */
-  SENTINEL_ACK_WAIT_MS: Type.Integer({ minimum: 1_000, maximum: 600_000, default: 30_000 }),
+  SENTINEL_ACK_WAIT_MS: Type.Integer({ minimum: 1_000, maximum: 600_000, default: 5_000 }),
   /** How often changed agents are checkpointed to PostgreSQL; a vital is acked after its checkpoint, ms. */
   SENTINEL_CHECKPOINT_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 500 }),
   /** How often the `baselines` read model (for dashboards) is refreshed from the checkpoints, ms. */

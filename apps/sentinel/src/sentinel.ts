@@ -249,6 +249,8 @@ export class Sentinel {
       partitions: this.partitions,
       maxInFlight: config.SENTINEL_MAX_IN_FLIGHT,
       ackWaitMs: config.SENTINEL_ACK_WAIT_MS,
+      // After a crash, the dead instance's unacked vitals are judged before anything newer (docs/sentinel.md).
+      inOrderRecovery: true,
       handler: (delivery) => this.handle(delivery),
       onDropped: (reason, subject) => logger.warn({ subject, reason }, 'vital dropped'),
     });

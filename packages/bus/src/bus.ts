@@ -45,8 +45,18 @@ export interface ConsumeVitalsOptions {
   partitions?: readonly number[];
   /** At most this many handler calls in flight (unacked) at once across all partitions: the backpressure. */
   maxInFlight?: number;
-  /** How long the broker waits for an ack before redelivering, ms. */
+  /**
+   * How long the broker waits for an ack before redelivering, ms. Deliveries waiting on a deferred ack get
+   * in-progress acks every third of it, so only a consumer that died leaves them to be redelivered.
+   */
   ackWaitMs?: number;
+  /**
+   * Taking over a partition whose previous consumer died with unacked deliveries: hold newer messages until
+   * those come back (after their ack wait), so every agent's vitals are still handled in stream order. The
+   * sentinel needs it (its baselines depend on order); the recorder does not. NATS only: the embedded bus
+   * does not outlive its process.
+   */
+  inOrderRecovery?: boolean;
   /** Deliveries after which a message that keeps failing is dropped (and reported through onDropped). */
   maxDeliver?: number;
   /** Delay before redelivering a message whose handler threw, ms. */

@@ -201,8 +201,14 @@ class EmbeddedBus implements Bus {
             ack: delivery.ack,
             nak: delivery.nak,
             term: delivery.term,
+            working: delivery.working,
             // In memory there is no message to let go of: the delivery's own verbs are already small.
-            detach: () => ({ ack: delivery.ack, nak: delivery.nak, term: delivery.term }),
+            detach: () => ({
+              ack: delivery.ack,
+              nak: delivery.nak,
+              term: delivery.term,
+              working: delivery.working,
+            }),
           }),
         );
       }

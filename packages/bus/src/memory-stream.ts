@@ -27,6 +27,8 @@ export interface MemoryDelivery {
   ack(): void;
   nak(delayMs?: number): void;
   term(): void;
+  /** Still being handled: restarts the ack wait, like JetStream's in-progress ack. */
+  working(): void;
 }
 
 export interface ConsumerConfig {
@@ -222,8 +224,7 @@ export class MemoryConsumer {
       if (delayMs > 0) setTimeout(schedule, delayMs).unref();
       else schedule();
     };
-    if (this.config.ackRequired) {
-      this.counts.set(seq, count);
+    const arm = () => {
       const timer = setTimeout(() => {
         if (settled) return;
         this.pending.delete(seq);
@@ -231,6 +232,10 @@ export class MemoryConsumer {
       }, this.config.ackWaitMs);
       timer.unref();
       this.pending.set(seq, { count, timer });
+    };
+    if (this.config.ackRequired) {
+      this.counts.set(seq, count);
+      arm();
     }
     return {
       seq,
@@ -252,6 +257,12 @@ export class MemoryConsumer {
         if (settled) return;
         finish();
         this.counts.delete(seq);
+      },
+      working: () => {
+        if (settled || !this.config.ackRequired) return;
+        const entry = this.pending.get(seq);
+        if (entry) clearTimeout(entry.timer);
+        arm();
       },
     };
   }

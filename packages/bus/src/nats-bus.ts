@@ -1,6 +1,7 @@
 import type { Vital } from '@immune/core';
 import {
   AckPolicy,
+  type ConsumerInfo,
   type ConsumerMessages,
   DeliverPolicy,
   DiscardPolicy,
@@ -47,6 +48,7 @@ import {
   BusTimeoutError,
   BusUnavailableError,
 } from './errors.js';
+import { InOrderRecovery } from './in-order-recovery.js';
 import { KeyedQueue } from './keyed-queue.js';
 import type { BucketDef, CommandDef, CommandReply, EventData, EventEnvelope, EventType } from './messages.js';
 import type { NatsSecurity } from './nats-security.js';
@@ -314,30 +316,43 @@ class NatsBus implements Bus {
     const partitions = options.partitions ?? this.topology.allPartitions;
     const maxInFlight = options.maxInFlight ?? 256;
     const maxDeliver = options.maxDeliver ?? 20;
+    const ackWaitMs = options.ackWaitMs ?? 30_000;
     const queue = new KeyedQueue(maxInFlight);
     const consumers: ConsumerMessages[] = [];
+    const recoveries: Array<InOrderRecovery<JsMsg> | undefined> = [];
+    const names: string[] = [];
     for (const partition of partitions) {
       const name = this.topology.partitionConsumer(options.durable, partition);
-      await this.ensureConsumer(this.topology.vitalsStream, name, {
+      const before = await this.ensureConsumer(this.topology.vitalsStream, name, {
         filter_subject: this.topology.partitionFilter(partition),
-        ack_wait: nanos(options.ackWaitMs ?? 30_000),
+        ack_wait: nanos(ackWaitMs),
         max_deliver: maxDeliver,
         max_ack_pending: options.maxAckPending ?? Math.max(maxInFlight * 2, 64),
         deliver_policy: DeliverPolicy.All,
       });
+      names.push(name);
+      recoveries.push(
+        options.inOrderRecovery && before !== undefined && before.num_ack_pending > 0
+          ? new InOrderRecovery<JsMsg>(
+              { deliveredSeq: before.delivered.stream_seq, ackPending: before.num_ack_pending },
+              (msg) => msg.working(),
+              Math.max(1, Math.floor(ackWaitMs / 3)),
+            )
+          : undefined,
+      );
       const consumer = await this.js.consumers.get(this.topology.vitalsStream, name);
       consumers.push(await consumer.consume({ max_messages: Math.min(maxInFlight, 512) }));
     }
     const process = vitalProcessor(this.topology, options);
-    const loops = consumers.map((messages) =>
-      this.pump(
-        messages,
-        queue,
-        process,
-        (msg) => this.topology.parseVitalSubject(msg.subject)?.agentId ?? msg.subject,
-      ),
+    const keyOf = (msg: JsMsg) => this.topology.parseVitalSubject(msg.subject)?.agentId ?? msg.subject;
+    const loops = consumers.map((messages, i) =>
+      recoveries[i] === undefined
+        ? this.pump(messages, queue, process, keyOf)
+        : this.pumpRecovering(messages, queue, process, keyOf, recoveries[i]!, names[i]!, ackWaitMs),
     );
-    return this.track(consumers, loops, queue);
+    return this.track(consumers, loops, queue, () => {
+      for (const recovery of recoveries) recovery?.stop();
+    });
   }
 
   async vitalsLag(durable: string, partitions?: readonly number[]): Promise<ConsumerLag> {
@@ -411,7 +426,7 @@ class NatsBus implements Bus {
       max_ack_pending: number;
       deliver_policy: DeliverPolicy;
     },
-  ): Promise<void> {
+  ): Promise<ConsumerInfo | undefined> {
     try {
       const info = await this.jsm.consumers.info(stream, name);
       if (info.config.filter_subject !== config.filter_subject) {
@@ -422,9 +437,12 @@ class NatsBus implements Bus {
         max_deliver: config.max_deliver,
         max_ack_pending: config.max_ack_pending,
       });
+      // What the consumer looked like before this instance took it over (in-order recovery reads it).
+      return info;
     } catch (error) {
       if (!isNotFound(error)) throw error;
       await this.jsm.consumers.add(stream, { durable_name: name, ack_policy: AckPolicy.Explicit, ...config });
+      return undefined;
     }
   }
 
@@ -441,8 +459,62 @@ class NatsBus implements Bus {
     }
   }
 
-  private track(consumers: ConsumerMessages[], loops: Promise<void>[], queue: KeyedQueue): Subscription {
+  /**
+   * `pump` for a partition taken over with unacked deliveries (see InOrderRecovery): messages newer than the
+   * take-over wait until the older ones are back, then go to the queue in arrival order. Every dispatch goes
+   * through one chain, so released messages and later arrivals keep their order. The ack floor is polled as
+   * well, for the case where the previous owner was still alive and settled its deliveries itself.
+   */
+  private async pumpRecovering(
+    messages: ConsumerMessages,
+    queue: KeyedQueue,
+    process: (raw: RawDelivery) => Promise<void>,
+    keyOf: (msg: JsMsg) => string,
+    recovery: InOrderRecovery<JsMsg>,
+    name: string,
+    ackWaitMs: number,
+  ): Promise<void> {
+    let chain = Promise.resolve();
+    const dispatch = (msg: JsMsg): Promise<void> => {
+      chain = chain.then(async () => {
+        await queue.acquire();
+        queue.run(keyOf(msg), () => process(rawDelivery(msg, this.nc)));
+      });
+      return chain;
+    };
+    recovery.onRelease((held) => {
+      for (const msg of held) void dispatch(msg);
+    });
+    const poll = setInterval(
+      () => {
+        this.jsm.consumers
+          .info(this.topology.vitalsStream, name)
+          .then((info) => recovery.floorReached(info.ack_floor.stream_seq))
+          .catch(() => undefined);
+      },
+      Math.max(500, Math.floor(ackWaitMs / 4)),
+    );
+    poll.unref();
+    try {
+      for await (const msg of messages) {
+        if (recovery.recovering && recovery.hold(msg.info.streamSequence, msg)) continue;
+        if (!recovery.recovering) clearInterval(poll);
+        await dispatch(msg);
+      }
+    } finally {
+      clearInterval(poll);
+      recovery.stop();
+    }
+  }
+
+  private track(
+    consumers: ConsumerMessages[],
+    loops: Promise<void>[],
+    queue: KeyedQueue,
+    beforeClose?: () => void,
+  ): Subscription {
     return this.subscriptions.track(async () => {
+      beforeClose?.();
       await Promise.all(consumers.map((c) => c.close().catch(() => undefined)));
       await Promise.all(loops.map((l) => l.catch(() => undefined)));
       await queue.idle();
@@ -621,6 +693,7 @@ class NatsKvBucket<T extends TSchema> implements KvBucket<Static<T>> {
 const ACK = TEXT.encode('+ACK');
 const TERM = TEXT.encode('+TERM');
 const NAK = TEXT.encode('-NAK');
+const WPI = TEXT.encode('+WPI');
 
 function rawDelivery(msg: JsMsg, nc: NatsConnection): RawDelivery {
   return {
@@ -631,11 +704,18 @@ function rawDelivery(msg: JsMsg, nc: NatsConnection): RawDelivery {
     ack: () => msg.ack(),
     nak: (delayMs) => msg.nak(delayMs),
     term: () => msg.term(),
+    working: () => msg.working(),
     detach: () => {
       // The implementation exposes the reply subject though the JsMsg interface does not; without it, keep
       // the message.
       const reply = (msg as JsMsg & { reply?: string }).reply;
-      if (!reply) return { ack: () => msg.ack(), nak: (delayMs) => msg.nak(delayMs), term: () => msg.term() };
+      if (!reply)
+        return {
+          ack: () => msg.ack(),
+          nak: (delayMs) => msg.nak(delayMs),
+          term: () => msg.term(),
+          working: () => msg.working(),
+        };
       return new ReplySettler(nc, reply);
     },
   };
@@ -664,6 +744,10 @@ class ReplySettler implements Settler {
 
   term(): void {
     this.nc.publish(this.reply, TERM);
+  }
+
+  working(): void {
+    this.nc.publish(this.reply, WPI);
   }
 }
 

@@ -11,6 +11,8 @@ export interface RawDelivery {
   ack(): void;
   nak(delayMs: number): void;
   term(): void;
+  /** In progress: restarts the broker's ack wait (JetStream `+WPI`), so a slow commit is not redelivered. */
+  working(): void;
   /**
    * The same three verbs, holding on to as little as possible: a deferred ack keeps its message for a
    * checkpoint interval, and thousands of whole messages alive that long made every young-generation
@@ -19,7 +21,7 @@ export interface RawDelivery {
   detach(): Settler;
 }
 
-export type Settler = Pick<RawDelivery, 'ack' | 'nak' | 'term'>;
+export type Settler = Pick<RawDelivery, 'ack' | 'nak' | 'term' | 'working'>;
 
 export type Decoded = { ok: true; value: unknown } | { ok: false; issues: string };
 
@@ -40,7 +42,7 @@ export function vitalProcessor(topology: Topology, options: ConsumeVitalsOptions
   const maxDeliver = options.maxDeliver ?? 20;
   const retryDelayMs = options.retryDelayMs ?? 1_000;
   const drop = (reason: string, subject: string) => options.onDropped?.(reason, subject);
-  const settlements = new Settlements(maxDeliver, retryDelayMs, drop);
+  const settlements = new Settlements(maxDeliver, retryDelayMs, drop, options.ackWaitMs ?? 30_000);
   return async (raw: RawDelivery): Promise<void> => {
     const decoded = decodeJson(raw.text());
     const checked = decoded.ok ? checkVitalEnvelope(decoded.value) : decoded;
@@ -68,7 +70,7 @@ function isDeferred(value: unknown): value is DeferredAck {
 export function eventProcessor(options: SubscribeEventsOptions) {
   const durable = options.durable !== undefined;
   const drop = (reason: string, subject: string) => options.onDropped?.(reason, subject);
-  const settlements = new Settlements(20, 1_000, drop);
+  const settlements = new Settlements(20, 1_000, drop, 30_000);
   return async (raw: RawDelivery): Promise<void> => {
     const decoded = decodeJson(raw.text());
     const checked = decoded.ok ? checkEvent(decoded.value) : decoded;
@@ -118,6 +120,8 @@ interface Batch {
   subjects: string[];
   /** Its promise settled: a delivery handed the same (already settled) promise starts a batch of its own. */
   settled: boolean;
+  /** Sends in-progress acks while the commit takes longer than a third of the ack wait. */
+  keepAlive: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -135,6 +139,8 @@ class Settlements {
     private readonly maxDeliver: number,
     private readonly retryDelayMs: number,
     private readonly drop: Drop,
+    /** The consumer's ack wait: deliveries still waiting on their commit get `working()` well before it. */
+    readonly ackWaitMs: number,
   ) {}
 
   fail(settler: Settler, deliveryCount: number, subject: string, error: unknown): void {
@@ -149,7 +155,7 @@ class Settlements {
   defer(ackWhen: Promise<void>, settler: Settler, deliveryCount: number, subject: string): void {
     let batch = this.batch;
     if (this.gate !== ackWhen || batch === undefined || batch.settled) {
-      batch = { settlers: [], deliveryCounts: [], subjects: [], settled: false };
+      batch = { settlers: [], deliveryCounts: [], subjects: [], settled: false, keepAlive: undefined };
       this.gate = ackWhen;
       this.batch = batch;
       settleBatchWhen(ackWhen, batch, this);
@@ -162,13 +168,16 @@ class Settlements {
 
 /** Top-level, so the reactions' context holds the batch and the settlements only. */
 function settleBatchWhen(ackWhen: Promise<void>, batch: Batch, settlements: Settlements): void {
+  keepAlive(batch, Math.max(1, Math.floor(settlements.ackWaitMs / 3)));
   ackWhen.then(
     () => {
       batch.settled = true;
+      clearTimeout(batch.keepAlive);
       ackInSlices(batch.settlers, 0);
     },
     (error: unknown) => {
       batch.settled = true;
+      clearTimeout(batch.keepAlive);
       const { settlers, deliveryCounts, subjects } = batch;
       for (let i = 0; i < settlers.length; i++) {
         const settler = settlers[i]!;
@@ -178,6 +187,20 @@ function settleBatchWhen(ackWhen: Promise<void>, batch: Batch, settlements: Sett
       }
     },
   );
+}
+
+/**
+ * A commit slower than the ack wait (PostgreSQL stalling the sentinel's checkpoint) would otherwise have the
+ * broker redeliver deliveries that are only waiting: duplicates, and a redelivery order that is not the
+ * stream's. So the ack wait can be short (a crashed consumer's vitals come back quickly) without that cost.
+ */
+function keepAlive(batch: Batch, everyMs: number): void {
+  batch.keepAlive = setTimeout(() => {
+    if (batch.settled) return;
+    for (const settler of batch.settlers) safely(() => settler.working());
+    keepAlive(batch, everyMs);
+  }, everyMs);
+  batch.keepAlive.unref();
 }
 
 /** Acks sent between two yields to the event loop (a few ms of protocol writes). */
