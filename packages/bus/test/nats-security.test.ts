@@ -66,7 +66,11 @@ async function open(config: Partial<BusConfig>): Promise<Bus> {
 
 /** Real traffic: a stream publish and a KV round trip, both through JetStream. */
 async function roundTrip(bus: Bus): Promise<void> {
-  await bus.publishEvent('agent.discovered', 'a-1', { agent_id: 'a-1', source: 'gateway', identity: 'header' });
+  await bus.publishEvent('agent.discovered', 'a-1', {
+    agent_id: 'a-1',
+    source: 'gateway',
+    identity: 'header',
+  });
   const kv = await bus.kv(QUARANTINE_BUCKET);
   await kv.put('a-1', { agent_id: 'a-1', state: 'QUARANTINED', reason: 'test', since: 1, by: 'operator' });
   expect((await kv.get('a-1'))?.reason).toBe('test');
