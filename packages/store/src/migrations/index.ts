@@ -8,6 +8,7 @@ import {
 } from 'kysely';
 import { initialSchema } from './0001-initial-schema.js';
 import { sentinelAgents } from './0002-sentinel-agents.js';
+import { withSchemaScopedIntrospection } from './schema-scoped-introspector.js';
 
 /**
  * The migrations, in code rather than in files read at runtime, so a bundled or compiled service carries its
@@ -49,7 +50,7 @@ export async function migrateToLatest<DB>(
     (await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db)).rows[0]?.schema ??
     undefined;
   const migrator = new Migrator({
-    db,
+    db: schema === undefined ? db : withSchemaScopedIntrospection(db, schema),
     provider: migrationProvider,
     ...(schema === undefined ? {} : { migrationTableSchema: schema }),
   });
