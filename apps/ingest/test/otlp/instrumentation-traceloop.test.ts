@@ -1,15 +1,10 @@
 import { createRequire } from 'node:module';
-import { type Bus, connectNatsBus } from '@immune/bus';
-import { eventually, natsUrlForTests, removeTopology, uniquePrefix } from '@immune/bus/testing';
-import { promptHashOf, systemPromptOf, type Vital } from '@immune/core';
-import { MockUpstream } from '@immune/mock-upstream';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { eventually } from '@immune/bus/testing';
+import { promptHashOf, systemPromptOf } from '@immune/core';
 import { OpenAIInstrumentation } from '@traceloop/instrumentation-openai';
 import type OpenAI from 'openai';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
-import { type AppHarness, startApp } from '../harness.js';
+import { type ExportingAgent, startExportingAgent } from './exporting-agent.js';
 
 // @traceloop/instrumentation-openai 0.27 (OpenLLMetry) on the real `openai` client, which calls the mock OpenAI
 // provider; its spans go to ingest through the real OTLP/protobuf exporter. `manuallyInstrument` patches the
@@ -17,42 +12,20 @@ import { type AppHarness, startApp } from '../harness.js';
 vi.setConfig({ testTimeout: 60_000 });
 
 const AGENT = 'traceloop-openai-agent';
-let natsUrl: string;
-let prefix: string;
-let bus: Bus;
-let app: AppHarness;
-let mock: MockUpstream;
-let provider: BasicTracerProvider;
+let stack: ExportingAgent;
 let instrumentation: OpenAIInstrumentation;
 let client: OpenAI;
-const published: Vital[] = [];
 
 beforeAll(async () => {
-  natsUrl = await natsUrlForTests();
-  prefix = uniquePrefix('otlpt');
-  bus = await connectNatsBus({ url: natsUrl, prefix, name: 'otlp-instrumentation-test' });
-  app = await startApp({ bus, listen: true });
-  await bus.consumeVitals({ durable: 'probe', handler: async (d) => void published.push(d.vital) });
-  mock = await MockUpstream.start();
-  provider = new BasicTracerProvider({
-    resource: resourceFromAttributes({ 'service.name': AGENT }),
-    spanProcessors: [
-      new SimpleSpanProcessor(
-        new OTLPTraceExporter({
-          url: `${app.url}/v1/traces`,
-          headers: { authorization: `Bearer ${app.key}` },
-        }),
-      ),
-    ],
-  });
+  stack = await startExportingAgent(AGENT, 'otlpt');
   instrumentation = new OpenAIInstrumentation({ traceContent: true });
-  instrumentation.setTracerProvider(provider);
+  instrumentation.setTracerProvider(stack.provider);
   const openaiModule = createRequire(import.meta.url)('openai') as { default: typeof OpenAI };
   instrumentation.manuallyInstrument(openaiModule.default);
   const OpenAIClient = openaiModule.default;
   client = new OpenAIClient({
     apiKey: 'sk-test',
-    baseURL: `${mock.url}/v1`,
+    baseURL: `${stack.mock.url}/v1`,
     maxRetries: 0,
     defaultHeaders: { 'x-immune-agent': AGENT },
   });
@@ -60,14 +33,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   instrumentation?.disable();
-  await provider?.shutdown();
-  await mock?.close();
-  await app?.close();
-  await bus?.drain();
-  await removeTopology(natsUrl, prefix);
+  await stack?.close();
 });
 
-const mine = () => published.filter((v) => v.agent_id === AGENT && v.kind === 'llm');
+const mine = () => stack.vitals('llm');
 
 it('one LLM vital per chat call, with the mock provider’s token counts', async () => {
   const completion = await client.chat.completions.create({
@@ -77,7 +46,7 @@ it('one LLM vital per chat call, with the mock provider’s token counts', async
       { role: 'user', content: 'hello' },
     ],
   });
-  await provider.forceFlush();
+  await stack.provider.forceFlush();
   await eventually(() => expect(mine()).toHaveLength(1), 20_000);
   expect(mine()[0]).toMatchObject({
     source: 'otlp',
@@ -94,17 +63,17 @@ it('one LLM vital per chat call, with the mock provider’s token counts', async
 });
 
 it('a failing call (HTTP 429) exports no span at all: no vital, which the docs record', async () => {
-  mock.setBehaviour(AGENT, 'rate_limited');
+  stack.mock.setBehaviour(AGENT, 'rate_limited');
   await expect(
     client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
   ).rejects.toThrow();
-  mock.setBehaviour(AGENT, undefined);
+  stack.mock.setBehaviour(AGENT, undefined);
   // A successful call behind it: once its vital is here, a vital of the failed call would be too.
   await client.chat.completions.create({
     model: 'gpt-4o-mini',
     messages: [{ role: 'user', content: 'again' }],
   });
-  await provider.forceFlush();
+  await stack.provider.forceFlush();
   await eventually(() => expect(mine()).toHaveLength(2), 20_000);
   expect(mine().every((v) => v.success)).toBe(true);
 });
@@ -121,7 +90,7 @@ it('a streamed call: Traceloop 0.27 reports no usage (enrichTokens off by defaul
   });
   let usage: { prompt_tokens: number; completion_tokens: number } | undefined;
   for await (const chunk of stream) if (chunk.usage) usage = chunk.usage;
-  await provider.forceFlush();
+  await stack.provider.forceFlush();
   await eventually(() => expect(mine()).toHaveLength(3), 20_000);
   const streamed = mine().at(-1);
   expect(streamed).toMatchObject({
