@@ -225,6 +225,55 @@ describe('the dashboard in Chromium', { timeout: 90_000 }, () => {
       );
   });
 
+  it('rejects all with a preview, then heals all the rejected cases only, with a result per case', async () => {
+    const [first, second, waiting] = ['batch-1', 'batch-2', 'batch-3'];
+    for (const agent of [first, second]) {
+      await warmUp(agent);
+      await infectSeverely(agent);
+    }
+    await page.getByRole('button', { name: 'Reject all…' }).click();
+    const rejectAll = page.getByRole('dialog', { name: 'Reject all' });
+    await expect.poll(() => rejectAll.getByTestId('bulk-summary').textContent()).toMatch(/^2 cases: /);
+    await rejectAll.getByRole('button', { name: 'Reject 2 cases' }).click();
+    await expect
+      .poll(() => page.getByTestId('decision-message').textContent())
+      .toContain('Reject: 2 decided');
+    expect(
+      (await page.getByTestId('decision-results').getByRole('listitem').allTextContents()).sort(),
+    ).toEqual([`${first}: decided (rejected by alice)`, `${second}: decided (rejected by alice)`]);
+    for (const agent of [first, second])
+      await expect
+        .poll(() => page.getByTestId(`case-${agent}`).getAttribute('data-status'), { timeout: 15_000 })
+        .toBe('rejected');
+    // A pending case while Heal all runs: the preview leaves it out and the healer's status filter keeps it.
+    await warmUp(waiting);
+    await infectSeverely(waiting);
+    await page.getByRole('button', { name: 'Heal all…' }).click();
+    const healAll = page.getByRole('dialog', { name: 'Heal all' });
+    await expect.poll(() => healAll.getByTestId('bulk-summary').textContent()).toMatch(/^2 cases: /);
+    expect(
+      (await healAll.getByRole('listitem').allTextContents()).map((text) => text.split(':')[0]).sort(),
+    ).toEqual([first, second]);
+    await shoot(page, 'heal-all');
+    await healAll.getByRole('button', { name: 'Heal 2 cases' }).click();
+    await expect
+      .poll(() => page.getByTestId('decision-message').textContent())
+      .toContain('Heal now: 2 decided');
+    for (const agent of [first, second]) {
+      await page.getByTestId(`case-${agent}`).waitFor({ state: 'detached', timeout: 15_000 });
+      expect(decisions(agent).map((d) => [d.decision, d.decided_by])).toEqual([
+        ['rejected', 'alice'],
+        ['heal_now', 'alice'],
+      ]);
+    }
+    const left = page.getByTestId(`case-${waiting}`);
+    expect(await left.getAttribute('data-status')).toBe('pending');
+    expect(decisions(waiting)).toEqual([]);
+    // Decide it, so the keyboard test below starts with its own case selected.
+    await left.getByRole('button', { name: 'Approve' }).click();
+    await left.waitFor({ state: 'detached', timeout: 15_000 });
+  });
+
   it('approves from the keyboard (a, then Enter) after j/k selection', async () => {
     const agent = 'research-2';
     await warmUp(agent);

@@ -87,6 +87,24 @@ const DECISIONS: Record<
   heal: { from: ['pending', 'rejected'], to: 'approved', event: 'heal_now' },
 };
 
+/**
+ * The statuses a decision may take cases from, narrowed by the request's `status` filter. A filter the decision
+ * can never satisfy (approve rejected cases) is a bad request, not a silent no-op.
+ */
+function applicableStatuses(
+  decision: Decision,
+  status: ApprovalStatus | undefined,
+): readonly ApprovalStatus[] {
+  const from = DECISIONS[decision].from;
+  if (status === undefined) return from;
+  if (!from.includes(status))
+    throw new CommandError(
+      'invalid_request',
+      `${decision} takes ${from.join(' or ')} cases, never ${status} ones`,
+    );
+  return [status];
+}
+
 /** Infection statuses that are still somebody's business. */
 const OPEN_STATUSES = ['detected', 'diagnosed', 'awaiting_approval', 'healing', 'rejected'] as const;
 
@@ -613,7 +631,8 @@ export class Healer {
    */
   async decide(decision: Decision, request: DecisionRequest): Promise<DecisionReply> {
     const rule = DECISIONS[decision];
-    const approvals = await this.decisionTargets(request, decision);
+    const from = applicableStatuses(decision, request.status);
+    const approvals = await this.decisionTargets(request, from);
     const ts = this.now();
     const decided = await this.deps.db.transaction().execute(async (trx) => {
       const tx = createRepositories(trx);
@@ -629,7 +648,7 @@ export class Healer {
               : {}
             : { note: request.note }),
         },
-        { from: rule.from },
+        { from },
       );
       for (const row of rows) {
         await tx.infections.setStatus(
@@ -678,13 +697,16 @@ export class Healer {
           reason:
             a.status === rule.to
               ? `already ${a.status}`
-              : `is ${a.status}; ${decision} needs ${rule.from.join(' or ')}`,
+              : `is ${a.status}; ${decision} needs ${from.join(' or ')}`,
         })),
     };
   }
 
   /** The approvals a decision is about, whatever their state (so a repeat can be reported as unchanged). */
-  private async decisionTargets(request: DecisionRequest, decision: Decision): Promise<Approval[]> {
+  private async decisionTargets(
+    request: DecisionRequest,
+    from: readonly ApprovalStatus[],
+  ): Promise<Approval[]> {
     const given = [
       request.agent_id,
       request.approval_id,
@@ -697,7 +719,6 @@ export class Healer {
         'give exactly one of agent_id, approval_id, infection_id, all',
       );
     }
-    const from = DECISIONS[decision].from;
     if (request.all) {
       const lists = await Promise.all(
         from.map((status) => this.repos.approvals.list({ status, limit: 1000 })),

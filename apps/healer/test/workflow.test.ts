@@ -121,6 +121,34 @@ describe('healer workflow on real NATS and PostgreSQL', { timeout: 90_000 }, () 
     }, WAIT);
   });
 
+  it('heals all rejected cases only when asked for status rejected, leaving pending ones pending', async () => {
+    const [held, waiting] = ['only-rej-1', 'only-pend-1'];
+    const reports = [held, waiting].map((agent) => {
+      h.sentinel.set(agent, 'QUARANTINED');
+      return infection(agent, 8);
+    });
+    for (const report of reports) await h.bus.publishEvent('infection.detected', report.agent_id, report);
+    await eventually(async () => {
+      for (const report of reports)
+        expect((await infectionStatus(report.id))?.status).toBe('awaiting_approval');
+    }, WAIT);
+    await h.bus.request(HEALER_REJECT, { agent_id: held, ...op });
+    const healed = await h.bus.request(HEALER_HEAL, { all: true, status: 'rejected', ...op });
+    expect(healed.decided.map((a) => a.agent_id)).toEqual([held]);
+    const pending = await h.bus.request(HEALER_APPROVALS, { status: 'pending', agent_id: waiting });
+    expect(pending.approvals).toHaveLength(1);
+    // A targeted case in another status is reported, not decided; a filter the decision never takes is refused.
+    const untouched = await h.bus.request(HEALER_HEAL, { agent_id: waiting, status: 'rejected', ...op });
+    expect(untouched).toMatchObject({ decided: [], unchanged: [{ agent_id: waiting, status: 'pending' }] });
+    await expect(
+      h.bus.request(HEALER_APPROVE, { all: true, status: 'rejected', ...op }),
+    ).rejects.toMatchObject({ code: 'invalid_request' });
+    await h.bus.request(HEALER_APPROVE, { agent_id: waiting, ...op });
+    await eventually(() => {
+      for (const agent of [held, waiting]) expect(h.sentinel.state(agent)).toBe('HEALTHY');
+    }, WAIT);
+  });
+
   it('mild: heals without asking, escalating past an action that does not help', async () => {
     await createRepositories(h.store.db).agents.register({
       id: 'mild-1',

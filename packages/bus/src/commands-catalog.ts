@@ -129,6 +129,12 @@ const DecisionRequest = Type.Object(
     approval_id: Type.Optional(Type.String({ minLength: 1 })),
     infection_id: Type.Optional(Type.String({ minLength: 1 })),
     all: Type.Optional(Type.Boolean()),
+    /**
+     * Only cases in this status: `heal` takes pending and rejected cases, and `{all: true, status: 'rejected'}`
+     * heals the rejected ones without approving the pending ones unseen. A targeted case in another status is
+     * reported unchanged.
+     */
+    status: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('rejected')])),
     operator: Operator,
     note: Type.Optional(Type.String({ maxLength: 2000 })),
   },
@@ -167,7 +173,7 @@ export const HEALER_REJECT = defineCommand({
   request: DecisionRequest,
   reply: DecisionReply,
 });
-/** Heal now: starts healing of pending or rejected cases. */
+/** Heal now: starts healing of pending or rejected cases (`status` narrows it to one of them). */
 export const HEALER_HEAL = defineCommand({
   service: 'healer',
   verb: 'heal',

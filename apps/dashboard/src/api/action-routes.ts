@@ -19,12 +19,15 @@ import { AgentParams, type Decision, DecisionBody, DecisionParams, ReasonBody } 
 import { DecisionPreview, DecisionResult } from './views.js';
 
 const COMMANDS = { approve: HEALER_APPROVE, reject: HEALER_REJECT, heal: HEALER_HEAL } as const;
-/** The approval statuses each decision applies to (as the healer enforces them). */
-const APPLIES_TO: Record<Decision, ReadonlyArray<'pending' | 'rejected'>> = {
-  approve: ['pending'],
-  reject: ['pending'],
-  // The dashboard's Heal all is for rejected cases; a pending one is approved instead.
-  heal: ['rejected'],
+/**
+ * The approval status each bulk decision takes (a selection or `all`): approve and reject take pending cases;
+ * Heal all takes rejected ones only (a pending case is approved instead), and says so to the healer with its
+ * `status` filter, so a pending case is never healed by a bulk heal.
+ */
+const BULK_STATUS: Record<Decision, 'pending' | 'rejected'> = {
+  approve: 'pending',
+  reject: 'pending',
+  heal: 'rejected',
 };
 
 const errors = { '4xx': ErrorResponse, '5xx': ErrorResponse };
@@ -34,12 +37,8 @@ const errors = { '4xx': ErrorResponse, '5xx': ErrorResponse };
  * (the browser never names the operator). Viewers get 403.
  */
 export const actionRoutes: HttpPlugin<{ commands: CommandClient }> = async (app, { commands }) => {
-  const bulkTargets = async (decision: Decision): Promise<ApprovalView[]> => {
-    const lists = await Promise.all(
-      APPLIES_TO[decision].map((status) => commands.send(HEALER_APPROVALS, { status, limit: 1000 })),
-    );
-    return lists.flatMap((list) => list.approvals);
-  };
+  const bulkTargets = async (decision: Decision): Promise<ApprovalView[]> =>
+    (await commands.send(HEALER_APPROVALS, { status: BULK_STATUS[decision], limit: 1000 })).approvals;
 
   app.post(
     '/api/decisions/:decision/preview',
@@ -100,12 +99,13 @@ export const actionRoutes: HttpPlugin<{ commands: CommandClient }> = async (app,
       const command = COMMANDS[request.params.decision];
       const operator = request.operator!.name;
       const note = body.note === undefined ? {} : { note: body.note };
+      const bulk = { status: BULK_STATUS[request.params.decision] };
       if (body.approval_ids !== undefined) {
         // One command per case, so each reports its own outcome (decided, or already decided by someone else).
         const replies = await Promise.all(
           body.approval_ids.map((approvalId) =>
             commands
-              .send(command, { approval_id: approvalId, operator, ...note })
+              .send(command, { approval_id: approvalId, operator, ...bulk, ...note })
               .catch((error: unknown): DecisionReply => {
                 if (error instanceof HttpError && error.statusCode === 404) {
                   return {
@@ -136,7 +136,7 @@ export const actionRoutes: HttpPlugin<{ commands: CommandClient }> = async (app,
             ? { approval_id: body.approval_id }
             : body.infection_id !== undefined
               ? { infection_id: body.infection_id }
-              : { all: true };
+              : { all: true, ...bulk };
       request.log.info(
         { event: 'decision', decision: request.params.decision, operator, target },
         'operator decision',

@@ -1,11 +1,11 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState } from 'react';
 import { ApiError, api, type Decision } from './api.js';
-import { describe } from './decisions.js';
+import { BULK_VERB, bulkConfirmLabel, type DecisionReport, report } from './decisions.js';
 
 /**
- * Approve all: first the preview (what would run, case by case), then exactly the ids it showed, so a case
- * that arrived in between is never decided unseen.
+ * Approve all / Reject all (pending cases) and Heal all (rejected cases): first the preview (what would run,
+ * case by case), then exactly the ids it showed, so a case that arrived in between is never decided unseen.
  */
 export function BulkDialog({
   decision,
@@ -14,7 +14,7 @@ export function BulkDialog({
 }: {
   decision: Decision;
   onClose: () => void;
-  onDone: (message: string) => void;
+  onDone: (report: DecisionReport) => void;
 }) {
   const client = useQueryClient();
   const ref = useRef<HTMLDialogElement>(null);
@@ -31,16 +31,17 @@ export function BulkDialog({
   const run = async () => {
     setBusy(true);
     try {
-      onDone(describe(decision, await api.decide(decision, { approval_ids: ids })));
+      onDone(report(decision, await api.decide(decision, { approval_ids: ids })));
     } catch (error) {
-      onDone(error instanceof ApiError ? `refused: ${error.message}` : String(error));
+      onDone({ summary: error instanceof ApiError ? `refused: ${error.message}` : String(error), cases: [] });
     }
     await client.invalidateQueries({ queryKey: ['approvals'] });
     ref.current?.close();
   };
+  const title = BULK_VERB[decision];
   return (
     <dialog ref={ref} onClose={onClose} aria-labelledby="bulk-title">
-      <h2 id="bulk-title">Approve all</h2>
+      <h2 id="bulk-title">{title}</h2>
       {preview.isPending && <p>Loading the preview…</p>}
       {preview.data && (
         <>
@@ -64,7 +65,7 @@ export function BulkDialog({
           disabled={ids.length === 0 || busy}
           onClick={() => void run()}
         >
-          Approve {ids.length} {ids.length === 1 ? 'case' : 'cases'}
+          {bulkConfirmLabel(decision, ids.length)}
         </button>
         <button type="button" onClick={() => ref.current?.close()}>
           Cancel

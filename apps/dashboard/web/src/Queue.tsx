@@ -3,7 +3,7 @@ import { useEffect, useMemo, useState } from 'react';
 import { ApiError, type ApprovalView, api, type Decision } from './api.js';
 import { BulkDialog } from './BulkDialog.js';
 import { ConfirmDialog } from './ConfirmDialog.js';
-import { describe, VERB } from './decisions.js';
+import { BULK_VERB, type DecisionReport, report, VERB } from './decisions.js';
 import { navigate } from './router.js';
 
 /**
@@ -23,15 +23,17 @@ export function Queue({ canDecide, onHelp }: { canDecide: boolean; onHelp: () =>
   );
   const [selected, setSelected] = useState(0);
   const [confirm, setConfirm] = useState<{ decision: Decision; item: ApprovalView } | null>(null);
-  const [bulk, setBulk] = useState(false);
-  const [message, setMessage] = useState<string | null>(null);
+  const [bulk, setBulk] = useState<Decision | null>(null);
+  const [message, setMessage] = useState<DecisionReport | null>(null);
 
   const decide = async (decision: Decision, item: ApprovalView) => {
     try {
       const result = await api.decide(decision, { approval_id: item.approval_id });
-      setMessage(describe(decision, result));
+      setMessage(report(decision, result));
     } catch (error) {
-      setMessage(error instanceof ApiError ? `${VERB[decision]} refused: ${error.message}` : String(error));
+      const summary =
+        error instanceof ApiError ? `${VERB[decision]} refused: ${error.message}` : String(error);
+      setMessage({ summary, cases: [] });
     }
     await client.invalidateQueries({ queryKey: ['approvals'] });
     await client.invalidateQueries({ queryKey: ['agents'] });
@@ -68,15 +70,35 @@ export function Queue({ canDecide, onHelp }: { canDecide: boolean; onHelp: () =>
       <div className="section-head">
         <h2 id="queue-title">Cases waiting for a decision</h2>
         {canDecide && (pending.data?.approvals.length ?? 0) > 0 && (
-          <button type="button" onClick={() => setBulk(true)}>
-            Approve all…
+          <>
+            <button type="button" onClick={() => setBulk('approve')}>
+              {BULK_VERB.approve}…
+            </button>
+            <button type="button" onClick={() => setBulk('reject')}>
+              {BULK_VERB.reject}…
+            </button>
+          </>
+        )}
+        {canDecide && (rejected.data?.approvals.length ?? 0) > 0 && (
+          <button type="button" onClick={() => setBulk('heal')}>
+            {BULK_VERB.heal}…
           </button>
         )}
       </div>
       {message && (
-        <p role="status" className="message" data-testid="decision-message">
-          {message}
-        </p>
+        <div role="status" className="message">
+          <p data-testid="decision-message">{message.summary}</p>
+          {message.cases.length > 1 && (
+            <ul className="outcomes" data-testid="decision-results">
+              {message.cases.map((item) => (
+                <li key={item.approval_id} data-outcome={item.outcome}>
+                  {item.agent_id}: {item.outcome === 'decided' ? 'decided' : 'already decided'} ({item.detail}
+                  )
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
       )}
       {cases.length === 0 ? (
         <p className="empty">No case is waiting.</p>
@@ -101,7 +123,7 @@ export function Queue({ canDecide, onHelp }: { canDecide: boolean; onHelp: () =>
           onConfirm={() => void decide(confirm.decision, confirm.item)}
         />
       )}
-      {bulk && <BulkDialog decision="approve" onClose={() => setBulk(false)} onDone={setMessage} />}
+      {bulk && <BulkDialog decision={bulk} onClose={() => setBulk(null)} onDone={setMessage} />}
     </section>
   );
 }
