@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -56,6 +57,7 @@ const SECRET_NAME = /TOKEN|KEY|PASSWORD|SECRET|DATABASE_URL|CREDENTIAL/;
 describe.each([
   ['base', 'base'],
   ['production', 'overlays/production'],
+  ['nats-users', 'overlays/nats-users'],
 ])('deploy/kubernetes %s', (name, path) => {
   const objects = render(path);
   const byKind = (kind: string) => objects.filter((o) => o.kind === kind);
@@ -142,6 +144,48 @@ describe.each([
 
   it(`has a ServiceMonitor only with the servicemonitor component (${name})`, () => {
     expect(byKind('ServiceMonitor')).toHaveLength(name === 'production' ? 1 : 0);
+  });
+});
+
+describe('NATS authentication components', () => {
+  const containerEnv = (objects: K8sObject[]) =>
+    new Map(
+      objects
+        .filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet')
+        .map((w) => [
+          w.metadata.name.replace(/^immune-/, ''),
+          w.spec.template.spec.containers[0].env as Array<{
+            name: string;
+            value?: string;
+            valueFrom?: unknown;
+          }>,
+        ]),
+    );
+
+  it('nats-users: each service is its own NATS user, its password by reference, the permissions beside', () => {
+    const objects = render('overlays/nats-users');
+    for (const [service, env] of containerEnv(objects)) {
+      expect(env.find((e) => e.name === 'NATS_USER')?.value, service).toBe(service);
+      expect(env.find((e) => e.name === 'NATS_PASSWORD')?.valueFrom, service).toEqual({
+        secretKeyRef: { name: 'immune-nats-users', key: service },
+      });
+    }
+    const permissions = objects.find((o) => o.metadata.name.startsWith('immune-nats-permissions'));
+    const shipped = readFileSync(join(kustomizeDir, 'components/nats-users/immune-permissions.conf'), 'utf8');
+    expect(permissions?.data?.['immune-permissions.conf']).toBe(shipped);
+  });
+
+  it('nats-credentials (production): each service reads its own .creds file from the mounted Secret', () => {
+    const objects = render('overlays/production');
+    for (const [service, env] of containerEnv(objects)) {
+      expect(env.find((e) => e.name === 'NATS_CREDS_FILE')?.value, service).toBe(
+        `/etc/immune/nats/${service}.creds`,
+      );
+      expect(
+        env.find((e) => e.name === 'NATS_USER'),
+        service,
+      ).toBeUndefined();
+    }
   });
 });
 

@@ -12,6 +12,8 @@ export interface OwnNatsServerOptions {
    * Listen address, port and JetStream store are set by the harness.
    */
   config?: string;
+  /** Extra environment for the server process (a config may read `$VARIABLES`, e.g. passwords). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -22,11 +24,15 @@ export class OwnNatsServer {
   private child: ChildProcess | undefined;
   private readonly storeDir = mkdtempSync(join(tmpdir(), 'immune-nats-'));
   private readonly args: string[];
+  private readonly env: Record<string, string>;
+  /** The server's log since the last (re)start, at most the last 256 KiB: permission violations show here. */
+  log = '';
 
   private constructor(
     readonly port: number,
     options: OwnNatsServerOptions,
   ) {
+    this.env = options.env ?? {};
     if (options.config === undefined) {
       this.args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', this.storeDir];
     } else {
@@ -60,21 +66,22 @@ export class OwnNatsServer {
   async resume(): Promise<void> {
     const child = spawn(BINARY, this.args, {
       stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, ...this.env },
     });
     this.child = child;
+    this.log = '';
     await new Promise<void>((resolve, reject) => {
-      let log = '';
-      const timer = setTimeout(() => reject(new Error(`nats-server did not start:\n${log}`)), 10_000);
+      const timer = setTimeout(() => reject(new Error(`nats-server did not start:\n${this.log}`)), 10_000);
       child.stderr?.on('data', (chunk: Buffer) => {
-        log += chunk.toString();
-        if (log.includes('Server is ready')) {
+        this.log = (this.log + chunk.toString()).slice(-256 * 1024);
+        if (this.log.includes('Server is ready')) {
           clearTimeout(timer);
           resolve();
         }
       });
       child.once('exit', (code) => {
         clearTimeout(timer);
-        reject(new Error(`nats-server exited with ${code}:\n${log}`));
+        reject(new Error(`nats-server exited with ${code}:\n${this.log}`));
       });
     });
   }

@@ -12,6 +12,7 @@ import {
   HEALER_QUARANTINE,
   HEALER_REJECT,
   HEALER_RELEASE,
+  natsSecurity,
 } from '@immune/bus';
 import { CliFailure } from '../errors.js';
 import type { OperatorApi } from './api.js';
@@ -30,7 +31,21 @@ export async function connectNatsApi(options: {
   const { url, prefix, timeoutMs } = options;
   let bus: Bus;
   try {
-    bus = await connectNatsBus({ url, prefix, name: 'immune-cli' });
+    // The CLI authenticates like a service, from the same NATS_* variables (docs/bus.md); in the shipped
+    // permissions it is the `operator` user.
+    const env = process.env;
+    const security = natsSecurity({
+      NATS_URL: url,
+      ...(env.NATS_USER ? { NATS_USER: env.NATS_USER } : {}),
+      ...(env.NATS_PASSWORD ? { NATS_PASSWORD: env.NATS_PASSWORD } : {}),
+      ...(env.NATS_TOKEN ? { NATS_TOKEN: env.NATS_TOKEN } : {}),
+      ...(env.NATS_NKEY_SEED_FILE ? { NATS_NKEY_SEED_FILE: env.NATS_NKEY_SEED_FILE } : {}),
+      ...(env.NATS_CREDS_FILE ? { NATS_CREDS_FILE: env.NATS_CREDS_FILE } : {}),
+      ...(env.NATS_TLS_CA_FILE ? { NATS_TLS_CA_FILE: env.NATS_TLS_CA_FILE } : {}),
+      ...(env.NATS_TLS_CERT_FILE ? { NATS_TLS_CERT_FILE: env.NATS_TLS_CERT_FILE } : {}),
+      ...(env.NATS_TLS_KEY_FILE ? { NATS_TLS_KEY_FILE: env.NATS_TLS_KEY_FILE } : {}),
+    });
+    bus = await connectNatsBus({ url, prefix, name: 'immune-cli', security });
   } catch (error) {
     throw new CliFailure(`cannot connect to NATS at ${url}: ${(error as Error).message}`);
   }
