@@ -95,6 +95,8 @@ describe('least-privilege NATS permissions per service (real nats-server)', { ti
     const seen: string[] = [];
     await sentinel.consumeVitals({
       durable: 'sentinel',
+      // As the sentinel runs: in-order recovery after a crash inspects its consumers first.
+      inOrderRecovery: true,
       handler: async (delivery: VitalDelivery) => {
         seen.push(delivery.vital.agent_id);
       },
