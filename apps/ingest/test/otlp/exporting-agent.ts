@@ -19,6 +19,8 @@ export interface ExportingAgent {
   provider: BasicTracerProvider;
   /** This agent's published vitals of one kind, in arrival order. */
   vitals(kind: VitalKind): Vital[];
+  /** Another agent's (one exporting from its own process), likewise. */
+  vitalsOf(agent: string, kind: VitalKind): Vital[];
   close(): Promise<void>;
 }
 
@@ -47,6 +49,7 @@ export async function startExportingAgent(agent: string, prefixTag: string): Pro
     mock,
     provider,
     vitals: (kind) => published.filter((v) => v.agent_id === agent && v.kind === kind),
+    vitalsOf: (other, kind) => published.filter((v) => v.agent_id === other && v.kind === kind),
     async close() {
       await provider.shutdown();
       await mock.close();
