@@ -108,6 +108,19 @@ export class MockUpstream {
         });
         return;
       }
+      // Like a real provider, a body nested past any sane depth is refused rather than walked (the answer
+      // code below stringifies it, which would overflow the stack).
+      if (nestedDeeperThan(body, 128)) {
+        this.json(res, 400, {
+          error: {
+            message: 'The request body is nested too deeply.',
+            type: 'invalid_request_error',
+            param: null,
+            code: null,
+          },
+        });
+        return;
+      }
     }
     const recordLimit = this.options.record ?? 100;
     if (recordLimit > 0) {
@@ -483,3 +496,15 @@ async function readBody(req: IncomingMessage): Promise<string> {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export { outputTokens };
+
+/** Whether a parsed JSON value nests arrays or objects more than `limit` deep; iterative, so it cannot overflow. */
+function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
+  while (stack.length > 0) {
+    const next = stack.pop() as { value: unknown; depth: number };
+    if (typeof next.value !== 'object' || next.value === null) continue;
+    if (next.depth >= limit) return true;
+    for (const child of Object.values(next.value)) stack.push({ value: child, depth: next.depth + 1 });
+  }
+  return false;
+}

@@ -2,6 +2,13 @@
 export { type AbuseCase, type AbuseReport, type AbuseTarget, abuseCases, runAbuse } from './testing/abuse.js';
 export { type CapturedLogs, captureLogs } from './testing/capture-logs.js';
 export {
+  answerProblems,
+  type HostileBody,
+  hostileBodies,
+  hostileValue,
+  wrongJson,
+} from './testing/hostile-bodies.js';
+export {
   type RawExchange,
   type RawResponse,
   type RawStep,

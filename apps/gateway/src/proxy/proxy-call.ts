@@ -484,6 +484,17 @@ class ProxyCall implements OpenCall, Dispatcher.DispatchHandler {
     try {
       step();
     } catch (error) {
+      if (error instanceof RangeError && !this.sent && !this.res.headersSent) {
+        // A body nested so deeply that inspecting or rewriting it overflows the stack (found by the fuzz
+        // suite). It is the client's fault, and it must not reach the provider uninspected: policies would
+        // be bypassed. Catching it here costs the hot path nothing, unlike a depth walk of every body.
+        this.refuse(
+          400,
+          'request_too_deep',
+          'the request body nests JSON too deeply for the gateway to inspect',
+        );
+        return;
+      }
       this.deps.logger.error({ agent_id: this.agentId, err: error }, 'proxying failed');
       this.controller?.abort(new GatewayAbort('the gateway failed'));
       if (this.res.headersSent) this.res.destroy();
