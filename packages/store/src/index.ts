@@ -16,4 +16,5 @@ export * from './repositories/sentinel-agents.js';
 export * from './repositories/vitals.js';
 export * from './retention.js';
 export * from './store-env.js';
+export * from './vitals-partitions.js';
 export * from './vitals-writer.js';

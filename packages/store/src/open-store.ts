@@ -6,7 +6,13 @@ import pg from 'pg';
 import type { Database } from './database.js';
 import { migrateToLatest } from './migrations/index.js';
 import { pgliteDialect } from './pglite-dialect.js';
-import { enableTimescale, ensureVitalsHypertable, isVitalsHypertable } from './timescale.js';
+import { enableTimescale, ensureVitalsHypertable } from './timescale.js';
+import {
+  createVitalsPartitions,
+  upcomingDays,
+  type VitalsLayout,
+  vitalsLayout,
+} from './vitals-partitions.js';
 
 export const DEFAULT_PGLITE_DATA_DIR = '.immune-data/pglite';
 export const DEFAULT_VITALS_RETENTION_DAYS = 7;
@@ -37,8 +43,14 @@ export interface StoreOptions {
 export interface Store {
   readonly db: Kysely<Database>;
   readonly driver: StoreDriver;
-  /** True when vitals is a TimescaleDB hypertable with a retention policy; false means prune it yourself. */
+  /** True when vitals is a TimescaleDB hypertable with a retention policy (then `vitalsLayout` is 'hypertable'). */
   readonly timescale: boolean;
+  /**
+   * How vitals are stored: 'partitioned' (native daily partitions, the default; run `startVitalsRetention`),
+   * 'hypertable' (TimescaleDB, which keeps its own retention policy), or 'plain' (only for a store opened
+   * with `migrate: false` on a schema that was never migrated past 0002).
+   */
+  readonly vitalsLayout: VitalsLayout;
   readonly schema: string | undefined;
   readonly vitalsRetentionDays: number;
   /** Closes the pool (or PGlite). Stop writers first: queries after this fail. */
@@ -132,22 +144,34 @@ async function finishOpening(
     if (options.schema !== undefined) {
       await sql`create schema if not exists ${sql.id(options.schema)}`.execute(db);
     }
-    let timescale = false;
     if (options.migrate ?? true) {
+      // Before migrating: migration 0003 leaves vitals plain for the hypertable step when the extension is in.
+      const extension = driver === 'postgres' && (await enableTimescale(db, options.logger));
       await migrateToLatest(db, options.schema === undefined ? {} : { schema: options.schema });
-      timescale = driver === 'postgres' && (await enableTimescale(db, options.logger));
-      if (timescale) await ensureVitalsHypertable(db, vitalsRetentionDays);
-    } else if (driver === 'postgres') {
-      timescale = await isVitalsHypertable(db);
+      const migrated = await vitalsLayout(db);
+      if (extension && migrated !== 'partitioned') {
+        await ensureVitalsHypertable(db, vitalsRetentionDays);
+      } else if (extension) {
+        // Partitioned before TimescaleDB arrived: create_hypertable refuses a partitioned table, and the
+        // partitions already do the job, so it stays as it is.
+        options.logger?.warn(
+          'timescaledb is installed but vitals is natively partitioned already; it stays partitioned',
+        );
+      }
+      // Only creating here; dropping old days is the retention job's decision (see retention.ts).
+      if (migrated === 'partitioned') await createVitalsPartitions(db, upcomingDays(Date.now()));
     }
+    const layout = await vitalsLayout(db);
+    const timescale = layout === 'hypertable';
     options.logger?.info(
-      { driver, schema: options.schema, timescale, vitalsRetentionDays },
-      timescale ? 'store open: vitals is a hypertable' : 'store open: vitals is a plain table',
+      { driver, schema: options.schema, timescale, vitalsLayout: layout, vitalsRetentionDays },
+      `store open: vitals is ${layout === 'hypertable' ? 'a hypertable' : layout === 'partitioned' ? 'partitioned by day' : 'a plain table'}`,
     );
     return {
       db,
       driver,
       timescale,
+      vitalsLayout: layout,
       schema: options.schema,
       vitalsRetentionDays,
       close: () => db.destroy(),

@@ -1,19 +1,24 @@
 import type { Logger } from '@immune/runtime';
 import type { Store } from './open-store.js';
-import { pruneVitals } from './repositories/vitals.js';
+import { maintainVitalsPartitions, type VitalsMaintenance } from './vitals-partitions.js';
 
 export interface VitalsRetentionJob {
-  /** Prunes once now; resolves with the number of vitals deleted (0 on TimescaleDB). */
-  runOnce(): Promise<number>;
+  /**
+   * Maintains once now: the partitions created ahead and the whole days dropped (both empty on TimescaleDB,
+   * whose retention policy does this itself).
+   */
+  runOnce(): Promise<VitalsMaintenance>;
   stop(): void;
 }
 
-const DAY_MS = 86_400_000;
+const NOTHING: VitalsMaintenance = { created: [], dropped: [] };
 
 /**
- * Keeps a plain vitals table to `store.vitalsRetentionDays`: prunes at start and then every `intervalMs`
- * (default one hour). On TimescaleDB the retention policy already drops old chunks, so the job does nothing.
- * Several services may run it at once; the deletes are idempotent.
+ * Keeps a partitioned vitals table to `store.vitalsRetentionDays` and its upcoming days' partitions made
+ * ahead: at start and then every `intervalMs` (default one hour). Run by the service that owns vitals
+ * (ingest, whose recorder writes them). On TimescaleDB, or a store opened without migrating on a plain
+ * table, it does nothing. Several services may run it at once: creating is serialised by an advisory lock
+ * and dropping is `drop table if exists`.
  */
 export function startVitalsRetention(
   store: Store,
@@ -21,16 +26,24 @@ export function startVitalsRetention(
 ): VitalsRetentionJob {
   const now = options.now ?? Date.now;
   const logger = options.logger;
-  let running: Promise<number> | undefined;
+  const active = store.vitalsLayout === 'partitioned';
+  let running: Promise<VitalsMaintenance> | undefined;
 
-  const runOnce = (): Promise<number> => {
-    if (store.timescale) return Promise.resolve(0);
-    // A slow prune must not overlap the next tick.
-    running ??= pruneVitals(store.db, now() - store.vitalsRetentionDays * DAY_MS)
-      .then((deleted) => {
-        if (deleted > 0)
-          logger?.info({ deleted, days: store.vitalsRetentionDays }, 'vitals retention: pruned');
-        return deleted;
+  const runOnce = (): Promise<VitalsMaintenance> => {
+    if (!active) return Promise.resolve(NOTHING);
+    // A slow run must not overlap the next tick.
+    running ??= maintainVitalsPartitions(store.db, {
+      now: now(),
+      retentionDays: store.vitalsRetentionDays,
+    })
+      .then((done) => {
+        if (done.created.length > 0 || done.dropped.length > 0) {
+          logger?.info(
+            { ...done, days: store.vitalsRetentionDays },
+            'vitals retention: partitions maintained',
+          );
+        }
+        return done;
       })
       .finally(() => {
         running = undefined;
@@ -38,12 +51,19 @@ export function startVitalsRetention(
     return running;
   };
 
-  if (store.timescale) {
-    logger?.debug('vitals retention: handled by the TimescaleDB retention policy');
+  if (!active) {
+    logger?.debug(
+      { layout: store.vitalsLayout },
+      store.timescale
+        ? 'vitals retention: handled by the TimescaleDB retention policy'
+        : 'vitals retention: vitals is not partitioned, nothing to do',
+    );
     return { runOnce, stop: () => {} };
   }
   const tick = () => {
-    runOnce().catch((error: unknown) => logger?.error({ err: error }, 'vitals retention: prune failed'));
+    runOnce().catch((error: unknown) =>
+      logger?.error({ err: error }, 'vitals retention: maintenance failed'),
+    );
   };
   tick();
   const timer = setInterval(tick, options.intervalMs ?? 3_600_000);

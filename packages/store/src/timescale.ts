@@ -1,5 +1,5 @@
 import type { Logger } from '@immune/runtime';
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Db } from './database.js';
 
 /**
@@ -67,7 +67,7 @@ export async function ensureVitalsHypertable(db: Db, retentionDays: number): Pro
 }
 
 /** Whether `vitals` in the current schema already is a hypertable: for stores opened without migrating. */
-export async function isVitalsHypertable(db: Db): Promise<boolean> {
+export async function isVitalsHypertable<DB>(db: Kysely<DB>): Promise<boolean> {
   const installed = await sql<{ one: number }>`
     select 1 as one from pg_extension where extname = 'timescaledb'`.execute(db);
   if (installed.rows.length === 0) return false;

@@ -1,18 +1,22 @@
 import { recordFeedback, summarizeMemory } from '@immune/core';
 import fc from 'fast-check';
-import { sql } from 'kysely';
+import { Migrator, sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   createRepositories,
+  dayOf,
+  dropVitalsPartitionsBefore,
   hashApiKey,
   MAX_VITAL_TS,
   MIGRATIONS,
   migrateToLatest,
-  pruneVitals,
+  migrationProvider,
+  partitionName,
   type Repositories,
   startVitalsRetention,
   UnstorableVitalError,
   VitalsWriter,
+  vitalsPartitionDays,
   WriterClosedError,
 } from '../src/index.js';
 import { createPGliteTestStore, createTestStore, type TestStore } from '../src/testing.js';
@@ -105,6 +109,57 @@ describe.each(drivers)('store on $driver', { timeout: 60_000 }, ({ driver, creat
         );
         const second = await migrateToLatest(bare.db, { schema: bare.schema! });
         expect(second.results).toEqual([]);
+      } finally {
+        await bare.cleanup();
+      }
+    });
+
+    it('converts a plain vitals table of an existing database into daily partitions, rows and key kept', async () => {
+      const bare = await create({ migrate: false });
+      try {
+        const migrator = new Migrator({
+          db: bare.db,
+          provider: migrationProvider,
+          migrationTableSchema: bare.schema!,
+        });
+        const before = await migrator.migrateTo('0002-sentinel-agents');
+        expect(before.error).toBeUndefined();
+        // What a database made by the previous release holds: rows over several days in the plain table.
+        const old = [
+          vital({ agent_id: 'a', ts: T0 }),
+          vital({ agent_id: 'a', ts: T0 + 1000 }),
+          vital({ agent_id: 'b', ts: T0 + 2 * DAY }),
+          vital({ agent_id: 'a', ts: T0 + 5 * DAY }),
+        ];
+        await createRepositories(bare.db).vitals.insertMany(old);
+
+        await migrateToLatest(bare.db, { schema: bare.schema! });
+        const timescale = await sql<{ one: number }>`
+          select 1 as one from pg_extension where extname = 'timescaledb'`.execute(bare.db);
+        if (timescale.rows.length > 0) return; // left plain for the hypertable step
+        const kind = await sql<{ relkind: string }>`
+          select relkind::text as relkind from pg_class
+          where relname = 'vitals' and relnamespace = ${bare.schema!}::regnamespace`.execute(bare.db);
+        expect(kind.rows[0]?.relkind).toBe('p');
+        expect(await vitalsPartitionDays(bare.db)).toEqual([
+          dayOf(T0),
+          dayOf(T0 + 2 * DAY),
+          dayOf(T0 + 5 * DAY),
+        ]);
+        const after = createRepositories(bare.db).vitals;
+        expect(await after.between({ from: 0, to: MAX_VITAL_TS })).toEqual(old);
+        expect(await after.insertMany(old)).toBe(0); // the (ts, id) key came along
+        const leftovers = await sql<{ relname: string }>`
+          select relname from pg_class
+          where relname like 'vitals_unpartitioned%' and relnamespace = ${bare.schema!}::regnamespace`.execute(
+          bare.db,
+        );
+        expect(leftovers.rows).toEqual([]);
+
+        // And back: down restores a plain table with the same rows.
+        const down = await migrator.migrateDown();
+        expect(down.error).toBeUndefined();
+        expect(await createRepositories(bare.db).vitals.between({ from: 0, to: MAX_VITAL_TS })).toEqual(old);
       } finally {
         await bare.cleanup();
       }
@@ -287,26 +342,81 @@ describe.each(drivers)('store on $driver', { timeout: 60_000 }, ({ driver, creat
       expect(summary[1]).toMatchObject({ count: 1, total_tokens: 10, cost: 0.5, retries: 2 });
     });
 
-    it('prunes vitals older than the cutoff, in batches', async () => {
+    it('drops whole days older than the cutoff, keeping the day the cutoff falls in', async () => {
+      if (store.timescale) return; // the TimescaleDB retention policy drops chunks instead
       const now = T0 + 30 * DAY;
-      const old = Array.from({ length: 7 }, (_, i) => vital({ ts: now - 8 * DAY - i }));
+      const old = Array.from({ length: 7 }, (_, i) => vital({ ts: now - 8 * DAY - i * 60_000 }));
       const fresh = Array.from({ length: 3 }, (_, i) => vital({ ts: now - i * 1000 }));
-      await repos.vitals.insertMany([...old, ...fresh]);
-      expect(await pruneVitals(store.db, now - 7 * DAY, { batchSize: 3 })).toBe(7);
-      expect(await repos.vitals.count()).toBe(3);
-      expect(await repos.vitals.prune(now - 7 * DAY)).toBe(0);
+      // The cutoff's own day: older than the cutoff but kept until the whole day is.
+      const straddling = vital({ ts: dayOf(now - 7 * DAY) * DAY });
+      await repos.vitals.insertMany([...old, ...fresh, straddling]);
+      const dropped = await dropVitalsPartitionsBefore(store.db, now - 7 * DAY);
+      expect(dropped).toEqual(expect.arrayContaining([partitionName(dayOf(now - 8 * DAY))]));
+      expect(dropped).not.toContain(partitionName(dayOf(straddling.ts)));
+      expect(await repos.vitals.count()).toBe(4);
+      expect(await dropVitalsPartitionsBefore(store.db, now - 7 * DAY)).toEqual([]);
     });
 
-    it('runs retention as a job on a plain table', async () => {
+    it('runs retention as a job: partitions ahead, old days dropped', async () => {
       const now = T0 + 30 * DAY;
       await repos.vitals.insertMany([vital({ ts: now - 8 * DAY }), vital({ ts: now - DAY })]);
       const job = startVitalsRetention(store, { now: () => now, intervalMs: 60_000 });
       try {
-        await job.runOnce();
+        const done = await job.runOnce();
         expect(await repos.vitals.count()).toBe(store.timescale ? 2 : 1);
+        if (!store.timescale) {
+          expect(done.dropped).toContain(partitionName(dayOf(now - 8 * DAY)));
+          const days = await vitalsPartitionDays(store.db);
+          for (let day = dayOf(now) - 1; day <= dayOf(now) + 3; day++) expect(days).toContain(day);
+          expect(days.every((day) => (day + 1) * DAY > now - 7 * DAY)).toBe(true);
+        }
       } finally {
         job.stop();
       }
+    });
+
+    it('is partitioned by day unless TimescaleDB is in, with partitions from yesterday on made at open', async () => {
+      expect(store.vitalsLayout).toBe(store.timescale ? 'hypertable' : 'partitioned');
+      if (store.timescale) return;
+      const today = dayOf(Date.now());
+      expect(await vitalsPartitionDays(store.db)).toEqual(
+        expect.arrayContaining([today - 1, today, today + 3]),
+      );
+    });
+
+    it('creates the partition of a day that has none on the write path, also inside a transaction', async () => {
+      const far = vital({ ts: Date.UTC(2031, 4, 6, 12) });
+      const farther = vital({ ts: Date.UTC(2032, 0, 1) });
+      expect(await repos.vitals.insertMany([far, vital({ ts: Date.now() })])).toBe(2);
+      await store.db.transaction().execute((trx) => createRepositories(trx).vitals.insertMany([farther]));
+      expect((await repos.vitals.between({ from: far.ts, to: MAX_VITAL_TS })).map((v) => v.id)).toEqual([
+        far.id,
+        farther.id,
+      ]);
+      if (!store.timescale) {
+        expect(await vitalsPartitionDays(store.db)).toEqual(
+          expect.arrayContaining([dayOf(far.ts), dayOf(farther.ts)]),
+        );
+      }
+    });
+
+    it('dedupes by (id, ts): a redelivery is dropped, the same id at another instant is another row', async () => {
+      const v = vital({ ts: T0 });
+      expect(await repos.vitals.insertMany([v])).toBe(1);
+      expect(await repos.vitals.insertMany([v, { ...v }])).toBe(0);
+      expect(await repos.vitals.insertMany([{ ...v, ts: T0 + DAY }])).toBe(1);
+      expect(await repos.vitals.count()).toBe(2);
+    });
+
+    it('creating the same partitions from many callers at once creates each once', async () => {
+      if (store.timescale) return;
+      const days = [dayOf(Date.UTC(2040, 0, 1)), dayOf(Date.UTC(2040, 0, 2))];
+      const vitalsOf = (i: number) => days.map((day) => vital({ id: `race-${i}-${day}`, ts: day * DAY + i }));
+      const counts = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => repos.vitals.insertMany(vitalsOf(i))),
+      );
+      expect(counts).toEqual(Array(6).fill(2));
+      expect(await repos.vitals.count()).toBe(12);
     });
   });
 

@@ -8,6 +8,7 @@ import {
 } from 'kysely';
 import { initialSchema } from './0001-initial-schema.js';
 import { sentinelAgents } from './0002-sentinel-agents.js';
+import { partitionVitals } from './0003-partition-vitals.js';
 import { withSchemaScopedIntrospection } from './schema-scoped-introspector.js';
 
 /**
@@ -18,6 +19,7 @@ import { withSchemaScopedIntrospection } from './schema-scoped-introspector.js';
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-initial-schema': initialSchema,
   '0002-sentinel-agents': sentinelAgents,
+  '0003-partition-vitals': partitionVitals,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -2,6 +2,12 @@ import type { Vital } from '@immune/core';
 import { CompiledQuery, type Selectable, sql } from 'kysely';
 import { toDate, toMillis } from '../conversions.js';
 import type { Db, VitalsTable } from '../database.js';
+import {
+  createVitalsPartitions,
+  dayOf,
+  isMissingPartitionError,
+  vitalsLayout,
+} from '../vitals-partitions.js';
 import { booleanArrayLiteral, numberArrayLiteral, textArrayLiteral } from './array-literals.js';
 
 /** Column order of the batched insert, with the array type each column is sent as. */
@@ -58,6 +64,10 @@ on conflict (id, ts) do nothing`;
 /**
  * Inserts vitals in one statement, so the batch commits or fails as a whole. A vital already stored (same id
  * and ts, e.g. redelivered by the bus) is skipped. Returns how many rows were new.
+ *
+ * On a partitioned table a vital whose day has no partition yet (late, early, or nobody maintains the store)
+ * fails the statement; the partitions of the batch's days are then created and the batch retried once. Inside
+ * a transaction a failed statement would abort it, so there the partitions are made sure of first.
  */
 export async function insertVitals(db: Db, vitals: readonly Vital[]): Promise<number> {
   if (vitals.length === 0) return 0;
@@ -70,8 +80,26 @@ export async function insertVitals(db: Db, vitals: readonly Vital[]): Promise<nu
         ? booleanArrayLiteral(column)
         : numberArrayLiteral(column);
   });
-  const result = await db.executeQuery(CompiledQuery.raw(INSERT_SQL, parameters));
-  return Number(result.numAffectedRows ?? 0n);
+  const insert = async () => {
+    const result = await db.executeQuery(CompiledQuery.raw(INSERT_SQL, parameters));
+    return Number(result.numAffectedRows ?? 0n);
+  };
+  // Only days a partition can be named for; a vital outside them fails the retry as it failed the insert.
+  const days = () =>
+    vitals.flatMap((vital) =>
+      Number.isFinite(vital.ts) && vital.ts >= 0 && vital.ts <= MAX_VITAL_TS ? [dayOf(vital.ts)] : [],
+    );
+  if (db.isTransaction && (await vitalsLayout(db)) === 'partitioned') {
+    await createVitalsPartitions(db, days());
+    return insert();
+  }
+  try {
+    return await insert();
+  } catch (error) {
+    if (!isMissingPartitionError(error)) throw error;
+    await createVitalsPartitions(db, days());
+    return insert();
+  }
 }
 
 const INT4_MAX = 2_147_483_647;
@@ -135,29 +163,6 @@ export function rowToVital(row: Selectable<VitalsTable>): Vital {
     if (value !== null) Object.assign(vital, { [field]: value });
   }
   return vital;
-}
-
-/**
- * Deletes vitals older than `olderThan` (epoch ms), a bounded batch per statement so a large backlog never
- * holds one long transaction or lock. This is the retention job for a plain table; with TimescaleDB the
- * retention policy drops whole chunks instead. Returns how many rows went.
- */
-export async function pruneVitals(
-  db: Db,
-  olderThan: number,
-  options: { batchSize?: number } = {},
-): Promise<number> {
-  const batchSize = options.batchSize ?? 10_000;
-  const cutoff = toDate(olderThan);
-  let total = 0;
-  for (;;) {
-    const result = await sql`
-      delete from vitals where (id, ts) in (
-        select id, ts from vitals where ts < ${cutoff} limit ${batchSize})`.execute(db);
-    const deleted = Number(result.numAffectedRows ?? 0n);
-    total += deleted;
-    if (deleted < batchSize) return total;
-  }
 }
 
 /** Per-agent figures over a time range: what a dashboard table of the fleet shows. */
@@ -241,9 +246,5 @@ export class VitalRepository {
     if (options.agentId !== undefined) query = query.where('agent_id', '=', options.agentId);
     const rows = await query.groupBy('agent_id').orderBy('count', 'desc').orderBy('agent_id').execute();
     return rows.map((row) => ({ ...row, last_ts: toMillis(row.last_ts) }));
-  }
-
-  prune(olderThan: number, options: { batchSize?: number } = {}): Promise<number> {
-    return pruneVitals(this.db, olderThan, options);
   }
 }
