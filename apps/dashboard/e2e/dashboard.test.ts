@@ -173,6 +173,41 @@ describe('the dashboard in Chromium', { timeout: 90_000 }, () => {
     ]);
   });
 
+  it('quarantines an agent from its card and releases it from its page; feedback names the true cause', async () => {
+    const agent = 'ops-1';
+    await warmUp(agent);
+    const card = page.getByTestId(`agent-${agent}`);
+    await card.getByRole('button', { name: 'Quarantine' }).click();
+    await page
+      .getByRole('dialog', { name: `Quarantine ${agent}?` })
+      .getByRole('button', { name: 'Quarantine' })
+      .click();
+    // The card learns it from the quarantine bucket's watch (the live stream), and then offers Release.
+    await expect.poll(() => card.textContent(), { timeout: 15_000 }).toContain('quarantined');
+    await card.getByRole('button', { name: 'Release' }).waitFor();
+    await card.getByRole('link', { name: agent }).click();
+    await page.getByRole('heading', { name: agent }).waitFor();
+    await page.getByRole('button', { name: 'Release' }).click();
+    await page
+      .getByRole('dialog', { name: `Release ${agent}?` })
+      .getByRole('button', { name: 'Release' })
+      .click();
+    await page.getByRole('button', { name: 'Quarantine' }).waitFor({ timeout: 15_000 });
+    expect(await page.getByTestId(`containment-${agent}`).textContent()).toContain('released');
+    await page.goBack();
+    await expect.poll(() => card.textContent(), { timeout: 15_000 }).not.toContain('quarantined');
+
+    // research-1 was healed above: label its infection's true cause on its page.
+    await page.goto(`${deployment.url}/agents/research-1`);
+    await page.getByLabel('The true cause was').selectOption('prompt_injection');
+    await page.getByRole('button', { name: 'Send feedback' }).click();
+    await expect
+      .poll(() => page.getByTestId('feedback-message').textContent(), { timeout: 15_000 })
+      .toMatch(/^Recorded for infection \S+: diagnosed \w+, true cause prompt_injection\.$/);
+    await page.goto(deployment.url);
+    await page.getByRole('heading', { name: 'Cases waiting for a decision' }).waitFor();
+  });
+
   it('shows a viewer no decision buttons, and the API answers the viewer 403', async () => {
     const agent = 'analytics-1';
     await warmUp(agent);
@@ -187,6 +222,8 @@ describe('the dashboard in Chromium', { timeout: 90_000 }, () => {
       await card.waitFor();
       expect(await card.getByRole('button').count()).toBe(0);
       expect(await viewerPage.getByRole('button', { name: /Approve/ }).count()).toBe(0);
+      await viewerPage.getByTestId(`agent-${agent}`).waitFor();
+      expect(await viewerPage.getByRole('button', { name: /Quarantine|Release/ }).count()).toBe(0);
       const status = await viewerPage.evaluate(async (id) => {
         const response = await fetch('/api/decisions/approve', {
           method: 'POST',

@@ -3,6 +3,8 @@ import { useMemo, useState } from 'react';
 import { api } from './api.js';
 import { baselineBand } from './band.js';
 import { type Annotation, MetricChart } from './Chart.js';
+import { ContainmentButtons } from './Containment.js';
+import { FeedbackForm } from './FeedbackForm.js';
 
 const METRICS = [
   'latency_ms',
@@ -15,7 +17,7 @@ const METRICS = [
 ];
 
 /** One agent: its card, a metric chart with its baseline band and marks for cures and lifecycle changes, history. */
-export function AgentPage({ agentId }: { agentId: string }) {
+export function AgentPage({ agentId, canDecide }: { agentId: string; canDecide: boolean }) {
   const [metric, setMetric] = useState('latency_ms');
   const [window, setWindow] = useState('1h');
   const detail = useQuery({ queryKey: ['agent', agentId], queryFn: () => api.agent(agentId) });
@@ -60,6 +62,11 @@ export function AgentPage({ agentId }: { agentId: string }) {
           {agent.quarantined && ' · quarantined'}
         </p>
       )}
+      {agent && canDecide && (
+        <div className="actions">
+          <ContainmentButtons agent={agent} />
+        </div>
+      )}
       <div className="section-head">
         <label>
           Metric{' '}
@@ -91,6 +98,9 @@ export function AgentPage({ agentId }: { agentId: string }) {
           ))}
         </ol>
       </section>
+      {canDecide && (detail.data?.infections.length ?? 0) > 0 && (
+        <FeedbackForm target={{ agent_id: agentId }} />
+      )}
       <section aria-labelledby="lifecycle-title">
         <h3 id="lifecycle-title">Lifecycle</h3>
         <ol className="timeline">

@@ -68,11 +68,11 @@ export function App() {
       </header>
       <main>
         {route.page === 'agent' ? (
-          <AgentPage agentId={route.agentId} />
+          <AgentPage agentId={route.agentId} canDecide={operator.role === 'operator'} />
         ) : (
           <>
             <Queue canDecide={operator.role === 'operator'} onHelp={() => setHelp(true)} />
-            <Fleet />
+            <Fleet canDecide={operator.role === 'operator'} />
           </>
         )}
       </main>

@@ -1,13 +1,14 @@
 import { useQuery } from '@tanstack/react-query';
 import { useEffect, useRef } from 'react';
 import { type AgentCard, api } from './api.js';
+import { ContainmentButtons } from './Containment.js';
 import { navigate, setSearchParam, useLocation } from './router.js';
 import { useTrail } from './trail.js';
 
 const STATES = ['', 'HEALTHY', 'SUSPECTED', 'QUARANTINED', 'HEALING', 'PROBATION', 'EXHAUSTED'] as const;
 
 /** The headline figures and one card per agent; the state filter and the search live in the URL. */
-export function Fleet() {
+export function Fleet({ canDecide }: { canDecide: boolean }) {
   const overview = useQuery({ queryKey: ['overview'], queryFn: api.overview });
   const agents = useQuery({ queryKey: ['agents'], queryFn: api.agents });
   const location = useLocation();
@@ -75,7 +76,7 @@ export function Fleet() {
         </div>
         <ul className="agents">
           {shown.map((agent) => (
-            <AgentTile key={agent.agent_id} agent={agent} />
+            <AgentTile key={agent.agent_id} agent={agent} canDecide={canDecide} />
           ))}
         </ul>
       </section>
@@ -91,7 +92,7 @@ function Figure({ label, value }: { label: string; value: number }) {
   );
 }
 
-function AgentTile({ agent }: { agent: AgentCard }) {
+function AgentTile({ agent, canDecide }: { agent: AgentCard; canDecide: boolean }) {
   const href = `/agents/${encodeURIComponent(agent.agent_id)}`;
   const trail = useTrail(agent.agent_id);
   return (
@@ -122,6 +123,11 @@ function AgentTile({ agent }: { agent: AgentCard }) {
         </p>
       )}
       {agent.approval && <p className="meta">case {agent.approval}</p>}
+      {canDecide && (
+        <div className="actions">
+          <ContainmentButtons agent={agent} />
+        </div>
+      )}
     </li>
   );
 }

@@ -1,6 +1,7 @@
 // Typed calls to the dashboard's own JSON API. The types come from the server's response schemas
 // (src/api/views.ts, the healer's command catalog), imported as types only so no server code reaches the bundle.
-import type { ApprovalView } from '@immune/bus';
+import type { ApprovalView, HEALER_FEEDBACK } from '@immune/bus';
+import type { DiagnosisType } from '@immune/core';
 import type { Static } from 'typebox';
 import type {
   AgentCard,
@@ -15,6 +16,10 @@ import type { OperatorView } from '../../src/auth/operator-view.js';
 export type { AgentCard, AgentDetail, AgentSeries, ApprovalView, DecisionPreview, DecisionResult, Overview };
 export type Operator = Static<typeof OperatorView>;
 export type Decision = 'approve' | 'reject' | 'heal';
+/** Manual containment: the healer's quarantine and release commands. */
+export type Containment = 'quarantine' | 'release';
+export type FeedbackReply = Static<(typeof HEALER_FEEDBACK)['reply']>;
+export type { DiagnosisType };
 export type ApprovalStatus = 'pending' | 'rejected' | 'approved' | 'cancelled';
 
 /** An API answer other than 2xx, with the server's error code and message. */
@@ -59,4 +64,12 @@ export const api = {
     call<DecisionResult>('POST', `/api/decisions/${decision}`, target),
   preview: (decision: Decision) =>
     call<DecisionPreview>('POST', `/api/decisions/${decision}/preview`, { all: true }),
+  contain: (action: Containment, id: string, reason?: string) =>
+    call<unknown>(
+      'POST',
+      `/api/agents/${encodeURIComponent(id)}/${action}`,
+      reason === undefined ? {} : { reason },
+    ),
+  feedback: (target: { agent_id: string } | { infection_id: string }, trueCause: DiagnosisType) =>
+    call<FeedbackReply>('POST', '/api/feedback', { ...target, true_cause: trueCause }),
 };
