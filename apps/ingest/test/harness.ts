@@ -6,6 +6,7 @@ import {
   createHttpServer,
   createLogger,
   createPrometheusMetrics,
+  type HttpLimits,
   type HttpServer,
   Readiness,
 } from '@immune/runtime';
@@ -40,6 +41,8 @@ export async function startApp(
     listen?: boolean;
     keyCacheMs?: number;
     otlpMaxBytes?: number;
+    /** Header, connection and timeout limits (`httpLimits(config)`); the runtime's defaults otherwise. */
+    httpLimits?: HttpLimits;
   } = {},
 ): Promise<AppHarness> {
   const store = options.store ?? (await createTestStore());
@@ -53,6 +56,13 @@ export async function startApp(
     readiness,
     metrics,
     ...(options.bodyLimitBytes === undefined ? {} : { bodyLimitBytes: options.bodyLimitBytes }),
+    ...(options.httpLimits === undefined
+      ? {}
+      : {
+          maxHeaderBytes: options.httpLimits.maxHeaderBytes,
+          maxConnections: options.httpLimits.maxConnections,
+          timeouts: options.httpLimits.timeouts,
+        }),
   });
   await server.register(ingestApp, {
     bus,

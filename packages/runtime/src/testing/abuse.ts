@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { answerProblems } from './hostile-bodies.js';
 import { type RawExchange, type RawResponse, type RawStep, type RawTarget, rawExchange } from './raw-http.js';
 
 /**
@@ -302,29 +303,7 @@ function problemsOf(abuse: AbuseCase, exchange: RawExchange): string[] {
 }
 
 function responseProblems(response: RawResponse): string[] {
-  if (response.statusCode >= 500) return [`answered ${response.statusCode}: ${response.body.slice(0, 200)}`];
-  if (response.statusCode < 400) return [];
-  if (!/application\/json/.test(response.headers['content-type'] ?? ''))
-    return [
-      `a ${response.statusCode} that is not JSON (${response.headers['content-type'] ?? 'no content-type'})`,
-    ];
-  try {
-    const parsed = JSON.parse(response.body) as { error?: { code?: unknown; message?: unknown } };
-    const code = parsed.error?.code;
-    const message = parsed.error?.message;
-    if (
-      typeof code !== 'string' ||
-      !/^[A-Za-z_]+$/.test(code) ||
-      typeof message !== 'string' ||
-      message === ''
-    )
-      return [
-        `a ${response.statusCode} without { error: { code, message } }: ${response.body.slice(0, 200)}`,
-      ];
-  } catch {
-    return [`a ${response.statusCode} whose body is not JSON: ${response.body.slice(0, 200)}`];
-  }
-  return [];
+  return answerProblems(response.statusCode, response.headers['content-type'] ?? null, response.body);
 }
 
 /** Connections that connect and then say nothing, as many clients behind a broken proxy would. */

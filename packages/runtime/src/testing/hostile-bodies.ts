@@ -183,7 +183,7 @@ export function hostileBodies(valid: Record<string, unknown>): fc.Arbitrary<Host
 
 /**
  * The problems of one fuzzed answer: a 5xx (unless `allowed5xx` lists it), or a 4xx whose body is not JSON
- * naming the problem (`error.message`, and `error.code` or `error.type`; or Ollama's `error` string). Empty when the answer is sound.
+ * naming the problem (`error.message`, and `error.code` or `error.type`; or Ollama's `error` string; OTLP's `{ code, message }`). Empty when the answer is sound.
  */
 export function answerProblems(
   status: number,
@@ -198,7 +198,12 @@ export function answerProblems(
   try {
     const parsed = JSON.parse(body) as {
       error?: string | { code?: unknown; type?: unknown; message?: unknown };
+      code?: unknown;
+      message?: unknown;
     };
+    // OTLP/HTTP answers failures with a google.rpc.Status, `{ code, message }`, as its specification requires.
+    if (parsed.error === undefined && typeof parsed.code === 'number' && typeof parsed.message === 'string')
+      return parsed.message === '' ? [`a ${status} with an empty message`] : [];
     const error = parsed.error;
     // Ollama's native API, which the gateway speaks to Ollama clients, carries its error as one string.
     if (typeof error === 'string') return error === '' ? [`a ${status} with an empty error`] : [];
