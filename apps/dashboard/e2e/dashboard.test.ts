@@ -153,6 +153,18 @@ describe('the dashboard in Chromium', { timeout: 90_000 }, () => {
     expect(await chart.getAttribute('data-band')).not.toBe('none');
     expect(await chart.textContent()).toMatch(/cure \w+ \(succeeded\)/);
     await shoot(page, 'agent');
+    // The incident page, one link per incident: every step from detection to the verdict.
+    await page.locator('[data-testid^="incident-link-"]').first().getByRole('link').click();
+    await page.getByRole('heading', { name: `Incident of ${agent}` }).waitFor();
+    expect(await page.getByTestId('incident-detected').textContent()).toMatch(/(severe|critical): .*σ/);
+    expect(await page.getByTestId('incident-diagnosed').textContent()).toMatch(/\w+ \(\d+ %\)/);
+    expect(await page.getByTestId('incident-approval').textContent()).toContain('approved by alice');
+    expect(await page.getByTestId('incident-rung-0').textContent()).toMatch(/^Rung 1: \w+.*succeeded/);
+    await expect.poll(() => page.getByTestId('incident-probation').textContent()).toContain('passed');
+    await expect.poll(() => page.getByTestId('incident-verdict').textContent()).toContain('resolved');
+    await shoot(page, 'incident');
+    await page.goBack();
+    await page.getByRole('heading', { name: agent }).waitFor();
     await page.goBack();
     await page.getByRole('heading', { name: 'Cases waiting for a decision' }).waitFor();
   });

@@ -5,6 +5,7 @@ import { baselineBand } from './band.js';
 import { type Annotation, MetricChart } from './Chart.js';
 import { ContainmentButtons } from './Containment.js';
 import { FeedbackForm } from './FeedbackForm.js';
+import { Link } from './Link.js';
 
 const METRICS = [
   'latency_ms',
@@ -86,6 +87,21 @@ export function AgentPage({ agentId, canDecide }: { agentId: string; canDecide: 
         </label>
       </div>
       {chart && <MetricChart metric={metric} {...chart} />}
+      <section aria-labelledby="incidents-title">
+        <h3 id="incidents-title">Incidents</h3>
+        {detail.data?.infections.length === 0 && <p className="empty">No incident.</p>}
+        <ol className="timeline">
+          {detail.data?.infections.map((infection) => (
+            <li key={infection.infection_id} data-testid={`incident-link-${infection.infection_id}`}>
+              <Link to={`/incidents/${encodeURIComponent(infection.infection_id)}`}>
+                {new Date(infection.ts).toLocaleTimeString()} · {infection.severity}{' '}
+                {infection.anomalies.join(', ')}
+              </Link>{' '}
+              · {infection.status}
+            </li>
+          ))}
+        </ol>
+      </section>
       <section aria-labelledby="healing-title">
         <h3 id="healing-title">Healing history</h3>
         {detail.data?.healing.length === 0 && <p className="empty">No cure has run.</p>}

@@ -4,6 +4,7 @@ import { AgentPage } from './AgentPage.js';
 import { ApiError, api } from './api.js';
 import { Fleet } from './Fleet.js';
 import { HelpDialog } from './HelpDialog.js';
+import { IncidentPage } from './IncidentPage.js';
 import { Login } from './Login.js';
 import { useLiveStream } from './live.js';
 import { Queue } from './Queue.js';
@@ -69,6 +70,8 @@ export function App() {
       <main>
         {route.page === 'agent' ? (
           <AgentPage agentId={route.agentId} canDecide={operator.role === 'operator'} />
+        ) : route.page === 'incident' ? (
+          <IncidentPage infectionId={route.infectionId} canDecide={operator.role === 'operator'} />
         ) : (
           <>
             <Queue canDecide={operator.role === 'operator'} onHelp={() => setHelp(true)} />

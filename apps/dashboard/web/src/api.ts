@@ -9,11 +9,21 @@ import type {
   AgentSeries,
   DecisionPreview,
   DecisionResult,
+  Incident,
   Overview,
 } from '../../src/api/views.js';
 import type { OperatorView } from '../../src/auth/operator-view.js';
 
-export type { AgentCard, AgentDetail, AgentSeries, ApprovalView, DecisionPreview, DecisionResult, Overview };
+export type {
+  AgentCard,
+  AgentDetail,
+  AgentSeries,
+  ApprovalView,
+  DecisionPreview,
+  DecisionResult,
+  Incident,
+  Overview,
+};
 export type Operator = Static<typeof OperatorView>;
 export type Decision = 'approve' | 'reject' | 'heal';
 /** Manual containment: the healer's quarantine and release commands. */
@@ -58,6 +68,7 @@ export const api = {
   agent: (id: string) => call<AgentDetail>('GET', `/api/agents/${encodeURIComponent(id)}`),
   series: (id: string, window: string) =>
     call<AgentSeries>('GET', `/api/agents/${encodeURIComponent(id)}/series?window=${window}`),
+  incident: (id: string) => call<Incident>('GET', `/api/incidents/${encodeURIComponent(id)}`),
   approvals: (status: ApprovalStatus) =>
     call<{ approvals: ApprovalView[] }>('GET', `/api/approvals?status=${status}`),
   decide: (decision: Decision, target: { approval_id: string } | { approval_ids: string[] }) =>

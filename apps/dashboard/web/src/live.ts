@@ -72,6 +72,8 @@ function applyUpdate(client: QueryClient, frame: UpdateFrame): void {
     void client.invalidateQueries({ queryKey: ['overview'] });
   }
   for (const agentId of touched) void client.invalidateQueries({ queryKey: ['agent', agentId] });
+  // An open incident page follows its case: any event may be one of its steps (cheap: one query when shown).
+  if (frame.events.length > 0) void client.invalidateQueries({ queryKey: ['incident'] });
 }
 
 function patchAgent(client: QueryClient, agentId: string, patch: Partial<AgentCard>): void {

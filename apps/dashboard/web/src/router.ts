@@ -3,11 +3,17 @@ import { useEffect, useState } from 'react';
 // Two pages and a few filters do not need a router library: the location is the state, links push history,
 // and Back works. (TanStack Router would add ~40 kB for this.)
 
-export type Route = { page: 'home' } | { page: 'agent'; agentId: string };
+export type Route =
+  | { page: 'home' }
+  | { page: 'agent'; agentId: string }
+  | { page: 'incident'; infectionId: string };
 
 export function parseRoute(pathname: string): Route {
-  const match = /^\/agents\/([^/]+)\/?$/.exec(pathname);
-  return match ? { page: 'agent', agentId: decodeURIComponent(match[1]!) } : { page: 'home' };
+  const agent = /^\/agents\/([^/]+)\/?$/.exec(pathname);
+  if (agent) return { page: 'agent', agentId: decodeURIComponent(agent[1]!) };
+  const incident = /^\/incidents\/([^/]+)\/?$/.exec(pathname);
+  if (incident) return { page: 'incident', infectionId: decodeURIComponent(incident[1]!) };
+  return { page: 'home' };
 }
 
 export function navigate(to: string): void {
