@@ -10,13 +10,13 @@ import {
   createTestStore,
   randomSchemaName,
   resolveTestDatabaseUrl,
+  TempPostgres,
   type TestStore,
 } from '@immune/store/testing';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Recorder } from '../src/recorder.js';
 import { type AppHarness, reported, startApp } from './harness.js';
-import { TempPostgres } from './support/temp-postgres.js';
 
 const logger = createLogger({ service: 'recording-test', level: 'silent', format: 'json' });
 const cleanups: Array<() => Promise<void>> = [];

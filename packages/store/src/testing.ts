@@ -122,3 +122,5 @@ function withCleanup(store: Store, schema: string): TestStore {
   };
   return { ...store, cleanup };
 }
+
+export { TempPostgres } from './temp-postgres.js';
