@@ -5,6 +5,9 @@
  * the same ids until it is accepted, as the SDK does, so a retry must never become a duplicate.
  */
 
+/** Pause between the last round of one fault and the first of the next. */
+export const BOUNDARY_GAP_MS = 1_000;
+
 export interface RoundWindow {
   label: string;
   start: number;
@@ -84,8 +87,15 @@ export class Traffic {
 
   private async roundLoop(): Promise<void> {
     let round = 0;
+    let previous = this.label;
     while (this.running) {
       const label = this.label;
+      if (label !== previous) {
+        // A quiet second between faults: the gateway stamps a vital when its call ends, a little after the
+        // client saw the answer, and this gap keeps such a stamp nearer its own round than the next fault's.
+        previous = label;
+        await new Promise((resolve) => setTimeout(resolve, BOUNDARY_GAP_MS));
+      }
       const start = Date.now();
       round++;
       for (const agent of this.agents) {
