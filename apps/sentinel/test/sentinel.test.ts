@@ -279,7 +279,8 @@ describe('sentinel on NATS + PostgreSQL', { timeout: 60_000 }, () => {
       for (const agent of agents.slice(0, 10)) {
         incident.push(normalVital(agent, now + round * 50, random, { latency_ms: 6_000 }));
       }
-      incident.push(normalVital('mixed-20', now + round * 50, random, spike(1.6)));
+      // ×1.8: ~4.5σ-equivalent on a young baseline's Student-t tail, three in a row are sustained evidence.
+      incident.push(normalVital('mixed-20', now + round * 50, random, spike(1.8)));
     }
     for (let i = 0; i < 8; i++) incident.push(normalVital('mixed-21', now + i * 20, random, toolLoop));
     await publishBoth(incident);

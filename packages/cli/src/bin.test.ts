@@ -65,9 +65,9 @@ describe('the immune bin', { timeout: 30_000 }, () => {
     const { code, stdout } = await immune(['replay', '-'], `${input}\n`);
     expect(code).toBe(0);
     const lines = stdout.trim().split('\n');
-    expect(lines[0]).toBe('timestamp,value,anomaly_score');
+    expect(lines[0]).toBe('timestamp,value,anomaly_score,alarm');
     expect(lines).toHaveLength(rows + 1);
-    expect(lines.at(-1)).toMatch(new RegExp(`^${rows - 1},${100 + ((rows - 1) % 7)},0(\\.\\d+)?$`));
+    expect(lines.at(-1)).toMatch(new RegExp(`^${rows - 1},${100 + ((rows - 1) % 7)},0(\\.\\d+)?,0$`));
   });
 
   it('exits 2 on a usage error and 1 on an invalid line', async () => {

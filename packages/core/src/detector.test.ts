@@ -38,7 +38,8 @@ describe('AgentDetector', () => {
     const [anomaly, ...rest] = detector.observe(testVital({ latency_ms: 5000 }));
     expect(rest).toEqual([]);
     expect(anomaly).toMatchObject({ type: 'latency_spike', metric: 'latency_ms', observed: 5000 });
-    expect(anomaly!.sigma).toBeGreaterThan(10);
+    // ~19σ raw; the σ-equivalent of a 40-vital baseline's Student-t tail is about half that.
+    expect(anomaly!.sigma).toBeGreaterThan(8);
     expect(anomaly!.expected).toBeGreaterThan(700);
     expect(anomaly!.expected).toBeLessThan(900);
   });
@@ -96,12 +97,16 @@ describe('AgentDetector', () => {
     expect(types(detector.observe(noisyVital(random, { prompt_hash: 'p3' })))).toEqual(['prompt_change']);
   });
 
-  it('does not let anomalous samples move the baseline', () => {
-    const { detector } = warmDetector();
+  it('learns anomalous samples too, but winsorised: they move the baseline a little, never a lot', () => {
+    const { detector } = trainedDetector(1, 1000);
     const before = detector.baseline('latency_ms');
+    const sd = Math.max(before.sd, Math.log1p(0.1));
+    // 9 s against 800 ms is about 25 sd; twenty of them move the mean by at most 20 × 4 sd / n.
     for (let i = 0; i < 20; i++)
-      expect(types(detector.observe(testVital({ latency_ms: 9000 })))).toEqual(['latency_spike']);
-    expect(detector.baseline('latency_ms')).toEqual(before);
+      expect(types(detector.observe(testVital({ latency_ms: 9000 })))).toContain('latency_spike');
+    const after = detector.baseline('latency_ms');
+    expect(after.mean - before.mean).toBeGreaterThan(0);
+    expect(after.mean - before.mean).toBeLessThan(2 * sd);
   });
 
   it('learns from failed calls only their error bit, never their empty token counts', () => {
@@ -113,8 +118,9 @@ describe('AgentDetector', () => {
 
   it('adapts quickly to a new normal after a healing', () => {
     const shifted = (random: () => number) => noisyVital(random, { latency_ms: 3000 + random() * 100 });
-    const slow = warmDetector(3);
-    const fast = warmDetector(3);
+    // Mature baselines: a young one learns fast anyway (its weights are 1/n).
+    const slow = trainedDetector(3, 1000);
+    const fast = trainedDetector(3, 1000);
     fast.detector.adapt();
     for (let i = 0; i < DEFAULT_DETECTOR_CONFIG.adaptSamples; i++) {
       slow.detector.observe(shifted(slow.random));
@@ -152,7 +158,8 @@ describe('AgentDetector', () => {
   });
 
   it('measures σ on the log scale for tokens, latency and cost: a deviation is a ratio', () => {
-    const { detector } = warmDetector();
+    // A long-trained baseline, whose Student-t tail has become Gaussian.
+    const { detector } = trainedDetector(1, 1000);
     const { mean, sd, typical } = detector.baseline('latency_ms');
     expect(typical).toBeGreaterThan(700);
     expect(typical).toBeLessThan(900);
@@ -162,7 +169,7 @@ describe('AgentDetector', () => {
     expect(anomaly).toMatchObject({ type: 'latency_spike' });
     // The predictive spread is a little wider than the learned one (the mean's own error), so a bit under 6.
     expect(anomaly!.sigma).toBeGreaterThan(5.5);
-    expect(anomaly!.sigma).toBeLessThanOrEqual(6);
+    expect(anomaly!.sigma).toBeLessThanOrEqual(6.01);
     expect(mean).toBeCloseTo(Math.log(typical), 12);
   });
 
@@ -180,21 +187,25 @@ describe('AgentDetector', () => {
     expect(types(far)).toEqual(['latency_spike']);
     expect(far[0]!.sigma).toBeGreaterThan(20);
     expect(detector.sustained('latency_spike')).toBe(false);
-    // A moderate shift (×1.56, about 4.4σ) becomes sustained on the third vital in a row.
+    // A moderate shift (×1.56, about 4.4σ) is sustained within three vitals in a row, never on the first.
     const moderate = () => detector.observe(noisyVital(random, { latency_ms: 1_250 }));
     detector.resetEvidence();
     moderate();
-    moderate();
     expect(detector.sustained('latency_spike')).toBe(false);
+    moderate();
     moderate();
     expect(detector.sustained('latency_spike')).toBe(true);
     expect(detector.sustained('error_rate_spike')).toBe(false);
-    // One normal vital ends it.
-    detector.observe(noisyVital(random));
-    expect(detector.sustained('latency_spike')).toBe(false);
+    // A few normal vitals end it: the short mean (alpha 0.2) takes a few to come back.
+    let normal = 0;
+    while (detector.sustained('latency_spike') && normal < 10) {
+      detector.observe(noisyVital(random));
+      normal++;
+    }
+    expect(normal).toBeLessThanOrEqual(8);
   });
 
-  it('does not learn a shift while it is building up, even below the per-vital threshold', () => {
+  it('sees a small persisting shift through the short mean, and learns little of it meanwhile', () => {
     const { detector, random } = trainedDetector(9, 300);
     const before = detector.baseline('latency_ms');
     // ×1.3 against a 10 % floor: about 2.7σ a vital, never flagged alone, but it adds up.
@@ -220,50 +231,20 @@ describe('AgentDetector', () => {
     expect(flagged[0]!.sigma).toBeLessThan(15);
   });
 
-  it('restores a version-1 (raw-scale) snapshot by moment matching, without a new warm-up', () => {
-    const v1: DetectorSnapshot = {
-      v: 1,
-      samples: 500,
-      adapt_remaining: 0,
-      // total, input, output, latency, tool calls, cost: [mean, variance, count]; then error and retry rates.
-      stats: [
-        700,
-        50 ** 2,
-        500,
-        500,
-        45 ** 2,
-        500,
-        200,
-        20 ** 2,
-        500,
-        800,
-        80 ** 2,
-        499,
-        0.5,
-        0.25,
-        500,
-      ].concat([195e-6, 20e-6 ** 2, 500, 0.01, 0.0099, 500, 0, 0, 500]),
-      error_bits: 0,
-      retry_bits: 0,
-      window_fill: 20,
-      prompts: [],
-      prompt_next: 0,
-    };
-    const detector = AgentDetector.restore(v1);
-    expect(detector.warm).toBe(true);
-    expect(detector.baseline('latency_ms').typical).toBeCloseTo(800 / Math.sqrt(1.01), 6);
-    expect(detector.baseline('latency_ms').sd).toBeCloseTo(Math.sqrt(Math.log(1.01)), 9);
-    // No prompts were learned in this snapshot, so the fixture's prompt is new to it.
-    const metrics = (anomalies: readonly Anomaly[]) => types(anomalies).filter((t) => t !== 'prompt_change');
-    expect(metrics(detector.observe(testVital({ latency_ms: 820 })))).toEqual([]);
-    expect(metrics(detector.observe(testVital({ latency_ms: 5_000 })))).toEqual(['latency_spike']);
-    expect(detector.snapshot().v).toBe(2);
+  it('refuses a snapshot of another layout or version loudly', () => {
+    const { detector } = warmDetector();
+    const snapshot = detector.snapshot();
+    expect(() => AgentDetector.restore({ ...snapshot, layout: snapshot.layout + 1 })).toThrow(/layout/);
+    expect(() => AgentDetector.restore({ ...snapshot, v: 2 } as never)).toThrow(/version 2/);
+    expect(() => AgentDetector.restore({ ...snapshot, baselines: snapshot.baselines.slice(8) })).toThrow(
+      /numbers, expected/,
+    );
   });
 
   it('rejects a config it cannot honour', () => {
     expect(() => detectorConfig({ windowSize: 40 })).toThrow(/windowSize/);
     expect(() => detectorConfig({ alpha: 0 })).toThrow(/alpha/);
-    expect(() => detectorConfig({ varianceAlpha: 2 })).toThrow(/varianceAlpha/);
+    expect(() => detectorConfig({ shortAlpha: 2 })).toThrow(/shortAlpha/);
     expect(() => detectorConfig({ evidenceCap: 0.4 })).toThrow(/evidenceCap/);
     expect(detectorConfig({ thresholds: { latency_spike: 4 } as never }).thresholds.token_spike).toBe(3);
   });

@@ -1,36 +1,62 @@
 import Type, { type Static } from 'typebox';
 import type { Anomaly, AnomalyType } from './anomaly.js';
-import { EWMA_SLOTS, ewmaCount, ewmaMean, ewmaUpdate, ewmaVariance } from './ewma.js';
+import { EWMA_SLOTS, ewmaMean, ewmaUpdate } from './ewma.js';
+import { base64ToFloats, floatsToBase64 } from './float-base64.js';
 import { fnv1a } from './hash.js';
+import {
+  BASELINE_FIELDS,
+  BASELINE_SLOTS,
+  type BaselineParams,
+  type BaselineVerdict,
+  baselineCount,
+  baselineMean,
+  baselineVariance,
+  newVerdict,
+  observeBaseline,
+  resetBaselineEpisode,
+} from './metric-baseline.js';
+import { upperTailSigma } from './tail.js';
 import { BASELINE_METRICS, type BaselineMetric, type Vital } from './vital.js';
 
 export interface DetectorConfig {
-  /** Steady-state EWMA weight of a new sample in a baseline's mean. */
-  alpha: number;
   /**
-   * Steady-state EWMA weight of a new sample in a baseline's variance. Smaller than `alpha`: the centre must
-   * follow drift, but a 5σ tail is only as trustworthy as the spread it is measured in.
+   * Long-memory weight of a new sample in each metric's mean and variance (≈ 1/1000: a whole daily cycle is
+   * "normal"). Every sample is learned, winsorised at ±`winsor` sd.
    */
-  varianceAlpha: number;
+  alpha: number;
+  /** Weight of a sample in each metric's short mean, whose deviation is judged besides the point's. */
+  shortAlpha: number;
+  /** Bound on one sample's influence on the baseline, in sd. */
+  winsor: number;
+  /** EWMA weight of the error and retry rate baselines. */
+  rateAlpha: number;
   /** EWMA weight while adapting to a new normal after a successful healing. */
   adaptAlpha: number;
   /** How many vitals the faster adaptation lasts. */
   adaptSamples: number;
   /** Vitals needed before a baseline is usable; until then nothing is judged. */
   minSamples: number;
-  /** σ at or above which each anomaly type fires (prompt_change uses `promptChangeSigma` instead). */
+  /**
+   * σ-equivalent (the Gaussian tail of the same probability) at or above which each anomaly type fires;
+   * prompt_change uses `promptChangeSigma` instead. Decisions are on that tail probability: a young
+   * baseline's deviations are Student-t, so the same threshold means the same false-alarm rate.
+   */
   thresholds: Record<Exclude<AnomalyType, 'prompt_change'>, number>;
   /**
-   * Smallest relative change that counts as one σ on the log-judged metrics (tokens, latency, cost): their
-   * standard deviation on the log scale is floored at log(1 + relativeSigmaFloor).
+   * Noise floor (sd) on each metric's judged scale, independent of the metric's level: log units for the
+   * log-judged metrics (0.0953 = a 10 % change), Poisson standard deviations on the Anscombe scale for counts.
    */
-  relativeSigmaFloor: number;
+  sigmaFloor: Record<BaselineMetric, number>;
   /**
-   * Standard deviation floor on the judged (transformed) scale of each metric. For `tool_calls`, judged as
-   * 2·√(x + 3/8) (Anscombe), 1 is one Poisson standard deviation; for the log-judged metrics it is in log
-   * units (0: only the relative floor applies).
+   * Vitals a metric stays quiet after an alarm (its sustained state is still reported). 0 for agents: there
+   * the lifecycle is the episode (one HEALTHY→SUSPECTED per episode) and its corroboration counts the
+   * anomalous vitals; `SeriesDetector`, which has no lifecycle, uses `acceptShiftAfter`.
    */
-  absoluteSigmaFloor: Record<BaselineMetric, number>;
+  quietSamples: number;
+  /** Vitals a level shift must persist, once flagged, to become the new normal (0: never). */
+  acceptShiftAfter: number;
+  /** A value beyond the range seen so far by this multiple of the range is novel (0: off). */
+  noveltyMargin: number;
   /**
    * Sustained evidence (a one-sided CUSUM per metric on the judged σ), in multiples of the type's threshold
    * T: each judged vital adds min(σ, evidenceCap·T) − evidenceSlack·T, the sum never drops below 0, and
@@ -58,8 +84,10 @@ export interface DetectorConfig {
 }
 
 export const DEFAULT_DETECTOR_CONFIG: DetectorConfig = {
-  alpha: 0.02,
-  varianceAlpha: 0.01,
+  alpha: 0.002,
+  shortAlpha: 0.2,
+  winsor: 4,
+  rateAlpha: 0.02,
   adaptAlpha: 0.3,
   adaptSamples: 30,
   minSamples: 15,
@@ -73,15 +101,17 @@ export const DEFAULT_DETECTOR_CONFIG: DetectorConfig = {
     high_retry_rate: 3,
     error_rate_spike: 3,
   },
-  relativeSigmaFloor: 0.1,
-  absoluteSigmaFloor: {
-    total_tokens: 0,
-    input_tokens: 0,
-    output_tokens: 0,
-    latency_ms: 0,
+  sigmaFloor: {
+    total_tokens: Math.log1p(0.1),
+    input_tokens: Math.log1p(0.1),
+    output_tokens: Math.log1p(0.1),
+    latency_ms: Math.log1p(0.1),
     tool_calls: 1,
-    cost: 0,
+    cost: Math.log1p(0.1),
   },
+  quietSamples: 0,
+  acceptShiftAfter: 50,
+  noveltyMargin: 1,
   evidenceSlack: 0.5,
   evidenceCap: 2,
   evidenceAlarm: 2.5,
@@ -101,28 +131,22 @@ export function detectorConfig(overrides: Partial<DetectorConfig> = {}): Detecto
     ...DEFAULT_DETECTOR_CONFIG,
     ...overrides,
     thresholds: { ...DEFAULT_DETECTOR_CONFIG.thresholds, ...overrides.thresholds },
-    absoluteSigmaFloor: { ...DEFAULT_DETECTOR_CONFIG.absoluteSigmaFloor, ...overrides.absoluteSigmaFloor },
+    sigmaFloor: { ...DEFAULT_DETECTOR_CONFIG.sigmaFloor, ...overrides.sigmaFloor },
   };
   if (!(config.windowSize >= 1 && config.windowSize <= 30 && Number.isInteger(config.windowSize))) {
     throw new RangeError('detector: windowSize must be an integer in 1..30');
   }
-  if (
-    !(
-      config.alpha > 0 &&
-      config.alpha <= 1 &&
-      config.varianceAlpha > 0 &&
-      config.varianceAlpha <= 1 &&
-      config.adaptAlpha > 0 &&
-      config.adaptAlpha <= 1
-    )
-  ) {
-    throw new RangeError('detector: alpha, varianceAlpha and adaptAlpha must be in (0, 1]');
+  for (const name of ['alpha', 'shortAlpha', 'rateAlpha', 'adaptAlpha'] as const) {
+    if (!(config[name] > 0 && config[name] <= 1)) throw new RangeError(`detector: ${name} must be in (0, 1]`);
   }
   if (!(config.evidenceSlack >= 0 && config.evidenceCap > config.evidenceSlack && config.evidenceAlarm > 0)) {
     throw new RangeError('detector: evidenceCap must exceed evidenceSlack >= 0, and evidenceAlarm be > 0');
   }
   if (!(config.minSamples >= 1 && config.maxPromptHashes >= 1)) {
     throw new RangeError('detector: minSamples and maxPromptHashes must be at least 1');
+  }
+  if (!(config.winsor > 0 && config.quietSamples >= 0 && config.acceptShiftAfter >= 0)) {
+    throw new RangeError('detector: winsor must be > 0, quietSamples and acceptShiftAfter >= 0');
   }
   return config;
 }
@@ -144,13 +168,15 @@ const METRIC_ANOMALY: Record<BaselineMetric, Exclude<AnomalyType, 'prompt_change
  * about 1 whatever the rate. On the raw scale both kinds have tails far heavier than a Gaussian's, which made
  * "5σ" an everyday event.
  */
-enum Scale {
+export enum Scale {
   /** log(1 + x): token counts, which may be 0. */
   Log1p = 0,
   /** log(x): latency and cost; a value ≤ 0 carries no information on this scale and is skipped. */
   Log = 1,
   /** 2·√(x + 3/8): counts. */
   Anscombe = 2,
+  /** The value itself: a generic series of unknown kind (`SeriesDetector`). */
+  Raw = 3,
 }
 
 const METRIC_SCALE: Record<BaselineMetric, Scale> = {
@@ -162,97 +188,84 @@ const METRIC_SCALE: Record<BaselineMetric, Scale> = {
   cost: Scale.Log,
 };
 
-/** `typed[from, to)` as a plain array, without the iterator protocol `Array.from` goes through. */
-function slice(typed: Float64Array | Uint32Array, from: number, to: number): number[] {
-  const out = new Array<number>(to - from);
-  for (let i = from; i < to; i++) out[i - from] = typed[i]!;
-  return out;
-}
-
 /** The judged value of `x`, or NaN when it cannot be placed on the metric's scale. */
-function toScale(scale: Scale, x: number): number {
+export function toScale(scale: Scale, x: number): number {
   if (scale === Scale.Log) return x > 0 ? Math.log(x) : Number.NaN;
+  if (scale === Scale.Raw) return x;
   if (!(x >= 0)) return Number.NaN;
   return scale === Scale.Log1p ? Math.log1p(x) : 2 * Math.sqrt(x + 0.375);
 }
 
 /** A judged-scale centre back in the metric's unit: the typical value (geometric mean for the log scales). */
-function fromScale(scale: Scale, y: number): number {
+export function fromScale(scale: Scale, y: number): number {
   if (scale === Scale.Log) return Math.exp(y);
   if (scale === Scale.Log1p) return Math.expm1(y);
+  if (scale === Scale.Raw) return y;
   const half = y / 2;
   return Math.max(0, half * half - 0.375);
 }
 
 const METRIC_COUNT = BASELINE_METRICS.length;
-const ERROR_AT = METRIC_COUNT * EWMA_SLOTS;
+const ERROR_AT = METRIC_COUNT * BASELINE_SLOTS;
 const RETRY_AT = ERROR_AT + EWMA_SLOTS;
 const STATS_LENGTH = RETRY_AT + EWMA_SLOTS;
-/** The sustained-evidence sums follow the baselines in the same array: one allocation per detector. */
-const EVIDENCE_AT = STATS_LENGTH;
 const LATENCY_INDEX = BASELINE_METRICS.indexOf('latency_ms');
 const SCALES = BASELINE_METRICS.map((m) => METRIC_SCALE[m]);
 const TYPES = BASELINE_METRICS.map((m) => METRIC_ANOMALY[m]);
 const TYPE_INDEX = new Map<AnomalyType, number>(TYPES.map((type, i) => [type, i]));
 const NO_ANOMALIES: readonly Anomaly[] = Object.freeze([]);
 
-const DetectorSnapshotV1 = Type.Object(
-  {
-    v: Type.Literal(1),
-    samples: Type.Integer({ minimum: 0 }),
-    adapt_remaining: Type.Integer({ minimum: 0 }),
-    stats: Type.Array(Type.Number(), { minItems: STATS_LENGTH, maxItems: STATS_LENGTH }),
-    error_bits: Type.Integer(),
-    retry_bits: Type.Integer(),
-    window_fill: Type.Integer({ minimum: 0 }),
-    prompts: Type.Array(Type.Integer({ minimum: 0 })),
-    prompt_next: Type.Integer({ minimum: 0 }),
-  },
-  { additionalProperties: false },
-);
-
-const DetectorSnapshotV2 = Type.Object(
-  {
-    v: Type.Literal(2),
-    samples: Type.Integer({ minimum: 0 }),
-    adapt_remaining: Type.Integer({ minimum: 0 }),
-    /** Per metric [mean, variance, count] on its judged scale, then the error and retry rates. */
-    stats: Type.Array(Type.Number(), { minItems: STATS_LENGTH, maxItems: STATS_LENGTH }),
-    /** Sustained evidence per metric (the CUSUM sums). */
-    evidence: Type.Array(Type.Number({ minimum: 0 }), { minItems: METRIC_COUNT, maxItems: METRIC_COUNT }),
-    error_bits: Type.Integer(),
-    retry_bits: Type.Integer(),
-    window_fill: Type.Integer({ minimum: 0 }),
-    prompts: Type.Array(Type.Integer({ minimum: 0 })),
-    prompt_next: Type.Integer({ minimum: 0 }),
-  },
-  { additionalProperties: false },
-);
+/**
+ * What the numbers of a checkpoint are, in order: each metric's baseline fields, then the rate baselines.
+ * Its hash is written with every snapshot, so a build with other metrics or fields refuses an old snapshot
+ * loudly instead of reading shifted slots.
+ */
+export const DETECTOR_LAYOUT = [
+  ...BASELINE_METRICS.flatMap((metric) => BASELINE_FIELDS.map((field) => `${metric}.${field}`)),
+  ...['error_rate', 'retry_rate'].flatMap((rate) => ['mean', 'variance', 'count'].map((f) => `${rate}.${f}`)),
+].join(',');
+const LAYOUT_HASH = fnv1a(DETECTOR_LAYOUT);
 
 /**
- * The serialisable form of one agent's detector state: what the sentinel checkpoints to Postgres. Version 1
- * held raw-scale baselines; it is still accepted and converted by moment matching (see `restore`), so an
- * upgrade does not re-open a warm-up. Snapshots are written as version 2.
+ * The serialisable form of one agent's detector state: what the sentinel checkpoints to Postgres. Every
+ * number is named (per metric, per baseline field), so adding a metric or a field can never shift what a
+ * restored agent reads: a snapshot of another layout fails validation, and `restore` refuses it loudly.
  */
-export const DetectorSnapshot = Type.Union([DetectorSnapshotV1, DetectorSnapshotV2]);
+export const DetectorSnapshot = Type.Object(
+  {
+    v: Type.Literal(3),
+    samples: Type.Integer({ minimum: 0 }),
+    adapt_remaining: Type.Integer({ minimum: 0 }),
+    /** fnv1a of `DETECTOR_LAYOUT`. */
+    layout: Type.Integer({ minimum: 0 }),
+    /** The baselines, as base64 of the doubles `DETECTOR_LAYOUT` names. */
+    baselines: Type.String(),
+    error_bits: Type.Integer(),
+    retry_bits: Type.Integer(),
+    window_fill: Type.Integer({ minimum: 0 }),
+    prompts: Type.Array(Type.Integer({ minimum: 0 })),
+    prompt_next: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
 export type DetectorSnapshot = Static<typeof DetectorSnapshot>;
 
 /**
  * One agent's baseline and detector. `observe` judges a vital against what was learned before it, then
- * learns from it unless it was anomalous, so an infection never becomes the new normal. O(1) per vital and
- * allocation-free unless something is anomalous. Keep one per agent and vital kind: an MCP tool call and an
- * LLM call have different normals.
+ * learns from it (see `metric-baseline.ts` for the rules: every sample, winsorised, long memory). O(1) per
+ * vital and allocation-free unless something is reported. Keep one per agent and vital kind: an MCP tool
+ * call and an LLM call have different normals.
  *
- * Each metric is judged on its own scale (see `Scale`), as σ = (y − mean) / sd there, where sd is the
- * predictive standard deviation: the learned spread (floored) widened by the uncertainty of the learned
- * mean, so a young baseline is not over-trusted. Besides the per-vital σ, every metric keeps sustained
- * evidence (a CUSUM); `sustained(type)` says whether it was over its alarm level on the last vital. A
- * one-off spike is an anomaly; a shift that persists over several vitals is sustained.
+ * Each metric is judged on its own scale (see `Scale`) as a calibrated tail probability, carried as its
+ * σ-equivalent. Besides the per-vital σ, every metric keeps sustained evidence (a CUSUM);
+ * `sustained(type)` says whether it was over its alarm level on the last vital. A one-off spike is reported
+ * once per episode (then the metric is quiet for `quietSamples`); a shift that persists is sustained and
+ * reported on every vital until it is acted on or accepted as the new normal.
  */
 export class AgentDetector {
-  private readonly stats = new Float64Array(STATS_LENGTH + METRIC_COUNT);
-  /** Per metric: squared σ floor, then evidence slack, cap and alarm (see `metricParams`). */
-  private readonly params: Float64Array;
+  private readonly stats = new Float64Array(STATS_LENGTH);
+  private readonly params: readonly BaselineParams[];
+  private readonly verdict = newVerdict();
   private readonly prompts: Uint32Array;
   private promptCount = 0;
   private promptNext = 0;
@@ -263,13 +276,10 @@ export class AgentDetector {
   private adaptRemaining = 0;
   private sustainedBits = 0;
   private readonly windowMask: number;
-  /** Largest effective sample count of a baseline at the steady-state alpha. */
-  private readonly maxEffective: number;
 
   constructor(private readonly config: DetectorConfig = DEFAULT_DETECTOR_CONFIG) {
     this.prompts = new Uint32Array(config.maxPromptHashes);
     this.windowMask = 2 ** config.windowSize - 1;
-    this.maxEffective = (2 - config.alpha) / config.alpha;
     this.params = metricParams(config);
   }
 
@@ -295,11 +305,12 @@ export class AgentDetector {
 
   /**
    * Forgets the evidence of the current episode once it has been acted on (the agent drained) or released:
-   * the sustained sums, and the error and retry windows, which would otherwise still hold the calls that got
-   * the agent quarantined and flag it again on its first vital back. The windows refill from fresh vitals.
+   * the sustained sums, quiet periods and shift runs, and the error and retry windows, which would otherwise
+   * still hold the calls that got the agent quarantined and flag it again on its first vital back. The
+   * windows refill from fresh vitals.
    */
   resetEvidence(): void {
-    this.stats.fill(0, EVIDENCE_AT);
+    for (let i = 0; i < METRIC_COUNT; i++) resetBaselineEpisode(this.stats, i * BASELINE_SLOTS);
     this.sustainedBits = 0;
     this.errorBits = 0;
     this.retryBits = 0;
@@ -317,12 +328,12 @@ export class AgentDetector {
    * mean back in the metric's unit (a geometric mean for the log-judged metrics).
    */
   baseline(metric: BaselineMetric): { mean: number; sd: number; n: number; typical: number } {
-    const at = BASELINE_METRICS.indexOf(metric) * EWMA_SLOTS;
-    const mean = ewmaMean(this.stats, at);
+    const at = BASELINE_METRICS.indexOf(metric) * BASELINE_SLOTS;
+    const mean = baselineMean(this.stats, at);
     return {
       mean,
-      sd: Math.sqrt(ewmaVariance(this.stats, at)),
-      n: ewmaCount(this.stats, at),
+      sd: Math.sqrt(baselineVariance(this.stats, at)),
+      n: baselineCount(this.stats, at),
       typical: fromScale(METRIC_SCALE[metric], mean),
     };
   }
@@ -338,15 +349,14 @@ export class AgentDetector {
     };
   }
 
-  /** Judges `vital` against the baseline, then learns from what was normal in it. */
+  /** Judges `vital` against the baseline, then learns from it. */
   observe(vital: Vital): readonly Anomaly[] {
     const config = this.config;
     const stats = this.stats;
     const warm = this.samplesSeen >= config.minSamples;
     const adapting = this.adaptRemaining > 0;
-    const alpha = adapting ? config.adaptAlpha : config.alpha;
-    const varianceAlpha = adapting ? config.adaptAlpha : config.varianceAlpha;
     const params = this.params;
+    const verdict = this.verdict;
     let sustainedBits = 0;
     let anomalies: Anomaly[] | undefined;
 
@@ -358,40 +368,23 @@ export class AgentDetector {
       const x = vital[metric];
       const y = toScale(SCALES[i]!, x);
       if (Number.isNaN(y)) continue;
-      const at = i * EWMA_SLOTS;
-      const n = stats[at + 2]!;
-      let anomalous = false;
-      if (warm && n >= config.minSamples) {
-        const mean = stats[at]!;
-        let variance = stats[at + 1]!;
-        const floor2 = params[i]!;
-        if (variance < floor2) variance = floor2;
-        // Predictive spread: a new value differs from the learned mean by its own noise plus the mean's
-        // error, whose variance is about variance / n_eff.
-        const nEff = Math.min(n, this.maxEffective);
-        let sigma = (y - mean) / Math.sqrt(variance * (1 + 1 / nEff));
-        if (sigma > config.maxSigma) sigma = config.maxSigma;
-        else if (sigma < -config.maxSigma) sigma = -config.maxSigma;
-        const alarm = params[ALARM_AT + i]!;
-        let sum = stats[EVIDENCE_AT + i]! + Math.min(sigma, params[CAP_AT + i]!) - params[SLACK_AT + i]!;
-        if (sum < 0) sum = 0;
-        const sustained = sum >= alarm;
-        if (sustained) {
-          sum = alarm;
-          sustainedBits |= 1 << i;
-        }
-        stats[EVIDENCE_AT + i] = sum;
-        const type = TYPES[i]!;
-        // Halfway to the alarm a shift is building up: learning it would walk the baseline towards it (and
-        // widen it) before it is flagged. Healthy noise gets this far about once in 1e5 vitals.
-        if (sum >= alarm / 2) anomalous = true;
-        if (sustained || sigma >= config.thresholds[type]) {
-          anomalous = true;
-          anomalies ??= [];
-          anomalies.push({ type, metric, observed: x, expected: fromScale(SCALES[i]!, mean), sigma });
-        }
+      const at = i * BASELINE_SLOTS;
+      if (vital.success) {
+        observeBaseline(stats, at, y, params[i]!, verdict, warm, adapting ? config.adaptAlpha : 0);
+      } else {
+        judgeOnly(stats, at, y, params[i]!, verdict, warm);
       }
-      if (vital.success && (adapting || !anomalous)) ewmaUpdate(stats, at, y, alpha, varianceAlpha);
+      if (verdict.sustained) sustainedBits |= 1 << i;
+      if (verdict.alarm) {
+        anomalies ??= [];
+        anomalies.push({
+          type: TYPES[i]!,
+          metric,
+          observed: x,
+          expected: fromScale(SCALES[i]!, verdict.expected),
+          sigma: verdict.sigma,
+        });
+      }
     }
     this.sustainedBits = sustainedBits;
 
@@ -399,6 +392,7 @@ export class AgentDetector {
     // is learned as it leaves the window, so a burst is never half-learned while it is being judged. Bits that
     // entered during warm-up were learned on arrival, so there is a usable rate from the first judgement on.
     // A bit leaves only a full window; after `resetEvidence` the emptied slots are not calls to learn from.
+    const rateAlpha = adapting ? config.adaptAlpha : config.rateAlpha;
     const exitingIndex = this.samplesSeen - config.windowSize;
     const learnExiting = exitingIndex >= config.minSamples && this.windowFill === config.windowSize;
     const exitShift = config.windowSize - 1;
@@ -432,11 +426,11 @@ export class AgentDetector {
     );
     const retryAnomalous = (anomalies?.length ?? 0) !== beforeRetry;
     if (!warm) {
-      ewmaUpdate(this.stats, ERROR_AT, errorBit, alpha);
-      ewmaUpdate(this.stats, RETRY_AT, retryBit, alpha);
+      ewmaUpdate(this.stats, ERROR_AT, errorBit, rateAlpha);
+      ewmaUpdate(this.stats, RETRY_AT, retryBit, rateAlpha);
     } else if (learnExiting) {
-      if (adapting || !errorAnomalous) ewmaUpdate(this.stats, ERROR_AT, errorExit, alpha);
-      if (adapting || !retryAnomalous) ewmaUpdate(this.stats, RETRY_AT, retryExit, alpha);
+      if (adapting || !errorAnomalous) ewmaUpdate(this.stats, ERROR_AT, errorExit, rateAlpha);
+      if (adapting || !retryAnomalous) ewmaUpdate(this.stats, RETRY_AT, retryExit, rateAlpha);
     }
 
     if (vital.prompt_hash !== undefined) {
@@ -503,11 +497,11 @@ export class AgentDetector {
 
   snapshot(): DetectorSnapshot {
     return {
-      v: 2,
+      v: 3,
       samples: this.samplesSeen,
       adapt_remaining: this.adaptRemaining,
-      stats: slice(this.stats, 0, STATS_LENGTH),
-      evidence: slice(this.stats, EVIDENCE_AT, this.stats.length),
+      layout: LAYOUT_HASH,
+      baselines: floatsToBase64(this.stats),
       error_bits: this.errorBits,
       retry_bits: this.retryBits,
       window_fill: this.windowFill,
@@ -516,18 +510,18 @@ export class AgentDetector {
     };
   }
 
+  /** Rebuilds a detector from `snapshot`; throws a RangeError when it was written with another layout. */
   static restore(
     snapshot: DetectorSnapshot,
     config: DetectorConfig = DEFAULT_DETECTOR_CONFIG,
   ): AgentDetector {
-    const detector = new AgentDetector(config);
-    if (snapshot.v === 2) {
-      detector.stats.set(snapshot.stats);
-      detector.stats.set(snapshot.evidence, EVIDENCE_AT);
-    } else {
-      detector.stats.set(snapshot.stats);
-      convertRawBaselines(detector.stats);
+    if (snapshot.v !== 3 || snapshot.layout !== LAYOUT_HASH) {
+      throw new RangeError(
+        `detector snapshot: version ${String(snapshot.v)}, layout ${String(snapshot.layout)} is not this build's (3, ${LAYOUT_HASH}: ${DETECTOR_LAYOUT})`,
+      );
     }
+    const detector = new AgentDetector(config);
+    base64ToFloats(snapshot.baselines, detector.stats, 'detector snapshot baselines');
     detector.samplesSeen = snapshot.samples;
     detector.adaptRemaining = snapshot.adapt_remaining;
     detector.errorBits = snapshot.error_bits & detector.windowMask;
@@ -542,60 +536,61 @@ export class AgentDetector {
   }
 }
 
-const SLACK_AT = METRIC_COUNT;
-const CAP_AT = 2 * METRIC_COUNT;
-const ALARM_AT = 3 * METRIC_COUNT;
-const PARAMS = new WeakMap<DetectorConfig, Float64Array>();
-
 /**
- * Per metric, derived once per config and shared by every detector using it: the squared σ floor on the
- * metric's judged scale, and the sustained-evidence slack, cap and alarm in σ (multiples of its threshold).
+ * A failed call's latency is judged (a timeout is news) but not learned: only successful calls feed the
+ * baselines. Judging on a scratch copy keeps the baseline itself untouched, episode state included.
  */
-function metricParams(config: DetectorConfig): Float64Array {
+const SCRATCH = new Float64Array(BASELINE_SLOTS);
+function judgeOnly(
+  stats: Float64Array,
+  at: number,
+  y: number,
+  params: BaselineParams,
+  verdict: BaselineVerdict,
+  warm: boolean,
+): void {
+  for (let k = 0; k < BASELINE_SLOTS; k++) SCRATCH[k] = stats[at + k]!;
+  observeBaseline(SCRATCH, 0, y, params, verdict, warm);
+  // The episode state (evidence, quiet period) does follow the failed call: a run of timeouts is one episode.
+  stats[at + 5] = SCRATCH[5]!;
+  stats[at + 8] = SCRATCH[8]!;
+}
+
+const PARAMS = new WeakMap<DetectorConfig, readonly BaselineParams[]>();
+
+/** Per metric, derived once per config and shared by every detector using it. */
+function metricParams(config: DetectorConfig): readonly BaselineParams[] {
   let params = PARAMS.get(config);
   if (params === undefined) {
-    params = new Float64Array(4 * METRIC_COUNT);
-    const logFloor = Math.log1p(config.relativeSigmaFloor);
-    for (let i = 0; i < METRIC_COUNT; i++) {
-      const metric = BASELINE_METRICS[i]!;
-      const floor = Math.max(config.absoluteSigmaFloor[metric], SCALES[i] === Scale.Anscombe ? 0 : logFloor);
+    params = BASELINE_METRICS.map((metric, i) => {
       const threshold = config.thresholds[TYPES[i]!];
-      params[i] = floor * floor;
-      params[SLACK_AT + i] = config.evidenceSlack * threshold;
-      params[CAP_AT + i] = config.evidenceCap * threshold;
-      params[ALARM_AT + i] = config.evidenceAlarm * threshold;
-    }
+      return {
+        alpha: config.alpha,
+        shortAlpha: config.shortAlpha,
+        minSamples: config.minSamples,
+        winsor: config.winsor,
+        threshold,
+        twoSided: false,
+        floor: config.sigmaFloor[metric],
+        quiet: config.quietSamples,
+        acceptAfter: config.acceptShiftAfter,
+        noveltyMargin: config.noveltyMargin,
+        evidenceSlack: config.evidenceSlack * threshold,
+        evidenceCap: config.evidenceCap * threshold,
+        evidenceAlarm: config.evidenceAlarm * threshold,
+        maxSigma: config.maxSigma,
+      };
+    });
     PARAMS.set(config, params);
   }
   return params;
 }
 
-/**
- * Version-1 snapshots held each metric's mean m and variance v on the raw scale. The judged-scale moments
- * follow by moment matching: for a log-normal, σ² = log(1 + v/m²) and μ = log m − σ²/2; for the Anscombe
- * transform, the delta method gives mean 2·√(m + 3/8) and variance v / (m + 3/8). A metric with no usable
- * mean starts learning again (count 0) and is judged once it has `minSamples` of its own.
- */
-function convertRawBaselines(stats: Float64Array): void {
-  for (let i = 0; i < METRIC_COUNT; i++) {
-    const at = i * EWMA_SLOTS;
-    const scale = SCALES[i]!;
-    const m = stats[at]! + (scale === Scale.Log1p ? 1 : 0);
-    const v = stats[at + 1]!;
-    if (scale === Scale.Anscombe) {
-      const shifted = Math.max(m, 0) + 0.375;
-      stats[at] = 2 * Math.sqrt(shifted);
-      stats[at + 1] = v / shifted;
-    } else if (m > 0 && Number.isFinite(v)) {
-      const s2 = Math.log1p(v / (m * m));
-      stats[at] = Math.log(m) - s2 / 2;
-      stats[at + 1] = s2;
-    } else {
-      stats[at] = 0;
-      stats[at + 1] = 0;
-      stats[at + 2] = 0;
-    }
-  }
+/** `typed[from, to)` as a plain array, without the iterator protocol `Array.from` goes through. */
+function slice(typed: Float64Array | Uint32Array, from: number, to: number): number[] {
+  const out = new Array<number>(to - from);
+  for (let i = from; i < to; i++) out[i - from] = typed[i]!;
+  return out;
 }
 
 /** P(X ≥ k) for X ~ Binomial(n, p), summed term by term (n ≤ 30 here). */
@@ -613,48 +608,6 @@ function binomialTail(k: number, n: number, p: number): number {
     term *= ((n - j) / (j + 1)) * ratio;
   }
   return Math.min(sum, 1);
-}
-
-/**
- * z such that a standard Gaussian exceeds z with probability `tail`: Acklam's rational approximation of the
- * normal quantile (relative error about 1e-9), which stays accurate far into the tail.
- */
-export function upperTailSigma(tail: number): number {
-  if (!(tail > 0)) return Number.POSITIVE_INFINITY;
-  if (tail >= 1) return Number.NEGATIVE_INFINITY;
-  const p = tail;
-  if (p < 0.02425) {
-    const q = Math.sqrt(-2 * Math.log(p));
-    return -(
-      (((((-7.784894002430293e-3 * q - 3.223964580411365e-1) * q - 2.400758277161838) * q -
-        2.549732539343734) *
-        q +
-        4.374664141464968) *
-        q +
-        2.938163982698783) /
-      ((((7.784695709041462e-3 * q + 3.224671290700398e-1) * q + 2.445134137142996) * q + 3.754408661907416) *
-        q +
-        1)
-    );
-  }
-  if (p > 1 - 0.02425) return -upperTailSigma(1 - p);
-  const q = p - 0.5;
-  const r = q * q;
-  return -(
-    ((((((-3.969683028665376e1 * r + 2.209460984245205e2) * r - 2.759285104469687e2) * r +
-      1.38357751867269e2) *
-      r -
-      3.066479806614716e1) *
-      r +
-      2.506628277459239) *
-      q) /
-    (((((-5.447609879822406e1 * r + 1.615858368580409e2) * r - 1.556989798598866e2) * r +
-      6.680131188771972e1) *
-      r -
-      1.328068155288572e1) *
-      r +
-      1)
-  );
 }
 
 function popcount(v: number): number {

@@ -422,10 +422,11 @@ describe.each(drivers)('store on $driver', { timeout: 60_000 }, ({ driver, creat
 
   describe('baselines', () => {
     const snapshot = (samples: number) => ({
-      v: 1 as const,
+      v: 3 as const,
       samples,
       adapt_remaining: 0,
-      stats: Array.from({ length: 24 }, (_, i) => i + samples / 10),
+      layout: 12345,
+      baselines: `AAAA${samples}`,
       error_bits: 0,
       retry_bits: 0,
       window_fill: 20,
@@ -463,10 +464,11 @@ describe.each(drivers)('store on $driver', { timeout: 60_000 }, ({ driver, creat
 
   describe('sentinel agents', () => {
     const detector = (samples: number) => ({
-      v: 1 as const,
+      v: 3 as const,
       samples,
       adapt_remaining: 0,
-      stats: Array.from({ length: 24 }, (_, i) => i + samples / 10),
+      layout: 12345,
+      baselines: `AAAA${samples}`,
       error_bits: 0,
       retry_bits: 0,
       window_fill: 20,

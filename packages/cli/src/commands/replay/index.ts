@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { DEFAULT_SERIES_SCORER_CONFIG } from '@immune/core';
+import { DEFAULT_SERIES_DETECTOR_CONFIG, seriesDetectorConfig } from '@immune/core';
 import { EXIT_OK, UsageError } from '../../errors.js';
 import { FleetJudge, judgeConfig } from '../../fleet-judge.js';
 import { LineWriter } from '../../io.js';
@@ -21,15 +21,17 @@ lifecycle (suspect window, severe anomalies straight to draining) and fleet corr
 vitals' own timestamps. It prints one line per vital where something happened, then a summary per agent.
 Every line is validated; the first invalid one stops the replay with its line number (exit 1).
 
-A CSV whose header is "timestamp,value" (or any file with --csv) is a single metric: it writes
-"timestamp,value,anomaly_score" with a score in [0,1] for every input row, in order. 0.5 is the
-threshold; an empty value is a gap and scores 0.
+A CSV whose header is "timestamp,value" (or any file with --csv) is a single metric, judged by the
+sentinel's own detector (one generic, two-sided metric): it writes "timestamp,value,anomaly_score,alarm"
+for every input row, in order. The score in [0,1] is σ²/(σ²+T²) of the calibrated deviation, so 0.5 is
+the threshold T; alarm is 1 at the onset of an anomalous episode (one per episode, a level shift that
+persists becomes the new normal). An empty value is a gap and scores 0.
 
 Use "-" to read from stdin. Input is streamed, so files of any size work.
 
 Options:
-  --threshold σ      anomaly threshold for every type, in σ (default ${DEFAULT_SERIES_SCORER_CONFIG.threshold})
-  --min-samples n    vitals before a baseline judges anything (default ${DEFAULT_SERIES_SCORER_CONFIG.minSamples})
+  --threshold σ      anomaly threshold, in σ (CSV default ${DEFAULT_SERIES_DETECTOR_CONFIG.threshold}; vitals default 3)
+  --min-samples n    samples before a baseline judges anything (default ${DEFAULT_SERIES_DETECTOR_CONFIG.minSamples})
   --severe σ         σ at which one anomaly skips the suspect window (default 5; vitals only)
   --json             JSON lines: {"type":"decision"|"transition"|"summary", ...} (vitals only)
   --all              a line for every vital, also the normal ones (vitals only)
@@ -78,11 +80,14 @@ export const replayCommand: Command = {
       ] as const) {
         if (given) throw new UsageError(`${flag} applies to vitals, not to a timestamp,value series`);
       }
-      await scoreSeries(rest, out, {
-        ...DEFAULT_SERIES_SCORER_CONFIG,
-        ...(threshold === undefined ? {} : { threshold }),
-        ...(minSamples === undefined ? {} : { minSamples }),
-      });
+      await scoreSeries(
+        rest,
+        out,
+        seriesDetectorConfig({
+          ...(threshold === undefined ? {} : { threshold }),
+          ...(minSamples === undefined ? {} : { minSamples }),
+        }),
+      );
       return EXIT_OK;
     }
     const config = judgeConfig({

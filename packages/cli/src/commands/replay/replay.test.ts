@@ -113,8 +113,10 @@ describe('immune replay (timestamp,value CSV)', () => {
     const io = memoryIO(series(values));
     expect(await run(['replay', '-'], io)).toBe(0);
     const [header, ...rows] = io.out().trim().split('\n');
-    expect(header).toBe('timestamp,value,anomaly_score');
+    expect(header).toBe('timestamp,value,anomaly_score,alarm');
     expect(rows).toHaveLength(values.length);
+    const alarms = rows.flatMap((row, i) => (row.endsWith(',1') ? [i] : []));
+    expect(alarms).toEqual([100]);
     const scores = rows.map((row, i) => {
       const [ts, value, score] = row.split(',');
       expect(ts).toBe(`2026-01-01T00:${String(i % 60).padStart(2, '0')}:00Z`);
@@ -130,10 +132,10 @@ describe('immune replay (timestamp,value CSV)', () => {
     const io = memoryIO(`${series([1, 2, '', 3])}\n\n`);
     expect(await run(['replay', '--csv', '-'], io)).toBe(0);
     expect(io.out().trim().split('\n').slice(1)).toEqual([
-      '2026-01-01T00:00:00Z,1,0',
-      '2026-01-01T00:01:00Z,2,0',
-      '2026-01-01T00:02:00Z,,0',
-      '2026-01-01T00:03:00Z,3,0',
+      '2026-01-01T00:00:00Z,1,0,0',
+      '2026-01-01T00:01:00Z,2,0,0',
+      '2026-01-01T00:02:00Z,,0,0',
+      '2026-01-01T00:03:00Z,3,0,0',
     ]);
   });
 
@@ -142,7 +144,8 @@ describe('immune replay (timestamp,value CSV)', () => {
     const low = memoryIO(series(values));
     await run(['replay', '--threshold', '2', '--min-samples', '5', '-'], low);
     const high = memoryIO(series(values));
-    await run(['replay', '--threshold', '8', '-'], high);
+    // 140 is ~49σ raw against 100..102, ~9σ-equivalent on a 20-sample Student-t tail.
+    await run(['replay', '--threshold', '20', '-'], high);
     const last = (text: string) => Number(text.trim().split('\n').at(-1)!.split(',')[2]);
     expect(last(low.out())).toBeGreaterThan(0.5);
     expect(last(high.out())).toBeLessThan(0.5);

@@ -1,18 +1,20 @@
-import { SeriesScorer, type SeriesScorerConfig } from '@immune/core';
+import { SeriesDetector, type SeriesDetectorConfig } from '@immune/core';
 import { CliFailure } from '../../errors.js';
 import type { LineWriter } from '../../io.js';
 import { isSeriesHeader, type NumberedLine } from './input.js';
 
 /**
- * Scores a `timestamp,value` series row by row: every input row gets exactly one output row, in order. The
- * timestamp is passed through as written (any format), an empty value is a gap that scores 0.
+ * Scores a `timestamp,value` series row by row with the production detector on one generic metric
+ * (`SeriesDetector`): every input row gets exactly one output row, in order, with its score and whether it
+ * is the onset of an anomalous episode (`alarm`, at most one per episode). The timestamp is passed through as
+ * written (any format), an empty value is a gap that scores 0.
  */
 export async function scoreSeries(
   lines: AsyncIterable<NumberedLine>,
   out: LineWriter,
-  config: SeriesScorerConfig,
+  config: SeriesDetectorConfig,
 ): Promise<{ rows: number; anomalous: number }> {
-  const scorer = new SeriesScorer(config);
+  const detector = new SeriesDetector(config);
   let rows = 0;
   let anomalous = 0;
   let header = false;
@@ -24,16 +26,18 @@ export async function scoreSeries(
         );
       }
       header = true;
-      if (out.line('timestamp,value,anomaly_score')) await out.flush();
+      if (out.line('timestamp,value,anomaly_score,alarm')) await out.flush();
       continue;
     }
     if (text.trim() === '') continue;
     const [timestamp, raw] = splitRow(text, number);
     const value = parseValue(raw, number);
-    const score = value === undefined ? 0 : scorer.score(value);
-    if (score >= 0.5) anomalous++;
+    const verdict = value === undefined ? undefined : detector.observe(value);
+    const alarm = verdict?.alarm === true;
+    if (alarm) anomalous++;
     rows++;
-    if (out.line(`${timestamp},${raw},${formatScore(score)}`)) await out.flush();
+    if (out.line(`${timestamp},${raw},${formatScore(verdict?.score ?? 0)},${alarm ? 1 : 0}`))
+      await out.flush();
   }
   if (!header) throw new CliFailure('empty input: expected the CSV header "timestamp,value"');
   await out.flush();

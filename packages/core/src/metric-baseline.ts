@@ -1,0 +1,292 @@
+import { studentToSigma } from './tail.js';
+
+/**
+ * One metric's robust streaming baseline on its judged scale, kept in `BASELINE_SLOTS` slots of a
+ * Float64Array so that a detector holds all its metrics in one allocation. The rules (issue 13):
+ *
+ * - every sample is learned, with a long memory (`alpha` ≈ 1/1000), its influence winsorised to
+ *   mean ± `winsor`·sd: an outlier moves the baseline a little, never a lot, and a regular excursion (a daily
+ *   peak) ends up inside the learned spread instead of staying anomalous forever;
+ * - a deviation is the larger of the point's and a short EWMA's (`shortAlpha`), the latter measured against
+ *   the learned spread of that short mean, so a small shift that persists is seen before any single point
+ *   is extreme, and an autocorrelated series (a cycle) calibrates it by itself; the short mean counts only
+ *   while the point itself is past half the threshold on the same side (its echo after an excursion is not
+ *   news);
+ * - the deviation is a Student-t statistic while the baseline is young (df = effective samples − 1), turned
+ *   into its σ-equivalent: calibrated tail probabilities, no hard floor for youth;
+ * - one alarm per episode: after an alarm the metric stays quiet for `quiet` samples (the sustained CUSUM
+ *   still reports a persisting state);
+ * - a level shift is flagged at onset; once it has persisted for `acceptAfter` samples the mean moves to
+ *   it, keeping the variance: no reset, no new warm-up;
+ * - a noise floor per metric kind that does not depend on |mean| (`floor`; a generic series sets it from
+ *   its smallest step seen, see `SeriesDetector`), so a noise-free series is not infinitely sensitive;
+ * - a value beyond the range seen so far by `noveltyMargin` times that range is novel, hence anomalous.
+ */
+export interface BaselineParams {
+  /** Long-memory weight of a sample in mean and variance. */
+  alpha: number;
+  /** Weight of a sample in the short mean. */
+  shortAlpha: number;
+  /** Samples before anything is judged. */
+  minSamples: number;
+  /** Winsorising bound on a sample's influence, in sd. */
+  winsor: number;
+  /** σ-equivalent at which a sample is anomalous. */
+  threshold: number;
+  /** Judge falls as well as rises. */
+  twoSided: boolean;
+  /** Noise floor on the judged scale (sd). */
+  floor: number;
+  /** Samples of silence after an alarm. */
+  quiet: number;
+  /** Samples a shift must persist to become the new normal (0: never). */
+  acceptAfter: number;
+  /** A value beyond the seen range by this multiple of the range is novel (0: off). */
+  noveltyMargin: number;
+  /** CUSUM per sample: adds min(σ, cap) − slack; sustained at alarm. */
+  evidenceSlack: number;
+  evidenceCap: number;
+  evidenceAlarm: number;
+  /** Cap on the reported σ. */
+  maxSigma: number;
+}
+
+/** Named slots, in order: also the field names of a checkpoint (see `baselineFields`). */
+export const BASELINE_FIELDS = [
+  'mean',
+  'variance',
+  'count',
+  'short',
+  'short_variance',
+  'evidence',
+  'low',
+  'high',
+  'quiet',
+  'run',
+  'run_level',
+] as const;
+export type BaselineField = (typeof BASELINE_FIELDS)[number];
+export const BASELINE_SLOTS = BASELINE_FIELDS.length;
+
+const MEAN = 0;
+const VAR = 1;
+const COUNT = 2;
+const SHORT = 3;
+const SHORT_VAR = 4;
+const EVIDENCE = 5;
+const LOW = 6;
+const HIGH = 7;
+const QUIET = 8;
+const RUN = 9;
+const RUN_LEVEL = 10;
+
+/** What one sample did; reused by the caller (no allocation per sample). */
+export interface BaselineVerdict {
+  /** σ-equivalent of the larger deviation (signed), 0 when not judged. */
+  sigma: number;
+  /** Past the threshold (or novel): the sample is not normal. */
+  anomalous: boolean;
+  /** Report it: anomalous outside a quiet period, or sustained. */
+  alarm: boolean;
+  /** Anomalous outside a quiet period: the onset of an episode. */
+  onset: boolean;
+  /** The CUSUM is at its alarm level: a persisting shift. */
+  sustained: boolean;
+  /** A persisting level shift was accepted as the new normal on this sample. */
+  accepted: boolean;
+  /** The mean the sample was judged against. */
+  expected: number;
+}
+
+export function newVerdict(): BaselineVerdict {
+  return {
+    sigma: 0,
+    anomalous: false,
+    alarm: false,
+    onset: false,
+    sustained: false,
+    accepted: false,
+    expected: 0,
+  };
+}
+
+/**
+ * Judges `y` against the baseline at `at`, then learns it. `adaptAlpha` > 0 learns fast and unclipped
+ * (after a healing); `judge` false only learns (warm-up of the caller).
+ */
+export function observeBaseline(
+  stats: Float64Array,
+  at: number,
+  y: number,
+  p: BaselineParams,
+  out: BaselineVerdict,
+  judge = true,
+  adaptAlpha = 0,
+): BaselineVerdict {
+  out.sigma = 0;
+  out.anomalous = false;
+  out.alarm = false;
+  out.onset = false;
+  out.sustained = false;
+  out.accepted = false;
+  const n = stats[at + COUNT]!;
+  const mean = stats[at + MEAN]!;
+  out.expected = mean;
+  if (n === 0) {
+    stats[at + MEAN] = y;
+    stats[at + VAR] = 0;
+    stats[at + COUNT] = 1;
+    stats[at + SHORT] = y;
+    stats[at + SHORT_VAR] = 0;
+    stats[at + LOW] = y;
+    stats[at + HIGH] = y;
+    return out;
+  }
+  const floor = p.floor;
+  let variance = stats[at + VAR]!;
+  if (variance < floor * floor) variance = floor * floor;
+  const as = p.shortAlpha;
+  // The winsorised sample is what both means learn: one far-out value moves the short mean by at most
+  // `shortAlpha`·`winsor` sd, so it cannot drag the following ordinary samples into an alarm of their own.
+  const adapting = adaptAlpha > 0;
+  let x = y;
+  if (!adapting && n >= p.minSamples) {
+    const bound = p.winsor * Math.sqrt(variance);
+    if (x > mean + bound) x = mean + bound;
+    else if (x < mean - bound) x = mean - bound;
+  }
+  const short = stats[at + SHORT]! + as * (x - stats[at + SHORT]!);
+  const maxEffective = (2 - p.alpha) / p.alpha;
+  const nEff = Math.min(n, maxEffective);
+  const widen = 1 + 1 / nEff;
+
+  if (judge && n >= p.minSamples) {
+    // The short mean's own spread is learned (an autocorrelated series has a wide one); it is never taken
+    // below what independent noise would give it.
+    let shortVar = stats[at + SHORT_VAR]!;
+    const iid = (variance * as) / (2 - as);
+    if (shortVar < iid) shortVar = iid;
+    const zPoint = deviation(y - mean, variance * widen);
+    const zShort = deviation(short - mean, shortVar * widen);
+    // The short mean corroborates a point that is itself past half the threshold on the same side: once an
+    // excursion is over, its echo in the short mean is not a new anomaly.
+    let t = zPoint;
+    const half = p.threshold / 2;
+    if (zShort > zPoint && zPoint >= half) t = zShort;
+    else if (p.twoSided && zShort < zPoint && zPoint <= -half) t = zShort;
+    let sigma = studentToSigma(t, nEff - 1);
+    if (sigma > p.maxSigma) sigma = p.maxSigma;
+    else if (sigma < -p.maxSigma) sigma = -p.maxSigma;
+    out.sigma = sigma;
+    const magnitude = p.twoSided ? Math.abs(sigma) : sigma;
+
+    let anomalous = magnitude >= p.threshold;
+    if (!anomalous && p.noveltyMargin > 0) {
+      const low = stats[at + LOW]!;
+      const high = stats[at + HIGH]!;
+      // Never closer than the threshold in floors: on a constant series the range is 0.
+      let range = high - low;
+      if (range < p.threshold * floor) range = p.threshold * floor;
+      const margin = p.noveltyMargin * range;
+      if (margin > 0 && (y > high + margin || (p.twoSided && y < low - margin))) anomalous = true;
+    }
+    out.anomalous = anomalous;
+
+    let sum = stats[at + EVIDENCE]! + Math.min(magnitude, p.evidenceCap) - p.evidenceSlack;
+    if (sum < 0) sum = 0;
+    if (sum >= p.evidenceAlarm) {
+      sum = p.evidenceAlarm;
+      out.sustained = true;
+    }
+    stats[at + EVIDENCE] = sum;
+
+    const quiet = stats[at + QUIET]!;
+    if (anomalous && quiet === 0) {
+      out.alarm = true;
+      out.onset = true;
+      stats[at + QUIET] = p.quiet;
+    } else if (quiet > 0) {
+      stats[at + QUIET] = quiet - 1;
+    }
+    if (out.sustained) out.alarm = true;
+
+    // A run of samples on one side, started by an anomalous one and carried on while they stay past half
+    // the threshold, is a level shift; persisting for `acceptAfter` samples it is the new normal.
+    const run = stats[at + RUN]!;
+    const side = sigma >= 0 ? 1 : -1;
+    // The run's level is a short EWMA of the raw samples (the winsorised ones stop at 4 sd).
+    if (run !== 0 && (anomalous || magnitude >= p.threshold / 2) && run * side > 0) {
+      stats[at + RUN] = run + side;
+      stats[at + RUN_LEVEL] = stats[at + RUN_LEVEL]! + as * (y - stats[at + RUN_LEVEL]!);
+    } else if (anomalous) {
+      stats[at + RUN] = side;
+      stats[at + RUN_LEVEL] = y;
+    } else {
+      stats[at + RUN] = 0;
+    }
+    const length = Math.abs(stats[at + RUN]!);
+    if (p.acceptAfter > 0 && length >= p.acceptAfter) {
+      const level = stats[at + RUN_LEVEL]!;
+      stats[at + MEAN] = level;
+      stats[at + SHORT] = level;
+      stats[at + EVIDENCE] = 0;
+      stats[at + RUN] = 0;
+      stats[at + QUIET] = 0;
+      out.accepted = true;
+      trackRange(stats, at, y);
+      return out;
+    }
+  }
+
+  // Learning: the weighted Welford update (see ewma.ts) of a winsorised sample, with 1/n weights while young.
+  const next = n + 1;
+  const base = adapting ? adaptAlpha : p.alpha;
+  const a = Math.max(base, 1 / next);
+  const diff = x - mean;
+  const newMean = mean + a * diff;
+  stats[at + MEAN] = newMean;
+  stats[at + VAR] = (1 - a) * (stats[at + VAR]! + diff * (a * diff));
+  stats[at + COUNT] = next;
+  stats[at + SHORT] = short;
+  let d = short - newMean;
+  const shortVar = stats[at + SHORT_VAR]!;
+  if (!adapting && n >= p.minSamples) {
+    const bound = p.winsor * Math.sqrt(Math.max(shortVar, (variance * as) / (2 - as)));
+    if (d > bound) d = bound;
+    else if (d < -bound) d = -bound;
+  }
+  stats[at + SHORT_VAR] = (1 - a) * shortVar + a * d * d;
+  trackRange(stats, at, y);
+  return out;
+}
+
+function trackRange(stats: Float64Array, at: number, y: number): void {
+  if (y < stats[at + LOW]!) stats[at + LOW] = y;
+  if (y > stats[at + HIGH]!) stats[at + HIGH] = y;
+}
+
+/** diff / √variance, with a zero spread making any difference maximal and none zero. */
+function deviation(diff: number, variance: number): number {
+  if (variance > 0) return diff / Math.sqrt(variance);
+  if (diff === 0) return 0;
+  return diff > 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+}
+
+/** Forgets the episode state of one baseline (evidence, quiet period, shift run), keeping what was learned. */
+export function resetBaselineEpisode(stats: Float64Array, at: number): void {
+  stats[at + EVIDENCE] = 0;
+  stats[at + QUIET] = 0;
+  stats[at + RUN] = 0;
+}
+
+export function baselineMean(stats: Float64Array, at: number): number {
+  return stats[at + MEAN]!;
+}
+
+export function baselineVariance(stats: Float64Array, at: number): number {
+  return stats[at + VAR]!;
+}
+
+export function baselineCount(stats: Float64Array, at: number): number {
+  return stats[at + COUNT]!;
+}
