@@ -280,7 +280,7 @@ describe('sentinel on NATS + PostgreSQL', { timeout: 60_000 }, () => {
         incident.push(normalVital(agent, now + round * 50, random, { latency_ms: 6_000 }));
       }
       // ×1.8: ~4.5σ-equivalent on a young baseline's Student-t tail, three in a row are sustained evidence.
-      incident.push(normalVital('mixed-20', now + round * 50, random, spike(1.8)));
+      incident.push(normalVital('mixed-20', now + round * 50, random, spike(1.6)));
     }
     for (let i = 0; i < 8; i++) incident.push(normalVital('mixed-21', now + i * 20, random, toolLoop));
     await publishBoth(incident);

@@ -38,7 +38,7 @@ describe('FleetJudge', () => {
   it('confirms a mild anomaly only when it repeats within the suspect window', () => {
     // About 5σ raw, 4.3σ-equivalent on a 30-vital Student-t tail (the log-scale sd is floored at log 1.1):
     // over 3σ and under the severe 5σ, and three in a row are sustained evidence.
-    const mild = { latency_ms: 1350 };
+    const mild = { latency_ms: 1200 };
     const repeated = replay(
       new FleetJudge(),
       fleetStream({ agents: ['a'], count: 40, spike: (_, i) => (i >= 30 && i < 33 ? mild : undefined) }),

@@ -44,6 +44,64 @@ describe('AgentDetector', () => {
     expect(anomaly!.expected).toBeLessThan(900);
   });
 
+  describe('on a young, quiet baseline (20 calls within ±3 %)', () => {
+    /** ~1000 tokens and 800 ms with a deterministic ±2 % wobble, × `factor` on tokens and cost. */
+    const quiet = (i: number, factor = 1): Vital => {
+      const wobble = ((i * 7919) % 1000) / 1000;
+      const input = Math.round((700 + wobble * 40) * factor);
+      const output = Math.round((300 + wobble * 20) * factor);
+      return testVital({
+        input_tokens: input,
+        output_tokens: output,
+        total_tokens: input + output,
+        cost: (input + output) * 1e-6,
+        latency_ms: 800 + wobble * 40,
+        tool_calls: 0,
+      });
+    };
+    const young = (samples = 20) => {
+      const detector = new AgentDetector();
+      for (let i = 0; i < samples; i++) expect(detector.observe(quiet(i))).toEqual([]);
+      return detector;
+    };
+    const tokenSpike = (anomalies: readonly Anomaly[]) => anomalies.find((a) => a.type === 'token_spike');
+
+    it('measures a shift in floors, not shrunk by a Student-t tail as well: +40 % is over 3σ', () => {
+      // The learned spread (~1 %) is under the 10 % floor, which is not an estimate: log 1.4 / log 1.1 is
+      // 3.5 floors, Gaussian. The d7cd367 detector also shrank it as a 20-sample Student-t (to 2.9σ).
+      const detector = young();
+      const sigma = tokenSpike(detector.observe(quiet(100, 1.4)))?.sigma ?? 0;
+      expect(sigma).toBeGreaterThan(3.2);
+      expect(sigma).toBeLessThan(3.8);
+    });
+
+    it('keeps seeing a mild shift as mild and has sustained evidence by its fourth vital', () => {
+      const detector = young();
+      const sigmas: number[] = [];
+      let sustainedAt = -1;
+      for (let i = 0; i < 4; i++) {
+        sigmas.push(tokenSpike(detector.observe(quiet(100 + i, 1.4)))?.sigma ?? 0);
+        if (sustainedAt < 0 && detector.sustained('token_spike')) sustainedAt = i;
+      }
+      // Not absorbed by the young baseline (an anomalous vital is learned at the long-memory weight), and
+      // reported as the vital's own deviation: mild (under the severe 5σ), however sure the short mean is.
+      for (const sigma of sigmas) {
+        expect(sigma).toBeGreaterThanOrEqual(3);
+        expect(sigma).toBeLessThan(5);
+      }
+      expect(sustainedAt).toBeGreaterThanOrEqual(1);
+      expect(sustainedAt).toBeLessThanOrEqual(3);
+    });
+
+    it('finds 5× the typical tokens after 30 calls severe on every vital of the episode', () => {
+      const detector = young(30);
+      for (let i = 0; i < 5; i++) {
+        expect(tokenSpike(detector.observe(quiet(100 + i, 5)))?.sigma).toBeGreaterThan(8);
+      }
+      expect(detector.sustained('token_spike')).toBe(true);
+    });
+  });
+
   it('flags output, total and cost spikes together when the model rambles', () => {
     const { detector } = warmDetector();
     const anomalies = detector.observe(

@@ -1,7 +1,7 @@
 import Type, { type Static } from 'typebox';
 import type { Anomaly, AnomalyType } from './anomaly.js';
+import { base64ToFloats, floatsToBase64 } from './base64.js';
 import { EWMA_SLOTS, ewmaMean, ewmaUpdate } from './ewma.js';
-import { base64ToFloats, floatsToBase64 } from './float-base64.js';
 import { fnv1a } from './hash.js';
 import {
   BASELINE_FIELDS,
@@ -382,7 +382,7 @@ export class AgentDetector {
           metric,
           observed: x,
           expected: fromScale(SCALES[i]!, verdict.expected),
-          sigma: verdict.sigma,
+          sigma: verdict.reported,
         });
       }
     }

@@ -43,32 +43,3 @@ export function ewmaUpdate(
   stats[at + 1] = (1 - b) * (stats[at + 1]! + diff * (b * diff));
   stats[at + 2] = n;
 }
-
-/**
- * How many standard deviations `x` lies above the mean (negative below). The standard deviation is floored
- * at `relativeFloor * |mean|` and at `absoluteFloor`, so a near-constant metric does not turn a tiny wobble
- * into a huge σ. The relative floor keeps the result invariant when a metric is rescaled (ms vs s); only the
- * absolute floor, meant for counts, has a unit. When both floors and the variance are zero, any difference
- * is reported as `maxSigma`.
- */
-export function ewmaSigma(
-  stats: Float64Array,
-  at: number,
-  x: number,
-  relativeFloor: number,
-  absoluteFloor: number,
-  maxSigma: number,
-): number {
-  const mean = stats[at]!;
-  const diff = x - mean;
-  if (diff === 0) return 0;
-  let sd = Math.sqrt(stats[at + 1]!);
-  const relative = relativeFloor * (mean < 0 ? -mean : mean);
-  if (relative > sd) sd = relative;
-  if (absoluteFloor > sd) sd = absoluteFloor;
-  if (sd === 0) return diff > 0 ? maxSigma : -maxSigma;
-  const sigma = diff / sd;
-  if (sigma > maxSigma) return maxSigma;
-  if (sigma < -maxSigma) return -maxSigma;
-  return sigma;
-}

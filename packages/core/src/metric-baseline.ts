@@ -82,8 +82,13 @@ const RUN_LEVEL = 10;
 
 /** What one sample did; reused by the caller (no allocation per sample). */
 export interface BaselineVerdict {
-  /** σ-equivalent of the larger deviation (signed), 0 when not judged. */
+  /** σ-equivalent of the larger deviation (signed), 0 when not judged: what is decided on. */
   sigma: number;
+  /**
+   * σ-equivalent to report (signed): for an anomalous sample its own deviation's, at least the threshold
+   * when the short mean made it anomalous; otherwise `sigma`. Severity is read from it.
+   */
+  reported: number;
   /** Past the threshold (or novel): the sample is not normal. */
   anomalous: boolean;
   /** Report it: anomalous outside a quiet period, or sustained. */
@@ -101,6 +106,7 @@ export interface BaselineVerdict {
 export function newVerdict(): BaselineVerdict {
   return {
     sigma: 0,
+    reported: 0,
     anomalous: false,
     alarm: false,
     onset: false,
@@ -124,6 +130,7 @@ export function observeBaseline(
   adaptAlpha = 0,
 ): BaselineVerdict {
   out.sigma = 0;
+  out.reported = 0;
   out.anomalous = false;
   out.alarm = false;
   out.onset = false;
@@ -161,20 +168,22 @@ export function observeBaseline(
   const widen = 1 + 1 / nEff;
 
   if (judge && n >= p.minSamples) {
-    // The short mean's own spread is learned (an autocorrelated series has a wide one); it is never taken
-    // below what independent noise would give it.
-    let shortVar = stats[at + SHORT_VAR]!;
-    const iid = (variance * as) / (2 - as);
-    if (shortVar < iid) shortVar = iid;
-    const zPoint = deviation(y - mean, variance * widen);
-    const zShort = deviation(short - mean, shortVar * widen);
-    // The short mean corroborates a point that is itself past half the threshold on the same side: once an
-    // excursion is over, its echo in the short mean is not a new anomaly.
-    let t = zPoint;
-    const half = p.threshold / 2;
-    if (zShort > zPoint && zPoint >= half) t = zShort;
-    else if (p.twoSided && zShort < zPoint && zPoint <= -half) t = zShort;
-    let sigma = studentToSigma(t, nEff - 1);
+    // Two views of the spread, and a sample must be surprising under both. The learned spread is an
+    // estimate from nEff samples, so its deviations are Student-t (df = nEff − 1); the noise floor is not
+    // estimated (it is what the metric kind says noise at least is), so a deviation measured in floors is
+    // Gaussian. The smaller σ-equivalent wins: with the learned spread above the floor that is always the
+    // Student-t one (the floor changes nothing); below it, the floor. Shrinking a floored spread by the
+    // Student-t tail as well, as if the floor had been estimated from 20 samples, made a +40 % token shift on
+    // a young, quiet baseline (3.5 floors) fall under 3σ: the youth penalty was paid twice.
+    const learned = stats[at + VAR]!;
+    const learnedShort = stats[at + SHORT_VAR]!;
+    const shortDiff = short - mean;
+    let sigma = studentToSigma(judgeT(y - mean, shortDiff, learned, learnedShort, widen, as, p), nEff - 1);
+    const floorVar = floor * floor;
+    if (learned < floorVar) {
+      const known = judgeT(y - mean, shortDiff, floorVar, learnedShort, widen, as, p);
+      if (Math.abs(known) < Math.abs(sigma)) sigma = known;
+    }
     if (sigma > p.maxSigma) sigma = p.maxSigma;
     else if (sigma < -p.maxSigma) sigma = -p.maxSigma;
     out.sigma = sigma;
@@ -191,6 +200,22 @@ export function observeBaseline(
       if (margin > 0 && (y > high + margin || (p.twoSided && y < low - margin))) anomalous = true;
     }
     out.anomalous = anomalous;
+    // What a human (and the severity rule) reads is how far this sample itself is out, not how sure the
+    // short mean has become that a shift persists: a +40 % shift held for four calls is a mild anomaly,
+    // however certain. Only when the short mean alone made the sample anomalous is the threshold reported.
+    out.reported = sigma;
+    if (anomalous) {
+      let point = studentToSigma(deviation(y - mean, learned * widen), nEff - 1);
+      if (learned < floorVar) {
+        const known = deviation(y - mean, floorVar * widen);
+        if (Math.abs(known) < Math.abs(point)) point = known;
+      }
+      let reported = Math.abs(point);
+      const lifted = Math.min(Math.abs(sigma), p.threshold);
+      if (reported < lifted) reported = lifted;
+      if (reported > p.maxSigma) reported = p.maxSigma;
+      out.reported = sigma < 0 ? -reported : reported;
+    }
 
     let sum = stats[at + EVIDENCE]! + Math.min(magnitude, p.evidenceCap) - p.evidenceSlack;
     if (sum < 0) sum = 0;
@@ -238,10 +263,14 @@ export function observeBaseline(
     }
   }
 
-  // Learning: the weighted Welford update (see ewma.ts) of a winsorised sample, with 1/n weights while young.
+  // Learning: the weighted Welford update (see ewma.ts) of a winsorised sample, with 1/n weights while young,
+  // except for a sample just judged anomalous: it is learned at the long-memory weight, as a mature baseline
+  // learns it. At 1/n its winsorised 4 sd would add 16/n of the variance (80 % at n = 20), so a young
+  // baseline would absorb an episode within a few samples and its second and third anomalous vitals would
+  // no longer look anomalous; a lasting new level is taken over by the level-shift acceptance instead.
   const next = n + 1;
   const base = adapting ? adaptAlpha : p.alpha;
-  const a = Math.max(base, 1 / next);
+  const a = out.anomalous && !adapting ? base : Math.max(base, 1 / next);
   const diff = x - mean;
   const newMean = mean + a * diff;
   stats[at + MEAN] = newMean;
@@ -263,6 +292,32 @@ export function observeBaseline(
 function trackRange(stats: Float64Array, at: number, y: number): void {
   if (y < stats[at + LOW]!) stats[at + LOW] = y;
   if (y > stats[at + HIGH]!) stats[at + HIGH] = y;
+}
+
+/**
+ * The deviation statistic of one sample: the larger of the point's (against `variance`) and the short mean's
+ * (against its own learned spread, never below what independent noise of `variance` would give it). The
+ * short mean corroborates a point that is itself past half the threshold on the same side: once an
+ * excursion is over, its echo in the short mean is not a new anomaly.
+ */
+function judgeT(
+  diff: number,
+  shortDiff: number,
+  variance: number,
+  learnedShortVar: number,
+  widen: number,
+  as: number,
+  p: BaselineParams,
+): number {
+  let shortVar = learnedShortVar;
+  const iid = (variance * as) / (2 - as);
+  if (shortVar < iid) shortVar = iid;
+  const zPoint = deviation(diff, variance * widen);
+  const zShort = deviation(shortDiff, shortVar * widen);
+  const half = p.threshold / 2;
+  if (zShort > zPoint && zPoint >= half) return zShort;
+  if (p.twoSided && zShort < zPoint && zPoint <= -half) return zShort;
+  return zPoint;
 }
 
 /** diff / √variance, with a zero spread making any difference maximal and none zero. */

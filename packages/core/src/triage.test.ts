@@ -76,7 +76,7 @@ describe('AgentTriage: one agent', () => {
     const seen: TriageDecision[] = [];
     // ~5.4σ each on the log scale (×1.7 against a 10 % floor), ~4.2σ-equivalent on a 20-vital baseline's
     // Student-t tail: anomalous but not severe, and three of them in a row are sustained evidence.
-    for (let i = 0; i < 3; i++, t += 500) seen.push(...triage.observe(vital('a', t, spike(1.7))));
+    for (let i = 0; i < 3; i++, t += 500) seen.push(...triage.observe(vital('a', t, spike(1.5))));
     expect(transitions(seen)).toEqual(['HEALTHY->SUSPECTED']);
     const due = triage.nextDue()!;
     expect(due).toBe(seen.find((d) => d.kind === 'transition')!.transition.ts + 3_000);
@@ -109,9 +109,9 @@ describe('AgentTriage: one agent', () => {
       t += ms;
       return t;
     };
-    triage.observe(vital('a', t, spike(1.7)));
-    triage.observe(vital('a', advance(1_500), spike(1.7)));
-    const third = triage.observe(vital('a', advance(100), spike(1.7)));
+    triage.observe(vital('a', t, spike(1.5)));
+    triage.observe(vital('a', advance(1_500), spike(1.5)));
+    const third = triage.observe(vital('a', advance(100), spike(1.5)));
     expect(transitions(third)).toEqual(['SUSPECTED->DRAINING']);
   });
 

@@ -8,6 +8,7 @@ import {
   type InfectionReport,
   type SeverityThresholds,
 } from './anomaly.js';
+import { base64ToBytes, bytesToBase64 } from './base64.js';
 import { type ContainmentConfig, DEFAULT_CONTAINMENT_CONFIG, softContainment } from './containment.js';
 import {
   type CorrelatorConfig,
@@ -698,11 +699,11 @@ export class AgentTriage {
     at += reps * 8;
     view.setFloat64(at, agent.externalUntil);
     at += 8;
-    return toBase64(PACK_SCRATCH, at);
+    return bytesToBase64(PACK_SCRATCH, at);
   }
 
   private unpack(agent: AgentRecord, packed: string): void {
-    const bytes = fromBase64(packed);
+    const bytes = base64ToBytes(packed, 'triage: packed state');
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     let at = 0;
     // Version 1 is version 2 without the trailing `externalUntil`.
@@ -1247,12 +1248,6 @@ function rememberId(agent: AgentRecord, a: number, b: number): void {
   if (agent.idFill < size) agent.idFill++;
 }
 
-const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-const PAD = '='.charCodeAt(0);
-const B64_INDEX = new Int16Array(128).fill(-1);
-for (let i = 0; i < B64.length; i++) B64_INDEX[B64.charCodeAt(i)] = i;
-
-/** Base64 without Buffer, so core stays free of Node-only APIs. */
 /**
  * Where `pack` writes: the largest packed state (255 remembered ids, 255 repetition entries) fits. One buffer
  * for the process, so a checkpoint of thousands of agents allocates no byte arrays (each one an external
@@ -1260,54 +1255,6 @@ for (let i = 0; i < B64.length; i++) B64_INDEX[B64.charCodeAt(i)] = i;
  */
 const PACK_SCRATCH = new Uint8Array(1 + 8 + 8 + 4 + 1 + 255 * 8 + 1 + 255 * 8 + 8);
 const PACK_VIEW = new DataView(PACK_SCRATCH.buffer);
-const BASE64_SCRATCH = new Uint8Array(Math.ceil(PACK_SCRATCH.length / 3) * 4);
-const B64_CODES = Uint8Array.from(B64, (c) => c.charCodeAt(0));
-const ASCII = new TextDecoder();
-
-/** Base64 of `bytes[0, length)`, built as character codes and turned into one string at the end. */
-function toBase64(bytes: Uint8Array, length: number): string {
-  const out = BASE64_SCRATCH;
-  let o = 0;
-  let i = 0;
-  for (; i + 2 < length; i += 3) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-    out[o] = B64_CODES[n >> 18]!;
-    out[o + 1] = B64_CODES[(n >> 12) & 63]!;
-    out[o + 2] = B64_CODES[(n >> 6) & 63]!;
-    out[o + 3] = B64_CODES[n & 63]!;
-    o += 4;
-  }
-  const rest = length - i;
-  if (rest > 0) {
-    const n = (bytes[i]! << 16) | (rest === 2 ? bytes[i + 1]! << 8 : 0);
-    out[o] = B64_CODES[n >> 18]!;
-    out[o + 1] = B64_CODES[(n >> 12) & 63]!;
-    out[o + 2] = rest === 2 ? B64_CODES[(n >> 6) & 63]! : PAD;
-    out[o + 3] = PAD;
-    o += 4;
-  }
-  return ASCII.decode(out.subarray(0, o));
-}
-
-function fromBase64(text: string): Uint8Array {
-  const clean = text.replace(/=+$/, '');
-  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
-  let bits = 0;
-  let value = 0;
-  let at = 0;
-  for (let i = 0; i < clean.length; i++) {
-    const code = clean.charCodeAt(i);
-    const digit = code < 128 ? B64_INDEX[code]! : -1;
-    if (digit < 0) throw new RangeError('triage: packed state is not base64');
-    value = (value << 6) | digit;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[at++] = (value >> bits) & 0xff;
-    }
-  }
-  return out;
-}
 
 function heapPush(heap: HeapEntry[], entry: HeapEntry): void {
   heap.push(entry);
