@@ -341,6 +341,21 @@ describe('the dashboard in Chromium', { timeout: 90_000 }, () => {
     );
   });
 
+  it('shows the learned patterns: diagnosis × cure from immune memory', async () => {
+    // Every cure in this suite works, so each healed case taught immune memory a success.
+    const table = page.getByTestId('patterns');
+    await expect
+      .poll(
+        async () =>
+          (await table.locator('td').allTextContents()).filter((text) => /^[1-9]\d* \/ /.test(text)).length,
+        {
+          timeout: 15_000,
+        },
+      )
+      .toBeGreaterThan(0);
+    expect(await table.locator('tbody th').count()).toBeGreaterThan(0);
+  });
+
   it('follows the system dark mode, and the toggle overrides it', async () => {
     const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
     await page.emulateMedia({ colorScheme: 'dark' });
@@ -384,6 +399,12 @@ describe('the dashboard in Chromium', { timeout: 90_000 }, () => {
       await auditPage.getByRole('button', { name: 'Log in' }).click();
       expect(await scan('/', 'Cases waiting for a decision')).toEqual([]);
       expect(await scan('/agents/research-1', 'research-1')).toEqual([]);
+      const link = await auditPage
+        .locator('[data-testid^="incident-link-"]')
+        .first()
+        .getAttribute('data-testid');
+      const incident = link!.slice('incident-link-'.length);
+      expect(await scan(`/incidents/${encodeURIComponent(incident)}`, 'Incident of research-1')).toEqual([]);
       await auditPage.emulateMedia({ colorScheme: 'dark' });
       expect(await scan('/', 'Cases waiting for a decision')).toEqual([]);
     } finally {

@@ -7,6 +7,7 @@ import { HelpDialog } from './HelpDialog.js';
 import { IncidentPage } from './IncidentPage.js';
 import { Login } from './Login.js';
 import { useLiveStream } from './live.js';
+import { Patterns } from './Patterns.js';
 import { Queue } from './Queue.js';
 import { navigate, parseRoute, useLocation } from './router.js';
 import { useTheme } from './theme.js';
@@ -76,6 +77,7 @@ export function App() {
           <>
             <Queue canDecide={operator.role === 'operator'} onHelp={() => setHelp(true)} />
             <Fleet canDecide={operator.role === 'operator'} />
+            <Patterns />
           </>
         )}
       </main>

@@ -11,6 +11,7 @@ import type {
   DecisionResult,
   Incident,
   Overview,
+  Patterns,
 } from '../../src/api/views.js';
 import type { OperatorView } from '../../src/auth/operator-view.js';
 
@@ -23,6 +24,7 @@ export type {
   DecisionResult,
   Incident,
   Overview,
+  Patterns,
 };
 export type Operator = Static<typeof OperatorView>;
 export type Decision = 'approve' | 'reject' | 'heal';
@@ -68,6 +70,7 @@ export const api = {
   agent: (id: string) => call<AgentDetail>('GET', `/api/agents/${encodeURIComponent(id)}`),
   series: (id: string, window: string) =>
     call<AgentSeries>('GET', `/api/agents/${encodeURIComponent(id)}/series?window=${window}`),
+  patterns: () => call<Patterns>('GET', '/api/patterns'),
   incident: (id: string) => call<Incident>('GET', `/api/incidents/${encodeURIComponent(id)}`),
   approvals: (status: ApprovalStatus) =>
     call<{ approvals: ApprovalView[] }>('GET', `/api/approvals?status=${status}`),

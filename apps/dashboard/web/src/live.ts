@@ -70,6 +70,8 @@ function applyUpdate(client: QueryClient, frame: UpdateFrame): void {
     void client.invalidateQueries({ queryKey: ['approvals'] });
     void client.invalidateQueries({ queryKey: ['agents'] });
     void client.invalidateQueries({ queryKey: ['overview'] });
+    // healing.succeeded / failed teach immune memory.
+    void client.invalidateQueries({ queryKey: ['patterns'] });
   }
   for (const agentId of touched) void client.invalidateQueries({ queryKey: ['agent', agentId] });
   // An open incident page follows its case: any event may be one of its steps (cheap: one query when shown).
