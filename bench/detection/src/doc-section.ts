@@ -20,3 +20,11 @@ export function withContainmentSection(doc: string, body: string): string {
   if (existing !== '') return doc.replace(existing, section);
   return `${doc.trimEnd()}\n\n${section}\n`;
 }
+
+/** The series suite's section (`bench:series`), kept the same way by the simulation's regeneration. */
+export function seriesSection(doc: string): string {
+  const from = doc.indexOf('<!-- series:start -->');
+  const end = '<!-- series:end -->';
+  const to = doc.indexOf(end);
+  return from === -1 || to < from ? '' : doc.slice(from, to + end.length);
+}

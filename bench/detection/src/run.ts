@@ -9,7 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { benchPlan, type Mode } from './config.js';
-import { containmentSection } from './doc-section.js';
+import { containmentSection, seriesSection } from './doc-section.js';
 import { type BenchRun, renderReport } from './report.js';
 import type { SimulationOptions, SimulationResult } from './simulation.js';
 
@@ -43,6 +43,7 @@ const report = renderReport(run);
 process.stdout.write(`${report}\n`);
 const target = new URL('../../../docs/detection-benchmark.md', import.meta.url);
 // The containment section comes from the real-stack run (src/containment.ts): carried over as it is.
-const kept = existsSync(target) ? containmentSection(readFileSync(target, 'utf8')) : '';
+const previous = existsSync(target) ? readFileSync(target, 'utf8') : '';
+const kept = [seriesSection(previous), containmentSection(previous)].filter((s) => s !== '').join('\n\n');
 writeFileSync(target, kept === '' ? `${report}\n` : `${report}\n\n${kept}\n`);
 process.stderr.write(`\nwritten to docs/detection-benchmark.md\n`);
