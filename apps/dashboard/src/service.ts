@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { Bus } from '@immune/bus';
-import { httpLimits, type MetricsRegistry, type ServiceContext, serveApp } from '@immune/runtime';
-import { createRepositories, type Store } from '@immune/store';
+import {
+  httpLimits,
+  type MetricsRegistry,
+  monitorBus,
+  monitorDatabase,
+  type ServiceContext,
+  serveApp,
+} from '@immune/runtime';
+import { createRepositories, type Store, storeAnswers } from '@immune/store';
 import { dashboardApp } from './app.js';
 import { configuredTokens, OperatorDirectory } from './auth/operators.js';
 import { SessionCodec } from './auth/session-cookie.js';
@@ -57,6 +64,12 @@ export async function startDashboard(
   const hub = new LiveHub(bus, logger);
   await hub.start();
   shutdown.onStopWork(() => hub.stop(), 'live-hub');
+
+  // Ready while PostgreSQL answers: every page but the live feed reads it. A NATS outage only stops the live
+  // feed and the commands (which answer 503 themselves), so it is reported, not a readiness failure.
+  context.readiness.addCheck('postgresql', () => storeAnswers(store));
+  monitorBus(context, bus, metrics.meter());
+  monitorDatabase(context, () => storeAnswers(store), metrics.meter());
 
   const port = await serveApp(
     context,

@@ -1,5 +1,5 @@
 import type { Bus } from '@immune/bus';
-import { httpLimits, type MetricsRegistry, type ServiceContext, serveApp } from '@immune/runtime';
+import { httpLimits, type MetricsRegistry, monitorBus, type ServiceContext, serveApp } from '@immune/runtime';
 import { gatewayApp } from './app.js';
 import type { GatewayConfig } from './config.js';
 import { createGateway, type Gateway } from './gateway.js';
@@ -31,6 +31,9 @@ export async function startGateway(
   await gateway.start();
   // After HTTP has closed and before the bus drains: buffered vitals get their last chance to leave.
   context.shutdown.onStopWork(() => gateway.close(), 'gateway');
+  // No readiness check on NATS: the gateway fails open (enforcement from its last known state, vitals buffered),
+  // so an outage must not take it out of the load balancer. It says so instead, with what it holds.
+  monitorBus(context, bus, metrics.meter(), () => ({ buffered: gateway.publisher.stats.buffered }));
 
   const port = await serveApp(
     context,

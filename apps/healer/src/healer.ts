@@ -128,6 +128,11 @@ export class Healer {
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly background = new Set<Promise<unknown>>();
   private subscription: Subscription | undefined;
+
+  /** Whether its events consumer is running (started and not stopped): the healer's readiness. */
+  get consuming(): boolean {
+    return this.subscription !== undefined;
+  }
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
   private reconciling: Promise<void> | undefined;
@@ -174,6 +179,7 @@ export class Healer {
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
     await this.subscription?.stop();
+    this.subscription = undefined;
     await this.reconciling;
     while (this.background.size > 0) await Promise.allSettled([...this.background]);
   }

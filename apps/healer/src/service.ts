@@ -1,6 +1,13 @@
 import type { Bus } from '@immune/bus';
-import { httpLimits, type MetricsRegistry, type ServiceContext, serveApp } from '@immune/runtime';
-import type { Store } from '@immune/store';
+import {
+  httpLimits,
+  type MetricsRegistry,
+  monitorBus,
+  monitorDatabase,
+  type ServiceContext,
+  serveApp,
+} from '@immune/runtime';
+import { type Store, storeAnswers } from '@immune/store';
 import { healerApp } from './app.js';
 import { serveCommands } from './commands.js';
 import type { HealerConfig } from './config.js';
@@ -41,6 +48,10 @@ export async function startHealer(context: ServiceContext, deps: HealerServiceDe
   });
   const commands = await serveCommands(bus, healer);
   await healer.start();
+  // Ready while its events consumer runs on a connected bus (commands are served on the same connection).
+  context.readiness.addCheck('consumers', () => healer.consuming && bus.status === 'connected');
+  monitorBus(context, bus, metrics.meter());
+  monitorDatabase(context, () => storeAnswers(store), metrics.meter());
   // Before the bus drains: commands stop, handlers and healing steps in flight finish and are acked.
   context.shutdown.onStopWork(async () => {
     await Promise.all(commands.map((command) => command.stop()));

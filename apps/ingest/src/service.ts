@@ -1,7 +1,14 @@
 import type { Bus } from '@immune/bus';
 import { loadPricing } from '@immune/core';
-import { httpLimits, type MetricsRegistry, type ServiceContext, serveApp } from '@immune/runtime';
-import { type Store, startVitalsRetention } from '@immune/store';
+import {
+  httpLimits,
+  type MetricsRegistry,
+  monitorBus,
+  monitorDatabase,
+  type ServiceContext,
+  serveApp,
+} from '@immune/runtime';
+import { type Store, startVitalsRetention, storeAnswers } from '@immune/store';
 import { AgentDirectory } from './agent-directory.js';
 import { ApiKeyVerifier, announceCreatedKey, bootstrapApiKeys } from './api-keys.js';
 import { ingestApp } from './app.js';
@@ -44,6 +51,11 @@ export async function startIngest(context: ServiceContext, deps: IngestServiceDe
       'INGEST_API_KEY is accepted',
     );
   }
+
+  // Not ready while it cannot publish: vitals posted now would only get 503s, another replica may take them.
+  context.readiness.addCheck('nats', () => bus.status === 'connected');
+  monitorBus(context, bus, metrics.meter());
+  monitorDatabase(context, () => storeAnswers(store), metrics.meter());
 
   let recorder: Recorder | undefined;
   if (config.INGEST_RECORDER) {

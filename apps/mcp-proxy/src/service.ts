@@ -1,5 +1,5 @@
 import type { Bus } from '@immune/bus';
-import { httpLimits, type MetricsRegistry, type ServiceContext, serveApp } from '@immune/runtime';
+import { httpLimits, type MetricsRegistry, monitorBus, type ServiceContext, serveApp } from '@immune/runtime';
 import { mcpProxyApp } from './app.js';
 import type { McpProxyConfig } from './config.js';
 import { createMcpProxy, type McpProxy } from './mcp-proxy.js';
@@ -35,6 +35,9 @@ export async function startMcpProxy(
   await proxy.start();
   // After HTTP has closed and before the bus drains: buffered vitals get their last chance to leave.
   context.shutdown.onStopWork(() => proxy.close(), 'mcp-proxy');
+  // No readiness check on NATS: like the gateway, the proxy fails open during an outage (vitals buffered).
+  monitorBus(context, bus, metrics.meter());
+
   const port = await serveApp(
     context,
     mcpProxyApp,

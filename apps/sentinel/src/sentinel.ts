@@ -118,6 +118,11 @@ export class Sentinel {
   private quarantine: KvBucket<QuarantineEntry> | undefined;
   private fleet: KvBucket<FleetTallyEntry> | undefined;
   private vitalsSub: Subscription | undefined;
+
+  /** Whether its vitals consumers are running (started and not stopped): the sentinel's readiness. */
+  get consuming(): boolean {
+    return this.vitalsSub !== undefined;
+  }
   private commandSub: Subscription | undefined;
   private quarantineWatch: KvWatch | undefined;
   private fleetWatch: KvWatch | undefined;

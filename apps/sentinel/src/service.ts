@@ -1,6 +1,13 @@
 import type { Bus } from '@immune/bus';
-import { httpLimits, type MetricsRegistry, type ServiceContext, serveApp } from '@immune/runtime';
-import type { Store } from '@immune/store';
+import {
+  httpLimits,
+  type MetricsRegistry,
+  monitorBus,
+  monitorDatabase,
+  type ServiceContext,
+  serveApp,
+} from '@immune/runtime';
+import { type Store, storeAnswers } from '@immune/store';
 import { sentinelApp } from './app.js';
 import type { SentinelConfig } from './config.js';
 import { Sentinel } from './sentinel.js';
@@ -36,6 +43,10 @@ export async function startSentinel(
   // Anything changed after the work phase (nothing, normally) still reaches PostgreSQL before the pool closes.
   shutdown.onStoreFlush(() => sentinel.checkpoint(), 'checkpoint');
   await sentinel.start();
+  // Ready while its consumers run on a connected bus: a sentinel cut off from NATS judges nothing.
+  context.readiness.addCheck('consumers', () => sentinel.consuming && bus.status === 'connected');
+  monitorBus(context, bus, metrics.meter());
+  monitorDatabase(context, () => storeAnswers(store), metrics.meter());
 
   const port = await serveApp(
     context,

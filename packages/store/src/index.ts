@@ -15,6 +15,7 @@ export * from './repositories/lifecycle-events.js';
 export * from './repositories/sentinel-agents.js';
 export * from './repositories/vitals.js';
 export * from './retention.js';
+export * from './store-answers.js';
 export * from './store-env.js';
 export * from './vitals-partitions.js';
 export * from './vitals-writer.js';

@@ -1,3 +1,10 @@
+export {
+  type DependencyMonitor,
+  type DependencyMonitorOptions,
+  monitorBus,
+  monitorDatabase,
+  monitorDependency,
+} from './dependency-monitor.js';
 export { type DrainableBus, ownBus, ownStore } from './owned-resources.js';
 export { Readiness, type ReadinessCheck, type ReadinessReport, type ReadinessState } from './readiness.js';
 export { type MainSettings, type RunMainOptions, runMain } from './run-main.js';
