@@ -35,6 +35,8 @@ const browserSuite = {
   test: {
     name: 'dashboard-e2e',
     root: join(repoRoot, 'apps', 'dashboard'),
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
     include: ['e2e/**/*.test.ts'],
   },
 };
@@ -48,6 +50,10 @@ export default defineConfig({
   ssr: { resolve: { conditions: sourceCondition, externalConditions: sourceCondition } },
   test: {
     projects: [...workspaceProjects, browserSuite],
+    // Timeouts catch hangs, never slowness: the suite must pass at load average 20+ on a 2-core machine, where
+    // vitest's 5 s / 10 s defaults failed tests and teardown hooks whose assertions had all passed.
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     reporters: process.env.CI ? ['default', ['json', { outputFile: 'reports/vitest.json' }]] : ['default'],
   },
