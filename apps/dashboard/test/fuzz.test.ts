@@ -1,10 +1,16 @@
+import { answerProblems, hostileBodies, runAbuse } from '@immune/runtime/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DashboardHarness, jsonOf, OPERATOR_TOKEN, startDashboardHarness } from './harness.js';
 
 let h: DashboardHarness;
 beforeAll(async () => {
-  h = await startDashboardHarness({ DASHBOARD_LOGIN_RATE_PER_MINUTE: '10000' });
+  h = await startDashboardHarness({
+    DASHBOARD_LOGIN_RATE_PER_MINUTE: '10000',
+    HTTP_MAX_HEADER_BYTES: '8192',
+    HTTP_HEADERS_TIMEOUT_MS: '2000',
+    HTTP_REQUEST_TIMEOUT_MS: '3000',
+  });
 }, 60_000);
 afterAll(async () => {
   await h?.close();
@@ -108,4 +114,63 @@ describe('bad input', () => {
     expect(decision.status).toBe(400);
     expect(decision.error.message).toContain('params.decision');
   });
+});
+
+describe('hostile bodies and raw sockets (issue 19)', () => {
+  const HOSTILE_RUNS = 300;
+  it(`answers ${HOSTILE_RUNS} hostile bodies (deep nesting, huge numbers, invalid UTF-8, wrong types) with JSON 4xx`, async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc
+          .constantFrom(...ROUTES)
+          .chain((route) => fc.record({ route: fc.constant(route), body: hostileBodies(route.valid) })),
+        async ({ route, body }) => {
+          const response = await fetch(`${h.url}${route.path}`, {
+            method: 'POST',
+            headers: {
+              ...(route.path === '/api/session' ? {} : { authorization: `Bearer ${OPERATOR_TOKEN}` }),
+              ...(body.contentType === undefined ? {} : { 'content-type': body.contentType }),
+              origin: h.origin,
+            },
+            // The DOM typing of fetch wants an ArrayBuffer-backed view; this one is.
+            body: body.payload as Uint8Array<ArrayBuffer>,
+          });
+          const text = await response.text();
+          expect(
+            answerProblems(response.status, response.headers.get('content-type'), text),
+            `${route.path} ${body.kind}`,
+          ).toEqual([]);
+        },
+      ),
+      { numRuns: HOSTILE_RUNS, seed: 1905 },
+    );
+  }, 300_000);
+
+  it('survives raw-socket abuse and keeps serving the API', async () => {
+    const report = await runAbuse(
+      {
+        host: '127.0.0.1',
+        port: Number(new URL(h.url).port),
+        method: 'POST',
+        path: '/api/decisions/approve/preview',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${OPERATOR_TOKEN}`,
+          origin: h.origin,
+        },
+        body: JSON.stringify({ all: true }),
+        maxHeaderBytes: 8192,
+        headersTimeoutMs: 2000,
+        idleConnections: 200,
+      },
+      async () => {
+        const response = await fetch(`${h.url}/api/session`, {
+          headers: { authorization: `Bearer ${OPERATOR_TOKEN}` },
+        });
+        await response.arrayBuffer();
+        if (response.status !== 200) throw new Error(`probe answered ${response.status}`);
+      },
+    );
+    expect(report.probesDuring).toBeGreaterThan(0);
+  }, 120_000);
 });

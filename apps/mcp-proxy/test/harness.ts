@@ -6,6 +6,7 @@ import {
   createHttpServer,
   createLogger,
   createPrometheusMetrics,
+  httpLimits,
   loadConfig,
   Readiness,
 } from '@immune/runtime';
@@ -57,7 +58,16 @@ export async function startHarness(
     const proxy = createMcpProxy({ config, bus, logger, meter: metrics.meter() });
     await proxy.start();
     const readiness = new Readiness();
-    const server = createHttpServer({ logger, readiness, metrics, bodyLimitBytes: config.BODY_LIMIT_BYTES });
+    const limits = httpLimits(config);
+    const server = createHttpServer({
+      logger,
+      readiness,
+      metrics,
+      bodyLimitBytes: config.BODY_LIMIT_BYTES,
+      maxHeaderBytes: limits.maxHeaderBytes,
+      maxConnections: limits.maxConnections,
+      timeouts: limits.timeouts,
+    });
     await server.register(mcpProxyApp, { proxy, bodyLimitBytes: config.BODY_LIMIT_BYTES });
     await server.listen({ port: 0, host: '127.0.0.1' });
     readiness.markReady();

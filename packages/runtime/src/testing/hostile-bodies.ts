@@ -207,7 +207,9 @@ export function answerProblems(
     const error = parsed.error;
     // Ollama's native API, which the gateway speaks to Ollama clients, carries its error as one string.
     if (typeof error === 'string') return error === '' ? [`a ${status} with an empty error`] : [];
-    const named = typeof error?.code === 'string' || typeof error?.type === 'string';
+    // A number is JSON-RPC's error code (MCP); a string is ours or a provider's.
+    const named =
+      typeof error?.code === 'string' || typeof error?.code === 'number' || typeof error?.type === 'string';
     if (!named || typeof error?.message !== 'string' || error.message === '')
       return [`a ${status} that does not name the problem: ${body.slice(0, 300)}`];
   } catch {
