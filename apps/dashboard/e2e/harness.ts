@@ -9,6 +9,7 @@ import { IngestEnv, startIngest } from '@immune/ingest';
 import {
   createLogger,
   createPrometheusMetrics,
+  hashOperatorToken,
   loadConfig,
   type RunningService,
   runService,
@@ -23,6 +24,8 @@ import { startDashboard } from '../src/service.js';
 
 export const OPERATOR_TOKEN = 'operator-token-0123456789';
 export const VIEWER_TOKEN = 'viewer-token-0123456789ab';
+/** What the healer and the dashboard are configured with: names, roles and hashes, never the tokens. */
+export const OPERATOR_TOKEN_LINES = `alice:operator:${hashOperatorToken(OPERATOR_TOKEN)},victor:viewer:${hashOperatorToken(VIEWER_TOKEN)}`;
 export const CHROMIUM = '/usr/bin/chromium';
 const dashboardRoot = fileURLToPath(new URL('..', import.meta.url));
 
@@ -69,7 +72,12 @@ export async function startDeployment(): Promise<Deployment> {
   await build({ configFile: join(dashboardRoot, 'vite.config.ts'), logLevel: 'warn' });
   const natsUrl = await natsUrlForTests();
   const prefix = uniquePrefix('dashe2e');
-  const common = { HOST: '127.0.0.1', IMMUNE_SUBJECT_PREFIX: prefix, IMMUNE_PARTITIONS: '4' };
+  const common = {
+    HOST: '127.0.0.1',
+    IMMUNE_SUBJECT_PREFIX: prefix,
+    IMMUNE_PARTITIONS: '4',
+    IMMUNE_OPERATOR_TOKENS: OPERATOR_TOKEN_LINES,
+  };
   const store: TestStore = await createTestStore();
   const bus = await connectNatsBus({ url: natsUrl, prefix, partitions: 4, name: 'dashboard-e2e' });
   const events: Deployment['events'] = [];
@@ -142,10 +150,7 @@ export async function startDeployment(): Promise<Deployment> {
         ...common,
         DASHBOARD_PORT: '0',
         LOG_LEVEL: level,
-        DASHBOARD_TOKENS: JSON.stringify([
-          { name: 'alice', role: 'operator', token: OPERATOR_TOKEN },
-          { name: 'victor', role: 'viewer', token: VIEWER_TOKEN },
-        ]),
+        IMMUNE_OPERATOR_TOKENS: OPERATOR_TOKEN_LINES,
       }),
       bus: serviceBus,
       store,

@@ -1,34 +1,21 @@
 import { BusEnv } from '@immune/bus';
-import { type Config, Secret, serviceEnv } from '@immune/runtime';
+import { type Config, type OperatorRole, OperatorTokensEnv, Secret, serviceEnv } from '@immune/runtime';
 import { StoreEnv } from '@immune/store';
 import Type from 'typebox';
 
 /** The two roles: a viewer sees everything, an operator also decides (approve, reject, heal, feedback, ...). */
-export const ROLES = ['viewer', 'operator'] as const;
-export type Role = (typeof ROLES)[number];
-
-/** One named token from DASHBOARD_TOKENS. */
-export const NamedToken = Type.Object(
-  {
-    name: Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\s].*$' }),
-    role: Type.Enum(ROLES),
-    token: Type.String({ minLength: 16, maxLength: 512 }),
-  },
-  { additionalProperties: false },
-);
-export type NamedToken = { name: string; role: Role; token: string };
+export type Role = OperatorRole;
 
 /** Everything the dashboard reads from its environment. */
 export const DashboardEnv = Type.Object({
   ...serviceEnv('DASHBOARD_PORT', 8090),
   ...BusEnv,
   ...StoreEnv,
-  /** One operator token (role operator, named by DASHBOARD_OPERATOR_NAME). */
-  DASHBOARD_OPERATOR_TOKEN: Type.Optional(Secret(Type.String({ minLength: 16, maxLength: 512 }))),
-  /** The name DASHBOARD_OPERATOR_TOKEN's holder is recorded under in every command they send. */
-  DASHBOARD_OPERATOR_NAME: Type.String({ minLength: 1, maxLength: 200, default: 'operator' }),
-  /** JSON list of named tokens: `[{"name":"alice","role":"operator","token":"..."},{"name":"ops-tv","role":"viewer",...}]`. */
-  DASHBOARD_TOKENS: Type.Array(NamedToken, { default: [], secret: true }),
+  /**
+   * Who may log in: the operator tokens every service shares (hashes, `name:role:sha256`; `immune token
+   * create` mints one). The dashboard forwards the logged-in token with each command it sends.
+   */
+  ...OperatorTokensEnv,
   /**
    * Key that signs session cookies (at least 32 characters). Unset: a random key per process, so sessions end
    * when the process restarts and do not carry over between replicas.

@@ -4,7 +4,7 @@ import { openBusFromEnv } from '@immune/bus';
 import { loadConfigOrExit, ownBus, ownStore, runMain } from '@immune/runtime';
 import { openStoreFromEnv } from '@immune/store';
 import { DashboardEnv } from './config.js';
-import { announceGeneratedToken, startDashboard } from './service.js';
+import { startDashboard } from './service.js';
 import { telemetry } from './telemetry.js';
 
 const config = loadConfigOrExit(DashboardEnv, { service: 'dashboard' });
@@ -24,11 +24,6 @@ await runMain({
     const bus = ownBus(context, await openBusFromEnv(config, 'dashboard'));
     if (!config.NATS_URL)
       logger.warn('NATS_URL is not set: using the embedded bus, so this dashboard sees no other service');
-    const running = await startDashboard(context, { config, bus, store, metrics: telemetry });
-    if (running.generatedToken) {
-      announceGeneratedToken(`http://localhost:${running.port}`, running.generatedToken, (text) =>
-        process.stdout.write(text),
-      );
-    }
+    await startDashboard(context, { config, bus, store, metrics: telemetry });
   },
 });

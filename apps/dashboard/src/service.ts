@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import type { Bus } from '@immune/bus';
 import {
   httpLimits,
+  loadOperatorTokens,
   type MetricsRegistry,
   monitorBus,
   monitorDatabase,
@@ -10,9 +10,9 @@ import {
 } from '@immune/runtime';
 import { createRepositories, type Store, storeAnswers } from '@immune/store';
 import { dashboardApp } from './app.js';
-import { configuredTokens, OperatorDirectory } from './auth/operators.js';
+import { OperatorDirectory } from './auth/operators.js';
 import { SessionCodec } from './auth/session-cookie.js';
-import type { DashboardConfig, NamedToken } from './config.js';
+import type { DashboardConfig } from './config.js';
 import { LiveHub } from './live/live-hub.js';
 import { DEFAULT_WEB_DIR } from './web-files.js';
 
@@ -27,8 +27,6 @@ export interface DashboardServiceDeps {
 
 export interface RunningDashboard {
   port: number;
-  /** Set when no token was configured and one was made for this run (print it: it is shown nowhere else). */
-  generatedToken?: NamedToken;
   hub: LiveHub;
 }
 
@@ -43,18 +41,11 @@ export async function startDashboard(
 ): Promise<RunningDashboard> {
   const { config, bus, store, metrics } = deps;
   const { logger, shutdown } = context;
-  let tokens = configuredTokens(config);
-  let generatedToken: NamedToken | undefined;
-  if (tokens.length === 0) {
-    generatedToken = {
-      name: config.DASHBOARD_OPERATOR_NAME,
-      role: 'operator',
-      token: randomBytes(24).toString('base64url'),
-    };
-    tokens = [generatedToken];
+  const tokens = loadOperatorTokens(config);
+  if (tokens.size === 0) {
     logger.warn(
-      { event: 'dashboard-token-generated', operator: generatedToken.name },
-      'no DASHBOARD_OPERATOR_TOKEN or DASHBOARD_TOKENS: made an operator token for this run (printed once to stdout)',
+      { event: 'no-operator-tokens' },
+      'no operator tokens configured (IMMUNE_OPERATOR_TOKENS / IMMUNE_OPERATOR_TOKENS_FILE): nobody can log in; `immune token create` mints one',
     );
   }
   const operators = new OperatorDirectory(tokens);
@@ -104,13 +95,5 @@ export async function startDashboard(
       trustProxy: config.DASHBOARD_TRUST_PROXY,
     },
   );
-  return { port, hub, ...(generatedToken === undefined ? {} : { generatedToken }) };
-}
-
-/** The lines that hand a generated token to the person who started the process (stdout, outside the JSON log). */
-export function announceGeneratedToken(url: string, token: NamedToken, write: (text: string) => void): void {
-  write(
-    `\n  dashboard ${url}   log in with this operator token (made for this run; set DASHBOARD_OPERATOR_TOKEN to choose one):\n` +
-      `            ${token.token}\n\n`,
-  );
+  return { port, hub };
 }

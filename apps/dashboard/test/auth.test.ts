@@ -1,3 +1,5 @@
+import { eventually } from '@immune/bus/testing';
+import { buildInfectionReport } from '@immune/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type DashboardHarness,
@@ -144,6 +146,38 @@ describe('CSRF and roles', () => {
       });
       expect(response.status, path).toBe(403);
     }
+  });
+});
+
+describe('the operator the healer records', () => {
+  it("is the logged-in session's token name: the dashboard forwards the token, the healer checks it", async () => {
+    const agentId = 'session-agent';
+    const report = buildInfectionReport({
+      id: `inf-${h.prefix}-session`,
+      agentId,
+      ts: Date.now(),
+      anomalies: [{ type: 'cost_spike', metric: 'cost', observed: 9, expected: 1, sigma: 7 }],
+    });
+    await h.bus.publishEvent('infection.detected', agentId, report);
+    const cookie = await h.login(OPERATOR_TOKEN);
+    await eventually(async () => {
+      const listed = await fetch(`${h.url}/api/approvals?agent_id=${agentId}`, { headers: { cookie } });
+      expect(JSON.stringify(await jsonOf(listed))).toContain(report.id);
+    }, 20_000);
+    const decided = await fetch(`${h.url}/api/decisions/approve`, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/json', origin: h.origin },
+      body: json({ agent_id: agentId }),
+    });
+    expect(decided.status).toBe(200);
+    expect((await jsonOf(decided)).decided).toMatchObject([{ agent_id: agentId, decided_by: 'alice' }]);
+    // The browser cannot name someone else: the body has no such field.
+    const named = await fetch(`${h.url}/api/decisions/reject`, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/json', origin: h.origin },
+      body: json({ agent_id: agentId, operator: 'mallory' }),
+    });
+    expect(named.status).toBe(400);
   });
 });
 

@@ -4,6 +4,7 @@ import { HealerEnv, startHealer } from '@immune/healer';
 import {
   createLogger,
   createPrometheusMetrics,
+  hashOperatorToken,
   loadConfig,
   type RunningService,
   runService,
@@ -15,6 +16,8 @@ import { type RunningDashboard, startDashboard } from '../src/service.js';
 
 export const OPERATOR_TOKEN = 'operator-token-0123456789';
 export const VIEWER_TOKEN = 'viewer-token-0123456789ab';
+/** What the healer and the dashboard are configured with: names, roles and hashes, never the tokens. */
+export const OPERATOR_TOKEN_LINES = `alice:operator:${hashOperatorToken(OPERATOR_TOKEN)},victor:viewer:${hashOperatorToken(VIEWER_TOKEN)}`;
 
 export interface DashboardHarness {
   url: string;
@@ -68,6 +71,7 @@ export async function startDashboardHarness(env: Record<string, string> = {}): P
         HOST: '127.0.0.1',
         IMMUNE_SUBJECT_PREFIX: prefix,
         HEALER_EXECUTION: 'simulated',
+        IMMUNE_OPERATOR_TOKENS: OPERATOR_TOKEN_LINES,
         LOG_LEVEL: level,
       }),
       bus: serviceBus,
@@ -82,10 +86,7 @@ export async function startDashboardHarness(env: Record<string, string> = {}): P
         HOST: '127.0.0.1',
         IMMUNE_SUBJECT_PREFIX: prefix,
         LOG_LEVEL: level,
-        DASHBOARD_TOKENS: JSON.stringify([
-          { name: 'alice', role: 'operator', token: OPERATOR_TOKEN },
-          { name: 'victor', role: 'viewer', token: VIEWER_TOKEN },
-        ]),
+        IMMUNE_OPERATOR_TOKENS: OPERATOR_TOKEN_LINES,
         ...env,
       }),
       bus: serviceBus,

@@ -1,5 +1,7 @@
 import {
   type Bus,
+  type CommandContext,
+  type CommandDef,
   HEALER_AGENTS,
   HEALER_APPROVALS,
   HEALER_APPROVE,
@@ -11,35 +13,53 @@ import {
   HEALER_RELEASE,
   type Subscription,
 } from '@immune/bus';
-import type { Healer } from './healer.js';
+import { authorizeOperator, type OperatorRole, type OperatorTokens } from '@immune/runtime';
+import type { Static, TSchema } from 'typebox';
+import type { Healer, OperatorActor } from './healer.js';
 
 /**
  * Registers every `immune.cmd.healer.*` handler on the bus. Each is one call into the healer: requests are
- * validated by the bus against the command's schema, and the workflow lives in `Healer`.
+ * validated by the bus against the command's schema, the operator token beside the request is checked here
+ * (reads: any role; decisions: the operator role), and the workflow lives in `Healer`. A refused token is an
+ * error reply (`unauthenticated` / `forbidden`) the caller shows as it is.
  */
-export function serveCommands(bus: Bus, healer: Healer): Promise<Subscription[]> {
+export function serveCommands(bus: Bus, healer: Healer, tokens: OperatorTokens): Promise<Subscription[]> {
+  const serve = <Req extends TSchema, Rep extends TSchema>(
+    command: CommandDef<Req, Rep>,
+    needs: OperatorRole,
+    handler: (request: Static<Req>, actor: OperatorActor) => Promise<Static<Rep>>,
+  ) =>
+    bus.handleCommand(command, async (request, context: CommandContext) => {
+      const identity = authorizeOperator(
+        tokens,
+        context.operatorToken,
+        needs,
+        `${command.service}.${command.verb}`,
+      );
+      return handler(request, { name: identity.name, token: context.operatorToken! });
+    });
   return Promise.all([
-    bus.handleCommand(HEALER_APPROVALS, async (request) => ({
+    serve(HEALER_APPROVALS, 'viewer', async (request) => ({
       approvals: await healer.readModel.approvals({
         status: request.status ?? 'pending',
         ...(request.agent_id === undefined ? {} : { agentId: request.agent_id }),
         limit: request.limit ?? 100,
       }),
     })),
-    bus.handleCommand(HEALER_APPROVE, (request) => healer.decide('approve', request)),
-    bus.handleCommand(HEALER_REJECT, (request) => healer.decide('reject', request)),
-    bus.handleCommand(HEALER_HEAL, (request) => healer.decide('heal', request)),
-    bus.handleCommand(HEALER_FEEDBACK, (request) => healer.recordFeedback(request)),
-    bus.handleCommand(HEALER_QUARANTINE, (request) => healer.quarantine(request)),
-    bus.handleCommand(HEALER_RELEASE, (request) => healer.release(request)),
-    bus.handleCommand(HEALER_INFECTIONS, async (request) => ({
+    serve(HEALER_APPROVE, 'operator', (request, actor) => healer.decide('approve', request, actor)),
+    serve(HEALER_REJECT, 'operator', (request, actor) => healer.decide('reject', request, actor)),
+    serve(HEALER_HEAL, 'operator', (request, actor) => healer.decide('heal', request, actor)),
+    serve(HEALER_FEEDBACK, 'operator', (request, actor) => healer.recordFeedback(request, actor)),
+    serve(HEALER_QUARANTINE, 'operator', (request, actor) => healer.quarantine(request, actor)),
+    serve(HEALER_RELEASE, 'operator', (request, actor) => healer.release(request, actor)),
+    serve(HEALER_INFECTIONS, 'viewer', async (request) => ({
       infections: await healer.readModel.infections({
         ...(request.infection_id === undefined ? {} : { infectionId: request.infection_id }),
         ...(request.agent_id === undefined ? {} : { agentId: request.agent_id }),
         limit: request.limit ?? 50,
       }),
     })),
-    bus.handleCommand(HEALER_AGENTS, async (request) => ({
+    serve(HEALER_AGENTS, 'viewer', async (request) => ({
       agents: await healer.readModel.agents({ limit: request.limit ?? 1000 }),
     })),
   ]);

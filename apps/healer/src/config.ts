@@ -1,6 +1,6 @@
 import { BusEnv } from '@immune/bus';
 import { HEALING_ACTIONS } from '@immune/core';
-import { type Config, Secret, serviceEnv } from '@immune/runtime';
+import { type Config, OperatorTokensEnv, Secret, serviceEnv } from '@immune/runtime';
 import { StoreEnv } from '@immune/store';
 import Type from 'typebox';
 
@@ -18,6 +18,7 @@ export const HealerEnv = Type.Object({
   ...serviceEnv('HEALER_PORT', 4300),
   ...BusEnv,
   ...StoreEnv,
+  ...OperatorTokensEnv,
   /** Infections at or above this many σ wait for an operator's approval; milder ones heal automatically. */
   SEVERE_DEVIATION_THRESHOLD: Type.Number({ minimum: 0, default: 5 }),
   /** Hypotheses under this confidence get no ladder of their own (the top one always does). */

@@ -70,8 +70,18 @@ export interface HealerDeps {
 
 /** An operator's word on a severe case. */
 export type Decision = 'approve' | 'reject' | 'heal';
-/** Whom a decision applies to (one of agent, approval, infection, all) and who decides. */
+/** Whom a decision applies to (one of agent, approval, infection, all). */
 export type DecisionRequest = RequestOf<typeof HEALER_APPROVE>;
+
+/**
+ * Who sends an operator command, as its token proved (commands.ts checks it): `name` is what every decision,
+ * event and row records; `token` is forwarded only where another service must check it too (the sentinel, on
+ * a release), and is never stored, logged or put in an event.
+ */
+export interface OperatorActor {
+  name: string;
+  token: string;
+}
 
 /** From which approval states a decision moves a case, and to which. */
 const DECISIONS: Record<
@@ -635,7 +645,7 @@ export class Healer {
    * change; the others are reported as unchanged with the reason, so repeating a command is harmless.
    * Approved cases start healing in the background; rejected ones stay held by the enforcers.
    */
-  async decide(decision: Decision, request: DecisionRequest): Promise<DecisionReply> {
+  async decide(decision: Decision, request: DecisionRequest, actor: OperatorActor): Promise<DecisionReply> {
     const rule = DECISIONS[decision];
     const from = applicableStatuses(decision, request.status);
     const approvals = await this.decisionTargets(request, from);
@@ -646,7 +656,7 @@ export class Healer {
         approvals.map((a) => a.id),
         {
           status: rule.to,
-          by: request.operator,
+          by: actor.name,
           ts,
           ...(request.note === undefined
             ? decision === 'heal'
@@ -675,7 +685,7 @@ export class Healer {
           infection_id: approval.infection_id,
           agent_id: approval.agent_id,
           decision: rule.event,
-          decided_by: request.operator,
+          decided_by: actor.name,
           ...(approval.note === null ? {} : { note: approval.note }),
         },
         `${approval.id}:${rule.event}:${approval.decided_at}`,
@@ -745,7 +755,10 @@ export class Healer {
   }
 
   /** An operator's verdict on what really caused an infection; it adjusts future diagnoses. */
-  async recordFeedback(request: RequestOf<typeof HEALER_FEEDBACK>): Promise<ReplyOf<typeof HEALER_FEEDBACK>> {
+  async recordFeedback(
+    request: RequestOf<typeof HEALER_FEEDBACK>,
+    actor: OperatorActor,
+  ): Promise<ReplyOf<typeof HEALER_FEEDBACK>> {
     let infection: Infection | undefined;
     if (request.infection_id !== undefined) infection = await this.repos.infections.get(request.infection_id);
     else if (request.agent_id !== undefined)
@@ -758,7 +771,7 @@ export class Healer {
       predicted: infection.diagnosis?.hypotheses[0]?.type ?? 'unknown',
       true_cause: request.true_cause,
       anomaly_types: [...new Set(infection.report.anomalies.map((a) => a.type))],
-      operator: request.operator,
+      operator: actor.name,
       ts: this.now(),
     });
     return {
@@ -772,7 +785,10 @@ export class Healer {
   }
 
   /** Manual quarantine: blocks the agent at once (entry `by: operator`) and applies the enforcers. */
-  async quarantine(request: RequestOf<typeof HEALER_QUARANTINE>): Promise<ReplyOf<typeof HEALER_QUARANTINE>> {
+  async quarantine(
+    request: RequestOf<typeof HEALER_QUARANTINE>,
+    actor: OperatorActor,
+  ): Promise<ReplyOf<typeof HEALER_QUARANTINE>> {
     const kv = await this.quarantineBucket();
     const existing = await kv.get(request.agent_id);
     if (existing !== undefined && isBlocked(existing.state)) {
@@ -781,7 +797,7 @@ export class Healer {
     const entry: QuarantineEntry = {
       agent_id: request.agent_id,
       state: 'QUARANTINED',
-      reason: request.reason ?? `quarantined by ${request.operator}`,
+      reason: request.reason ?? `quarantined by ${actor.name}`,
       since: this.now(),
       by: 'operator',
     };
@@ -800,10 +816,13 @@ export class Healer {
    * Manual release: closes the agent's open cases, has the sentinel release it, removes an entry the sentinel
    * does not own, reverts the healer's cures and lifts the enforcers. The operator's word wins.
    */
-  release(request: RequestOf<typeof HEALER_RELEASE>): Promise<ReplyOf<typeof HEALER_RELEASE>> {
+  release(
+    request: RequestOf<typeof HEALER_RELEASE>,
+    actor: OperatorActor,
+  ): Promise<ReplyOf<typeof HEALER_RELEASE>> {
     const agentId = request.agent_id;
     return this.withAgent(agentId, async () => {
-      const reason = request.reason ?? `released by ${request.operator}`;
+      const reason = request.reason ?? `released by ${actor.name}`;
       const ts = this.now();
       // Close the cases first, so no healing step starts between the release and the cleanup.
       const open = await this.repos.infections.list({
@@ -814,10 +833,16 @@ export class Healer {
       const pending = await this.repos.approvals.list({ agentId, limit: 1000 });
       const cancelled = await this.repos.approvals.decideMany(
         pending.map((a) => a.id),
-        { status: 'cancelled', by: request.operator, ts, note: reason },
+        { status: 'cancelled', by: actor.name, ts, note: reason },
         { from: ['pending', 'rejected'] },
       );
-      const answer = await this.lifecycle.apply(agentId, 'released', { reason, by: 'operator' });
+      // The sentinel checks the operator's token itself and records the name it proves.
+      const answer = await this.lifecycle.apply(agentId, 'released', {
+        // The sentinel writes "released by <name>" itself, from the token; only the operator's words go along.
+        ...(request.reason === undefined ? {} : { reason: request.reason }),
+        by: 'operator',
+        operatorToken: actor.token,
+      });
       const state = answer.ok
         ? answer.view.state
         : answer.reason === 'refused'

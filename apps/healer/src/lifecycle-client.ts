@@ -60,6 +60,8 @@ export class LifecycleClient {
       infection_id?: string;
       action?: HealingActionType;
       by?: 'healer' | 'operator';
+      /** With `by: operator`: the operator's token, which the sentinel verifies. */
+      operatorToken?: string;
     } = {},
   ): Promise<LifecycleAnswer> {
     try {
@@ -74,7 +76,7 @@ export class LifecycleClient {
           ...(info.action === undefined ? {} : { action: info.action }),
           ...(trigger === 'healing_succeeded' ? { adapt_baseline: true } : {}),
         },
-        { timeoutMs: this.timeoutMs },
+        { timeoutMs: this.timeoutMs, operatorToken: info.operatorToken },
       );
       const view = { state: reply.state, entered_at: reply.entered_at };
       // A sentinel that answers only queries replies with the unchanged state: that is no transition.

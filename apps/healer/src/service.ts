@@ -1,6 +1,7 @@
 import type { Bus } from '@immune/bus';
 import {
   httpLimits,
+  loadOperatorTokens,
   type MetricsRegistry,
   monitorBus,
   monitorDatabase,
@@ -46,7 +47,13 @@ export async function startHealer(context: ServiceContext, deps: HealerServiceDe
     meter: metrics.meter(),
     ...(deps.executors ? { executors: deps.executors } : {}),
   });
-  const commands = await serveCommands(bus, healer);
+  const tokens = loadOperatorTokens(config);
+  if (tokens.size === 0)
+    context.logger.warn(
+      { event: 'no-operator-tokens' },
+      'no operator tokens configured (IMMUNE_OPERATOR_TOKENS / IMMUNE_OPERATOR_TOKENS_FILE): every operator command will be refused',
+    );
+  const commands = await serveCommands(bus, healer, tokens);
   await healer.start();
   // Ready while its events consumer runs on a connected bus (commands are served on the same connection).
   context.readiness.addCheck('consumers', () => healer.consuming && bus.status === 'connected');

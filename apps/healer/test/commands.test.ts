@@ -12,10 +12,10 @@ import {
 import { eventually } from '@immune/bus/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { curePolicyId } from '../src/executors/index.js';
-import { type Harness, infection, startHarness } from './harness.js';
+import { as, type Harness, infection, startHarness } from './harness.js';
 
 const WAIT = 20_000;
-const op = { operator: 'carol' };
+const op = as('carol');
 
 describe('operator commands with real executors', { timeout: 90_000 }, () => {
   let h: Harness;
@@ -26,22 +26,25 @@ describe('operator commands with real executors', { timeout: 90_000 }, () => {
   afterAll(() => h.close());
 
   it('quarantines by hand, idempotently, and releases', async () => {
-    const first = await h.bus.request(HEALER_QUARANTINE, {
-      agent_id: 'manual-1',
-      ...op,
-      reason: 'looks odd',
-    });
+    const first = await h.bus.request(
+      HEALER_QUARANTINE,
+      {
+        agent_id: 'manual-1',
+        reason: 'looks odd',
+      },
+      op,
+    );
     expect(first).toMatchObject({
       already: false,
       entry: { by: 'operator', state: 'QUARANTINED', reason: 'looks odd' },
     });
     const kv = await h.bus.kv(QUARANTINE_BUCKET);
     expect(await kv.get('manual-1')).toMatchObject({ by: 'operator' });
-    expect((await h.bus.request(HEALER_QUARANTINE, { agent_id: 'manual-1', ...op })).already).toBe(true);
-    const agents = await h.bus.request(HEALER_AGENTS, {});
+    expect((await h.bus.request(HEALER_QUARANTINE, { agent_id: 'manual-1' }, op)).already).toBe(true);
+    const agents = await h.bus.request(HEALER_AGENTS, {}, op);
     expect(agents.agents.find((a) => a.agent_id === 'manual-1')).toMatchObject({ quarantined: true });
 
-    const released = await h.bus.request(HEALER_RELEASE, { agent_id: 'manual-1', ...op });
+    const released = await h.bus.request(HEALER_RELEASE, { agent_id: 'manual-1' }, op);
     // The sentinel never saw this agent: the lifecycle is unknown, the operator's hold is lifted anyway.
     expect(released).toMatchObject({ released: true, state: null });
     expect(await kv.get('manual-1')).toBeUndefined();
@@ -57,7 +60,7 @@ describe('operator commands with real executors', { timeout: 90_000 }, () => {
     const report = infection('gw-1', 4);
     await h.bus.publishEvent('infection.detected', 'gw-1', report);
     await eventually(() => expect(h.sentinel.state('gw-1')).toBe('PROBATION'), WAIT);
-    const view = (await h.bus.request(HEALER_INFECTIONS, { infection_id: report.id })).infections[0]!;
+    const view = (await h.bus.request(HEALER_INFECTIONS, { infection_id: report.id }, op)).infections[0]!;
     // reset_memory needs the agent's control URL: not tried, not held against the cure in immune memory.
     expect(view.attempts.map((a) => [a.action, a.status])).toEqual([
       ['reset_memory', 'failed'],
@@ -68,12 +71,12 @@ describe('operator commands with real executors', { timeout: 90_000 }, () => {
     const key = gatewayKey.policy(curePolicyId('gw-1', 'cap_max_tokens'));
     expect(await gateway.get(key)).toMatchObject({ policy: { rules: { max_tokens: 300 } } });
 
-    const released = await h.bus.request(HEALER_RELEASE, { agent_id: 'gw-1', ...op });
+    const released = await h.bus.request(HEALER_RELEASE, { agent_id: 'gw-1' }, op);
     expect(released).toMatchObject({ released: true, state: 'HEALTHY', reverted: ['cap_max_tokens'] });
     expect(await gateway.get(key)).toBeUndefined();
-    expect((await h.bus.request(HEALER_INFECTIONS, { infection_id: report.id })).infections[0]!.status).toBe(
-      'dismissed',
-    );
+    expect(
+      (await h.bus.request(HEALER_INFECTIONS, { infection_id: report.id }, op)).infections[0]!.status,
+    ).toBe('dismissed');
     hold.release();
   });
 
@@ -82,23 +85,72 @@ describe('operator commands with real executors', { timeout: 90_000 }, () => {
     const report = infection('cancel-1', 8);
     await h.bus.publishEvent('infection.detected', 'cancel-1', report);
     await eventually(async () => {
-      expect((await h.bus.request(HEALER_APPROVALS, { agent_id: 'cancel-1' })).approvals).toHaveLength(1);
+      expect((await h.bus.request(HEALER_APPROVALS, { agent_id: 'cancel-1' }, op)).approvals).toHaveLength(1);
     }, WAIT);
-    const released = await h.bus.request(HEALER_RELEASE, { agent_id: 'cancel-1', ...op });
+    const released = await h.bus.request(HEALER_RELEASE, { agent_id: 'cancel-1' }, op);
     expect(released.cancelled_approvals).toHaveLength(1);
     expect(h.sentinel.state('cancel-1')).toBe('HEALTHY');
-    const approve = await h.bus.request(HEALER_APPROVE, { agent_id: 'cancel-1', ...op });
+    const approve = await h.bus.request(HEALER_APPROVE, { agent_id: 'cancel-1' }, op);
     expect(approve.decided).toEqual([]);
     expect(approve.unchanged).toMatchObject([{ status: 'cancelled' }]);
   });
 
   it('answers unknown targets and malformed requests with codes', async () => {
-    await expect(h.bus.request(HEALER_APPROVE, { agent_id: 'nobody', ...op })).rejects.toMatchObject({
+    await expect(h.bus.request(HEALER_APPROVE, { agent_id: 'nobody' }, op)).rejects.toMatchObject({
       code: 'not_found',
     });
-    await expect(h.bus.request(HEALER_APPROVE, { agent_id: 'a', all: true, ...op })).rejects.toMatchObject({
+    await expect(h.bus.request(HEALER_APPROVE, { agent_id: 'a', all: true }, op)).rejects.toMatchObject({
       code: 'invalid_request',
     });
+  });
+
+  it('decides only for a valid operator token, and records the token name, never caller text', async () => {
+    h.sentinel.set('auth-1', 'QUARANTINED');
+    const report = infection('auth-1', 8);
+    await h.bus.publishEvent('infection.detected', 'auth-1', report);
+    await eventually(async () => {
+      expect(
+        (await h.bus.request(HEALER_APPROVALS, { agent_id: 'auth-1' }, as('victor'))).approvals,
+      ).toHaveLength(1);
+    }, WAIT);
+    // A viewer reads (above) but does not decide; no token and a made-up one are refused.
+    await expect(h.bus.request(HEALER_APPROVE, { agent_id: 'auth-1' }, as('victor'))).rejects.toMatchObject({
+      code: 'forbidden',
+      message: 'healer.approve needs the operator role; victor is a viewer',
+    });
+    await expect(h.bus.request(HEALER_APPROVE, { agent_id: 'auth-1' })).rejects.toMatchObject({
+      code: 'unauthenticated',
+    });
+    await expect(h.bus.request(HEALER_AGENTS, {})).rejects.toMatchObject({ code: 'unauthenticated' });
+    await expect(
+      h.bus.request(HEALER_APPROVE, { agent_id: 'auth-1' }, { operatorToken: `${op.operatorToken}x` }),
+    ).rejects.toMatchObject({
+      code: 'unauthenticated',
+      message: 'healer.approve: the operator token is not valid here',
+    });
+    // Naming an operator in the body is not a way around it: the schema has no such field.
+    await expect(
+      h.bus.request(HEALER_APPROVE, { agent_id: 'auth-1', operator: 'mallory' } as never, op),
+    ).rejects.toThrow(/invalid healer.approve request: .*operator/);
+    expect((await h.bus.request(HEALER_APPROVALS, { agent_id: 'auth-1' }, op)).approvals[0]?.status).toBe(
+      'pending',
+    );
+
+    const decided = await h.bus.request(HEALER_APPROVE, { agent_id: 'auth-1' }, op);
+    expect(decided.decided).toMatchObject([{ status: 'approved', decided_by: 'carol' }]);
+    await eventually(() => {
+      expect(h.eventsOf('approval.decided', 'auth-1')[0]?.data.decided_by).toBe('carol');
+    }, WAIT);
+  });
+
+  it("forwards the operator's token to the sentinel on a release, and only then", async () => {
+    h.sentinel.set('fwd-1', 'QUARANTINED');
+    await h.bus.request(HEALER_RELEASE, { agent_id: 'fwd-1' }, op);
+    const released = h.sentinel.triggers.filter((t) => t.agent_id === 'fwd-1');
+    expect(released).toMatchObject([{ trigger: 'released', operatorToken: op.operatorToken }]);
+    expect(
+      h.sentinel.triggers.filter((t) => t.trigger !== 'released' && t.operatorToken !== undefined),
+    ).toEqual([]);
   });
 
   it('runs no cure while the sentinel does not move the agent to HEALING, and starts once it does', async () => {

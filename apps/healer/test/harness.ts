@@ -17,13 +17,37 @@ import {
   type LifecycleState,
   transition,
 } from '@immune/core';
-import { createLogger, loadConfig } from '@immune/runtime';
+import {
+  createLogger,
+  hashOperatorToken,
+  loadConfig,
+  loadOperatorTokens,
+  mintOperatorToken,
+  type OperatorRole,
+  operatorTokenLine,
+} from '@immune/runtime';
 import { createTestStore, type TestStore } from '@immune/store/testing';
 import { serveCommands } from '../src/commands.js';
 import { HealerEnv } from '../src/config.js';
 import { createHealer } from '../src/create-healer.js';
 import type { Enforcer, HealingExecutor } from '../src/executors/index.js';
 import type { Healer } from '../src/healer.js';
+
+/** The operators the healer under test knows: tokens minted per run, configured as hashes only. */
+const PEOPLE: Record<string, OperatorRole> = {
+  alice: 'operator',
+  bob: 'operator',
+  carol: 'operator',
+  victor: 'viewer',
+};
+export const OPERATOR_TOKENS: Record<string, string> = Object.fromEntries(
+  Object.keys(PEOPLE).map((name) => [name, mintOperatorToken()]),
+);
+export const OPERATOR_TOKEN_LINES = Object.entries(PEOPLE)
+  .map(([name, role]) => operatorTokenLine({ name, role, hash: hashOperatorToken(OPERATOR_TOKENS[name]!) }))
+  .join(',');
+/** Request options that send `name`'s token. */
+export const as = (name: string) => ({ operatorToken: OPERATOR_TOKENS[name]! });
 
 /** A command error with a code, as the real sentinel answers a refused transition. */
 class CodedError extends Error {
@@ -47,6 +71,8 @@ export class FakeSentinel {
     trigger: ExternalLifecycleTrigger;
     action?: string;
     adapt?: boolean;
+    /** The operator token that came with the trigger (an operator's release carries one). */
+    operatorToken?: string;
   }> = [];
   /** Per agent: verdicts for the next probations, in order; an agent with none left passes. */
   readonly verdicts = new Map<string, boolean[]>();
@@ -57,7 +83,7 @@ export class FakeSentinel {
   constructor(private readonly bus: Bus) {}
 
   async start(): Promise<void> {
-    this.subscription = await this.bus.handleCommand(SENTINEL_LIFECYCLE, async (request) => {
+    this.subscription = await this.bus.handleCommand(SENTINEL_LIFECYCLE, async (request, context) => {
       const agent = this.lifecycles.get(request.agent_id);
       if (agent === undefined) throw new CodedError('not_found', `unknown agent ${request.agent_id}`);
       if (request.trigger !== undefined && this.queryOnly) {
@@ -68,6 +94,7 @@ export class FakeSentinel {
           trigger: request.trigger,
           ...(request.action === undefined ? {} : { action: request.action }),
           ...(request.adapt_baseline === undefined ? {} : { adapt: request.adapt_baseline }),
+          ...(context.operatorToken === undefined ? {} : { operatorToken: context.operatorToken }),
         });
         let moved: ReturnType<typeof transition>;
         try {
@@ -220,6 +247,7 @@ export async function startHarness(): Promise<Harness> {
         HEALER_RECONCILE_MS: '500',
         HEALER_SENTINEL_TIMEOUT_MS: '2000',
         HEALER_EXECUTION: 'simulated',
+        IMMUNE_OPERATOR_TOKENS: OPERATOR_TOKEN_LINES,
         ...options.env,
       });
       const logger = createLogger({ service: 'healer-test', level: config.LOG_LEVEL, format: 'json' });
@@ -232,7 +260,7 @@ export async function startHarness(): Promise<Harness> {
         enforcers: options.enforcers ?? [],
       });
       // What service.ts does, without the HTTP server: commands, then the workflow.
-      const commands = await serveCommands(healerBus, healer);
+      const commands = await serveCommands(healerBus, healer, loadOperatorTokens(config));
       await healer.start();
       const stop = async () => {
         await Promise.all(commands.map((command) => command.stop()));

@@ -2,10 +2,12 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { connectNatsBus, HEALER_APPROVALS } from '@immune/bus';
 import { eventually, natsUrlForTests, removeTopology, uniquePrefix } from '@immune/bus/testing';
+import { hashOperatorToken, mintOperatorToken } from '@immune/runtime';
 import { randomSchemaName, resolveTestDatabaseUrl } from '@immune/store/testing';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 
+const viewer = mintOperatorToken();
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
 describe('the healer process', { timeout: 120_000 }, () => {
@@ -26,6 +28,7 @@ describe('the healer process', { timeout: 120_000 }, () => {
         NATS_URL: natsUrl,
         DATABASE_URL: url.toString(),
         IMMUNE_SUBJECT_PREFIX: prefix,
+        IMMUNE_OPERATOR_TOKENS: `ops-tv:viewer:${hashOperatorToken(viewer)}`,
         HEALER_PORT: String(port),
         HOST: '127.0.0.1',
         LOG_FORMAT: 'json',
@@ -54,7 +57,7 @@ describe('the healer process', { timeout: 120_000 }, () => {
       );
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
       expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toContain('# ');
-      expect(await bus.request(HEALER_APPROVALS, {})).toEqual({ approvals: [] });
+      expect(await bus.request(HEALER_APPROVALS, {}, { operatorToken: viewer })).toEqual({ approvals: [] });
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
       expect(output).toContain('bus-drained');

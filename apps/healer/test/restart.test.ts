@@ -2,10 +2,10 @@ import { HEALER_APPROVALS, HEALER_APPROVE, HEALER_HEAL, HEALER_INFECTIONS, HEALE
 import { eventually } from '@immune/bus/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ActionRequest, createSimulatedExecutor, type HealingExecutor } from '../src/executors/index.js';
-import { type Harness, infection, startHarness } from './harness.js';
+import { as, type Harness, infection, startHarness } from './harness.js';
 
 const WAIT = 30_000;
-const op = { operator: 'bob' };
+const op = as('bob');
 
 /** A simulated executor that records every call, across healer instances. */
 function recording(
@@ -43,20 +43,20 @@ describe('healer restarts', { timeout: 120_000 }, () => {
     await h.bus.publishEvent('infection.detected', 'keep-pending', pending);
     await h.bus.publishEvent('infection.detected', 'keep-rejected', rejected);
     await eventually(async () => {
-      expect((await h.bus.request(HEALER_APPROVALS, {})).approvals).toHaveLength(2);
+      expect((await h.bus.request(HEALER_APPROVALS, {}, op)).approvals).toHaveLength(2);
     }, WAIT);
-    await h.bus.request(HEALER_REJECT, { agent_id: 'keep-rejected', ...op });
+    await h.bus.request(HEALER_REJECT, { agent_id: 'keep-rejected' }, op);
     await first.stop();
 
     await h.startHealer();
-    expect((await h.bus.request(HEALER_APPROVALS, {})).approvals.map((a) => a.agent_id)).toEqual([
+    expect((await h.bus.request(HEALER_APPROVALS, {}, op)).approvals.map((a) => a.agent_id)).toEqual([
       'keep-pending',
     ]);
     expect(
-      (await h.bus.request(HEALER_APPROVALS, { status: 'rejected' })).approvals.map((a) => a.agent_id),
+      (await h.bus.request(HEALER_APPROVALS, { status: 'rejected' }, op)).approvals.map((a) => a.agent_id),
     ).toEqual(['keep-rejected']);
-    await h.bus.request(HEALER_APPROVE, { agent_id: 'keep-pending', ...op });
-    await h.bus.request(HEALER_HEAL, { agent_id: 'keep-rejected', ...op });
+    await h.bus.request(HEALER_APPROVE, { agent_id: 'keep-pending' }, op);
+    await h.bus.request(HEALER_HEAL, { agent_id: 'keep-rejected' }, op);
     await eventually(() => {
       expect(h.sentinel.state('keep-pending')).toBe('HEALTHY');
       expect(h.sentinel.state('keep-rejected')).toBe('HEALTHY');
@@ -81,10 +81,10 @@ describe('healer restarts', { timeout: 120_000 }, () => {
 
     await h.startHealer({ executors: [recording(calls)] });
     await eventually(async () => {
-      const view = (await h.bus.request(HEALER_INFECTIONS, { infection_id: report.id })).infections[0];
+      const view = (await h.bus.request(HEALER_INFECTIONS, { infection_id: report.id }, op)).infections[0];
       expect(view?.status).toBe('resolved');
     }, WAIT);
-    const view = (await h.bus.request(HEALER_INFECTIONS, { infection_id: report.id })).infections[0]!;
+    const view = (await h.bus.request(HEALER_INFECTIONS, { infection_id: report.id }, op)).infections[0]!;
     expect(view.attempts.map((a) => [a.step, a.action, a.status])).toEqual([
       [0, 'reset_memory', 'failed'],
       [1, 'cap_max_tokens', 'succeeded'],
@@ -109,7 +109,7 @@ describe('healer restarts', { timeout: 120_000 }, () => {
     hold.release();
     await h.startHealer({ executors: [recording(calls)] });
     await eventually(async () => {
-      const view = (await h.bus.request(HEALER_INFECTIONS, { infection_id: report.id })).infections[0];
+      const view = (await h.bus.request(HEALER_INFECTIONS, { infection_id: report.id }, op)).infections[0];
       expect(view?.status).toBe('resolved');
     }, WAIT);
     expect(calls).toHaveLength(1);

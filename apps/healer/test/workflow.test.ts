@@ -10,13 +10,13 @@ import { eventually } from '@immune/bus/testing';
 import { createRepositories } from '@immune/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSimulatedExecutor } from '../src/executors/index.js';
-import { type Harness, infection, startHarness } from './harness.js';
+import { as, type Harness, infection, startHarness } from './harness.js';
 
 const WAIT = 20_000;
 
 describe('healer workflow on real NATS and PostgreSQL', { timeout: 90_000 }, () => {
   let h: Harness;
-  const op = { operator: 'alice' };
+  const op = as('alice');
 
   beforeAll(async () => {
     h = await startHarness();
@@ -25,7 +25,7 @@ describe('healer workflow on real NATS and PostgreSQL', { timeout: 90_000 }, () 
   afterAll(() => h.close());
 
   const infectionStatus = async (id: string) =>
-    (await h.bus.request(HEALER_INFECTIONS, { infection_id: id })).infections[0];
+    (await h.bus.request(HEALER_INFECTIONS, { infection_id: id }, op)).infections[0];
 
   it('severe: pending -> approve -> healing -> probation -> healthy, and a repeated approve changes nothing', async () => {
     h.sentinel.set('severe-1', 'QUARANTINED');
@@ -33,10 +33,10 @@ describe('healer workflow on real NATS and PostgreSQL', { timeout: 90_000 }, () 
     await h.bus.publishEvent('infection.detected', 'severe-1', report);
 
     await eventually(async () => {
-      const { approvals } = await h.bus.request(HEALER_APPROVALS, {});
+      const { approvals } = await h.bus.request(HEALER_APPROVALS, {}, op);
       expect(approvals.map((a) => a.agent_id)).toContain('severe-1');
     }, WAIT);
-    const { approvals } = await h.bus.request(HEALER_APPROVALS, { agent_id: 'severe-1' });
+    const { approvals } = await h.bus.request(HEALER_APPROVALS, { agent_id: 'severe-1' }, op);
     expect(approvals[0]).toMatchObject({ status: 'pending', severity: 'high', max_deviation: 6.5 });
     expect(approvals[0]!.hypotheses[0]!.type).toBe('infinite_loop');
     expect(approvals[0]!.hypotheses.reduce((s, x) => s + x.confidence, 0)).toBeCloseTo(1);
@@ -44,7 +44,7 @@ describe('healer workflow on real NATS and PostgreSQL', { timeout: 90_000 }, () 
     expect(h.sentinel.state('severe-1')).toBe('QUARANTINED');
     expect(h.eventsOf('approval.requested', 'severe-1')).toHaveLength(1);
 
-    const decided = await h.bus.request(HEALER_APPROVE, { agent_id: 'severe-1', ...op });
+    const decided = await h.bus.request(HEALER_APPROVE, { agent_id: 'severe-1' }, op);
     expect(decided.decided).toHaveLength(1);
 
     await eventually(async () => {
@@ -61,7 +61,7 @@ describe('healer workflow on real NATS and PostgreSQL', { timeout: 90_000 }, () 
       expect(h.eventsOf('approval.decided', 'severe-1')[0]?.data.decision).toBe('approved');
     }, WAIT);
 
-    const again = await h.bus.request(HEALER_APPROVE, { agent_id: 'severe-1', ...op });
+    const again = await h.bus.request(HEALER_APPROVE, { agent_id: 'severe-1' }, op);
     expect(again.decided).toEqual([]);
     expect(again.unchanged).toMatchObject([{ status: 'approved', reason: 'already approved' }]);
   });
@@ -74,21 +74,24 @@ describe('healer workflow on real NATS and PostgreSQL', { timeout: 90_000 }, () 
       expect((await infectionStatus(report.id))?.status).toBe('awaiting_approval');
     }, WAIT);
 
-    const rejected = await h.bus.request(HEALER_REJECT, {
-      infection_id: report.id,
-      ...op,
-      note: 'look first',
-    });
+    const rejected = await h.bus.request(
+      HEALER_REJECT,
+      {
+        infection_id: report.id,
+        note: 'look first',
+      },
+      op,
+    );
     expect(rejected.decided).toMatchObject([{ status: 'rejected', note: 'look first' }]);
-    expect((await h.bus.request(HEALER_REJECT, { infection_id: report.id, ...op })).decided).toEqual([]);
-    const listed = await h.bus.request(HEALER_APPROVALS, { status: 'rejected' });
+    expect((await h.bus.request(HEALER_REJECT, { infection_id: report.id }, op)).decided).toEqual([]);
+    const listed = await h.bus.request(HEALER_APPROVALS, { status: 'rejected' }, op);
     expect(listed.approvals.map((a) => a.infection_id)).toContain(report.id);
     expect((await infectionStatus(report.id))?.status).toBe('rejected');
     expect(h.sentinel.state('rej-1')).toBe('QUARANTINED');
     // Approve only takes pending cases: a rejected one needs heal now.
-    expect((await h.bus.request(HEALER_APPROVE, { infection_id: report.id, ...op })).decided).toEqual([]);
+    expect((await h.bus.request(HEALER_APPROVE, { infection_id: report.id }, op)).decided).toEqual([]);
 
-    const healed = await h.bus.request(HEALER_HEAL, { agent_id: 'rej-1', ...op });
+    const healed = await h.bus.request(HEALER_HEAL, { agent_id: 'rej-1' }, op);
     expect(healed.decided).toMatchObject([{ status: 'approved', decided_by: 'alice' }]);
     await eventually(async () => {
       expect((await infectionStatus(report.id))?.status).toBe('resolved');
@@ -108,14 +111,14 @@ describe('healer workflow on real NATS and PostgreSQL', { timeout: 90_000 }, () 
     });
     for (const report of reports) await h.bus.publishEvent('infection.detected', report.agent_id, report);
     await eventually(async () => {
-      const { approvals } = await h.bus.request(HEALER_APPROVALS, {});
+      const { approvals } = await h.bus.request(HEALER_APPROVALS, {}, op);
       expect(approvals.filter((a) => agents.includes(a.agent_id))).toHaveLength(3);
     }, WAIT);
-    const rejected = await h.bus.request(HEALER_REJECT, { all: true, ...op });
+    const rejected = await h.bus.request(HEALER_REJECT, { all: true }, op);
     expect(rejected.decided.map((a) => a.agent_id).sort()).toEqual(agents);
-    const healed = await h.bus.request(HEALER_HEAL, { all: true, ...op });
+    const healed = await h.bus.request(HEALER_HEAL, { all: true }, op);
     expect(healed.decided.map((a) => a.agent_id).sort()).toEqual(agents);
-    expect((await h.bus.request(HEALER_HEAL, { all: true, ...op })).decided).toEqual([]);
+    expect((await h.bus.request(HEALER_HEAL, { all: true }, op)).decided).toEqual([]);
     await eventually(() => {
       for (const agent of agents) expect(h.sentinel.state(agent)).toBe('HEALTHY');
     }, WAIT);
@@ -230,11 +233,14 @@ describe('healer workflow on real NATS and PostgreSQL', { timeout: 90_000 }, () 
         async () => expect((await infectionStatus(report.id))?.hypotheses.length).toBeGreaterThan(0),
         WAIT,
       );
-      const reply = await h.bus.request(HEALER_FEEDBACK, {
-        infection_id: report.id,
-        true_cause: 'memory_corruption',
-        ...op,
-      });
+      const reply = await h.bus.request(
+        HEALER_FEEDBACK,
+        {
+          infection_id: report.id,
+          true_cause: 'memory_corruption',
+        },
+        op,
+      );
       expect(reply).toMatchObject({ predicted: 'external_cause', true_cause: 'memory_corruption' });
     }
 
@@ -258,6 +264,7 @@ describe('healer workflow on real NATS and PostgreSQL', { timeout: 90_000 }, () 
 });
 
 describe('exhaustion', { timeout: 90_000 }, () => {
+  const op = as('alice');
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness();
@@ -291,7 +298,7 @@ describe('exhaustion', { timeout: 90_000 }, () => {
     expect(new Set(tried.map((t) => t.action)).size).toBe(tried.length);
     expect(tried.length).toBeGreaterThanOrEqual(5);
     expect(nothingWorks.calls).toHaveLength(tried.length);
-    const view = (await h.bus.request(HEALER_INFECTIONS, { infection_id: report.id })).infections[0];
+    const view = (await h.bus.request(HEALER_INFECTIONS, { infection_id: report.id }, op)).infections[0];
     expect(view?.status).toBe('exhausted');
     expect(view?.attempts.every((a) => a.status === 'failed')).toBe(true);
   });

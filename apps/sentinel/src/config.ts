@@ -1,5 +1,5 @@
 import { BusEnv } from '@immune/bus';
-import { type Config, serviceEnv } from '@immune/runtime';
+import { type Config, OperatorTokensEnv, serviceEnv } from '@immune/runtime';
 import { StoreEnv } from '@immune/store';
 import Type from 'typebox';
 
@@ -11,6 +11,8 @@ export const SentinelEnv = Type.Object({
   ...serviceEnv('SENTINEL_PORT', 4200),
   ...BusEnv,
   ...StoreEnv,
+  /** Operator tokens (hashes): an operator's release, forwarded by the healer, is checked against them. */
+  ...OperatorTokensEnv,
   /**
    * Partitions this instance owns: `all`, a list such as `0-7` or `0,2,4-6`, or `ordinal`: replica i of
    * SENTINEL_REPLICAS owns the partitions p with p mod SENTINEL_REPLICAS = i, where i is the number ending

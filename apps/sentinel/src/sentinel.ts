@@ -22,7 +22,13 @@ import {
   type TriageDecision,
   triageConfig,
 } from '@immune/core';
-import { instruments, type Logger } from '@immune/runtime';
+import {
+  authorizeOperator,
+  instruments,
+  type Logger,
+  loadOperatorTokens,
+  type OperatorTokens,
+} from '@immune/runtime';
 import { createRepositories, type Repositories, type Store } from '@immune/store';
 import type { Meter } from '@opentelemetry/api';
 import type { Static } from 'typebox';
@@ -140,7 +146,10 @@ export class Sentinel {
   processed = 0;
   duplicates = 0;
 
+  private readonly operatorTokens: OperatorTokens;
+
   constructor(private readonly deps: SentinelDeps) {
+    this.operatorTokens = loadOperatorTokens(deps.config);
     const { config } = deps;
     this.triage = new AgentTriage(triageConfigFrom(config));
     this.partitions = ownedPartitions(config, deps.bus.topology.partitions);
@@ -235,7 +244,9 @@ export class Sentinel {
       this.onQuarantineChange(key, value),
     );
     await this.quarantineWatch.ready;
-    this.commandSub = await bus.handleCommand(SENTINEL_LIFECYCLE, (request) => this.lifecycle(request));
+    this.commandSub = await bus.handleCommand(SENTINEL_LIFECYCLE, (request, context) =>
+      this.lifecycle(request, context.operatorToken),
+    );
 
     this.checkpointTimer = setInterval(() => {
       this.checkpointer.run().catch((error: unknown) => logger.error({ err: error }, 'checkpoint failed'));
@@ -437,9 +448,22 @@ export class Sentinel {
    * transition is applied by the triage, its effects are carried out like a vital's, and the agent is
    * checkpointed before the reply, so the answer is a durable fact.
    */
-  private async lifecycle(request: LifecycleRequest) {
+  private async lifecycle(request: LifecycleRequest, operatorToken: string | undefined) {
     const agentId = request.agent_id;
-    if (request.trigger !== undefined) await this.applyTrigger(request, request.trigger);
+    if (request.trigger !== undefined) {
+      // A release is an operator's act (the healer forwards their token): checked here, where it is carried
+      // out, and recorded under the token's name. The healer's own triggers are service-to-service.
+      const operator =
+        request.trigger === 'released' || request.by === 'operator'
+          ? authorizeOperator(
+              this.operatorTokens,
+              operatorToken,
+              'operator',
+              `sentinel.lifecycle ${request.trigger}`,
+            )
+          : undefined;
+      await this.applyTrigger(request, request.trigger, operator?.name);
+    }
     const events = this.repos.lifecycleEvents;
     const known = this.ownsAgent(agentId) ? this.triage.lifecycleOf(agentId) : undefined;
     const latest =
@@ -452,7 +476,11 @@ export class Sentinel {
     return { ...latest, history };
   }
 
-  private async applyTrigger(request: LifecycleRequest, trigger: ExternalLifecycleTrigger): Promise<void> {
+  private async applyTrigger(
+    request: LifecycleRequest,
+    trigger: ExternalLifecycleTrigger,
+    operator: string | undefined,
+  ): Promise<void> {
     const agentId = request.agent_id;
     if (!this.ownsAgent(agentId)) {
       // Another instance owns the agent's partition; commands are load-balanced, so the caller retries.
@@ -461,8 +489,13 @@ export class Sentinel {
     if (this.triage.lifecycleOf(agentId) === undefined)
       throw coded('not_found', `the sentinel has not seen agent '${agentId}'`);
     // adapt_baseline: the triage always switches the baselines to fast adaptation on healing_succeeded.
+    // An operator's transition names them in the lifecycle history, whatever reason the request gives.
+    const reason =
+      operator === undefined
+        ? request.reason
+        : `${trigger} by ${operator}${request.reason === undefined ? '' : `: ${request.reason}`}`;
     const result = this.triage.apply(agentId, trigger, this.now(), {
-      ...(request.reason === undefined ? {} : { reason: request.reason }),
+      ...(reason === undefined ? {} : { reason }),
       ...(request.infection_id === undefined ? {} : { infectionId: request.infection_id }),
       ...(request.action === undefined ? {} : { action: request.action }),
     });
@@ -479,7 +512,7 @@ export class Sentinel {
         event: 'lifecycle-applied',
         agent_id: agentId,
         trigger,
-        by: request.by ?? 'healer',
+        by: operator ?? 'healer',
         to: moved?.kind === 'transition' ? moved.transition.to : undefined,
         infection_id: request.infection_id,
         action: request.action,

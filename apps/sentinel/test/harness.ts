@@ -1,10 +1,14 @@
 import { type Bus, connectNatsBus, type EventEnvelope } from '@immune/bus';
 import { natsUrlForTests, removeTopology, uniquePrefix } from '@immune/bus/testing';
-import { createLogger, loadConfig } from '@immune/runtime';
+import { createLogger, hashOperatorToken, loadConfig, mintOperatorToken } from '@immune/runtime';
 import type { Store } from '@immune/store';
 import { createTestStore, type TestStore } from '@immune/store/testing';
 import { type SentinelConfig, SentinelEnv } from '../src/config.js';
 import { Sentinel } from '../src/sentinel.js';
+
+/** Operator tokens the sentinel under test knows (as hashes): alice operates, victor views. */
+export const ALICE_TOKEN = mintOperatorToken();
+export const VICTOR_TOKEN = mintOperatorToken();
 
 /** Settings that make a test's timeline short: small hold, drain and checkpoint intervals, 4 partitions. */
 export const FAST_ENV: Record<string, string> = {
@@ -14,6 +18,7 @@ export const FAST_ENV: Record<string, string> = {
   SENTINEL_FLEET_HOLD_MS: '300',
   SENTINEL_DRAIN_TIMEOUT_MS: '300',
   LOG_LEVEL: 'silent',
+  IMMUNE_OPERATOR_TOKENS: `alice:operator:${hashOperatorToken(ALICE_TOKEN)},victor:viewer:${hashOperatorToken(VICTOR_TOKEN)}`,
 };
 
 export function sentinelConfig(env: Record<string, string> = {}): SentinelConfig {

@@ -5,7 +5,7 @@ import { createRepositories } from '@immune/store';
 import type { Static } from 'typebox';
 import { afterEach, describe, expect, it } from 'vitest';
 import { normalVital, retryStorm, rng, spike, toolLoop } from './fixtures.js';
-import { type Deployment, deployment } from './harness.js';
+import { ALICE_TOKEN, type Deployment, deployment, VICTOR_TOKEN } from './harness.js';
 
 /**
  * The sentinel on real NATS and real PostgreSQL, in process: each test has its own subject prefix and schema.
@@ -167,6 +167,47 @@ describe('sentinel on NATS + PostgreSQL', { timeout: 60_000 }, () => {
       'healing_succeeded:PROBATION',
       'probation_passed:HEALTHY',
     ]);
+  });
+
+  it("releases only for an operator's token, and names its holder in the lifecycle history", async () => {
+    const d = await deploy();
+    await d.startSentinel();
+    const random = rng(19);
+    const agent = 'agent.released';
+    for (const v of warmUp(agent, random)) await d.bus.publishVital(v);
+    for (const i of [0, 1])
+      await d.bus.publishVital(normalVital(agent, Date.now() - 1_000 + i * 100, random, spike(8)));
+    const kv = await d.bus.kv(QUARANTINE_BUCKET);
+    await eventually(async () => expect((await kv.get(agent))?.state).toBe('QUARANTINED'), 10_000);
+    const release = {
+      agent_id: agent,
+      trigger: 'released' as const,
+      by: 'operator' as const,
+      reason: 'checked',
+    };
+
+    await expect(d.bus.request(SENTINEL_LIFECYCLE, release)).rejects.toMatchObject({
+      code: 'unauthenticated',
+    });
+    await expect(
+      d.bus.request(SENTINEL_LIFECYCLE, release, { operatorToken: VICTOR_TOKEN }),
+    ).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(
+      d.bus.request(
+        SENTINEL_LIFECYCLE,
+        { agent_id: agent, trigger: 'released' },
+        { operatorToken: 'imo_guess' },
+      ),
+    ).rejects.toMatchObject({ code: 'unauthenticated' });
+    expect((await kv.get(agent))?.state).toBe('QUARANTINED');
+
+    const answer = await d.bus.request(SENTINEL_LIFECYCLE, release, { operatorToken: ALICE_TOKEN });
+    expect(answer.state).toBe('HEALTHY');
+    expect(answer.history.at(-1)).toMatchObject({
+      trigger: 'released',
+      reason: 'released by alice: checked',
+    });
+    expect(await kv.get(agent)).toBeUndefined();
   });
 
   it('keeps the baselines across a restart: no re-learning, no new warm-up', async () => {

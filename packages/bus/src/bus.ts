@@ -140,6 +140,24 @@ export interface KvBucket<T> {
 export type BusStatus = 'connected' | 'reconnecting' | 'closed';
 
 /**
+ * What travels with a command besides its body. The operator token goes in a message header
+ * (`Immune-Operator-Token` over NATS), never in the body: bodies end up in handlers, logs and events, the
+ * header is read once by the handler's authorization check.
+ */
+export interface CommandContext {
+  operatorToken: string | undefined;
+}
+
+export interface RequestOptions {
+  timeoutMs?: number;
+  /** The operator's token (CLI: IMMUNE_OPERATOR_TOKEN; dashboard: the logged-in session's). */
+  operatorToken?: string | undefined;
+}
+
+/** The NATS header that carries CommandContext.operatorToken. */
+export const OPERATOR_TOKEN_HEADER = 'Immune-Operator-Token';
+
+/**
  * The one way services do I/O with each other. Two implementations pass the same contract suite: NATS
  * (JetStream, KV, request/reply) and an embedded in-process bus for single-process mode.
  */
@@ -171,15 +189,18 @@ export interface Bus {
   ): Promise<EventEnvelope<T>>;
   subscribeEvents(options: SubscribeEventsOptions): Promise<Subscription>;
 
-  /** Serves a command. Replicas of a service share the load through a queue group. */
+  /**
+   * Serves a command. Replicas of a service share the load through a queue group. The handler also gets the
+   * request's context: the operator token it carried, which the handler verifies (the bus does not).
+   */
   handleCommand<Req extends TSchema, Rep extends TSchema>(
     command: CommandDef<Req, Rep>,
-    handler: (request: Static<Req>) => Promise<Static<Rep>>,
+    handler: (request: Static<Req>, context: CommandContext) => Promise<Static<Rep>>,
   ): Promise<Subscription>;
   request<Req extends TSchema, Rep extends TSchema>(
     command: CommandDef<Req, Rep>,
     request: Static<Req>,
-    options?: { timeoutMs?: number },
+    options?: RequestOptions,
   ): Promise<Static<Rep>>;
 
   kv<T extends TSchema>(bucket: BucketDef<T>): Promise<KvBucket<Static<T>>>;

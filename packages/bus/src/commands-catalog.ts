@@ -32,7 +32,9 @@ export type ExternalLifecycleTrigger = (typeof EXTERNAL_LIFECYCLE_TRIGGERS)[numb
 /**
  * `immune.cmd.sentinel.lifecycle`. Without `trigger`, a query: the agent's state and history. With one, the
  * sentinel applies it (and writes or removes the quarantine entry it implies) and replies with the state
- * after it. Errors: `not_found` (an agent the sentinel never saw); `illegal_transition` when the edge does not exist from the current state;
+ * after it. `released` (or `by: operator`) is an operator's act, forwarded by the healer: it needs an operator
+ * token of the operator role beside the body, and the sentinel records the token's name; the healer's own
+ * triggers and queries need none (who may send them at all is the bus's permissions). Errors: `not_found` (an agent the sentinel never saw); `illegal_transition` when the edge does not exist from the current state;
  * `transition_refused` when a guard refuses.
  */
 export const SENTINEL_LIFECYCLE = defineCommand({
@@ -70,8 +72,11 @@ export const SENTINEL_LIFECYCLE = defineCommand({
 
 // ---------------------------------------------------------------------------------------------------------
 // Healer: operator commands (`immune.cmd.healer.<verb>`), used by the CLI and the dashboard.
-
-const Operator = Type.String({ minLength: 1, maxLength: 200, description: 'Who acts: shown in events' });
+//
+// Every one needs an operator token beside the body (`RequestOptions.operatorToken`, the
+// `Immune-Operator-Token` header over NATS): reads any role, decisions the operator role. Who acts is the
+// token's configured name; no request names an operator (a body that tries is refused as invalid). Refusals
+// are error replies with code `unauthenticated` (no token, an unknown one) or `forbidden` (a viewer deciding).
 
 /** One approval as operators see it: the case, the evidence and where it stands. */
 export const ApprovalView = Type.Object(
@@ -135,7 +140,6 @@ const DecisionRequest = Type.Object(
      * reported unchanged.
      */
     status: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('rejected')])),
-    operator: Operator,
     note: Type.Optional(Type.String({ maxLength: 2000 })),
   },
   { additionalProperties: false },
@@ -190,7 +194,6 @@ export const HEALER_FEEDBACK = defineCommand({
       infection_id: Type.Optional(Type.String({ minLength: 1 })),
       agent_id: Type.Optional(Type.String({ minLength: 1 })),
       true_cause: DiagnosisType,
-      operator: Operator,
     },
     { additionalProperties: false },
   ),
@@ -212,7 +215,7 @@ export const HEALER_QUARANTINE = defineCommand({
   service: 'healer',
   verb: 'quarantine',
   request: Type.Object(
-    { agent_id: Type.String({ minLength: 1 }), operator: Operator, reason: Type.Optional(Type.String()) },
+    { agent_id: Type.String({ minLength: 1 }), reason: Type.Optional(Type.String({ maxLength: 2000 })) },
     { additionalProperties: false },
   ),
   reply: Type.Object(
@@ -229,7 +232,7 @@ export const HEALER_RELEASE = defineCommand({
   service: 'healer',
   verb: 'release',
   request: Type.Object(
-    { agent_id: Type.String({ minLength: 1 }), operator: Operator, reason: Type.Optional(Type.String()) },
+    { agent_id: Type.String({ minLength: 1 }), reason: Type.Optional(Type.String({ maxLength: 2000 })) },
     { additionalProperties: false },
   ),
   reply: Type.Object(

@@ -1,4 +1,5 @@
 import type { Static, TSchema } from 'typebox';
+import type { CommandContext } from './bus.js';
 import { BusCommandError, BusError, InvalidMessageError } from './errors.js';
 import { type CommandDef, type CommandReply, formatIssues } from './messages.js';
 
@@ -8,7 +9,8 @@ type Decoded = { ok: true; value: unknown } | { ok: false; issues: string };
 export async function callHandler<Req extends TSchema, Rep extends TSchema>(
   command: CommandDef<Req, Rep>,
   decoded: Decoded,
-  handler: (request: Static<Req>) => Promise<Static<Rep>>,
+  handler: (request: Static<Req>, context: CommandContext) => Promise<Static<Rep>>,
+  context: CommandContext,
 ): Promise<CommandReply<Static<Rep>>> {
   if (!decoded.ok) return { ok: false, error: { code: 'invalid_request', message: decoded.issues } };
   if (!command.requestChecker.check(decoded.value)) {
@@ -18,7 +20,7 @@ export async function callHandler<Req extends TSchema, Rep extends TSchema>(
     };
   }
   try {
-    const reply = await handler(decoded.value);
+    const reply = await handler(decoded.value, context);
     if (!command.replyChecker.check(reply)) {
       return {
         ok: false,

@@ -4,12 +4,14 @@ import type { Static, TSchema } from 'typebox';
 import type {
   Bus,
   BusStatus,
+  CommandContext,
   ConsumerLag,
   ConsumeVitalsOptions,
   KvBucket,
   KvChange,
   KvWatch,
   PublishEventOptions,
+  RequestOptions,
   SubscribeEventsOptions,
   Subscription,
 } from './bus.js';
@@ -45,7 +47,10 @@ class EmbeddedBus implements Bus {
   private readonly vitals: MemoryStream;
   private readonly events: MemoryStream;
   private readonly subscriptions = new SubscriptionSet();
-  private readonly handlers = new Map<string, Array<(json: string) => Promise<string>>>();
+  private readonly handlers = new Map<
+    string,
+    Array<(json: string, context: CommandContext) => Promise<string>>
+  >();
   private readonly roundRobin = new Map<string, number>();
   private readonly buckets = new Map<string, MemoryKv>();
 
@@ -226,11 +231,12 @@ class EmbeddedBus implements Bus {
 
   async handleCommand<Req extends TSchema, Rep extends TSchema>(
     command: CommandDef<Req, Rep>,
-    handler: (request: Static<Req>) => Promise<Static<Rep>>,
+    handler: (request: Static<Req>, context: CommandContext) => Promise<Static<Rep>>,
   ): Promise<Subscription> {
     this.assertOpen();
     const subject = this.topology.commandSubject(command.service, command.verb);
-    const serve = async (json: string) => encodeReply(await callHandler(command, decodeJson(json), handler));
+    const serve = async (json: string, context: CommandContext) =>
+      encodeReply(await callHandler(command, decodeJson(json), handler, context));
     const list = this.handlers.get(subject) ?? [];
     list.push(serve);
     this.handlers.set(subject, list);
@@ -246,7 +252,7 @@ class EmbeddedBus implements Bus {
   async request<Req extends TSchema, Rep extends TSchema>(
     command: CommandDef<Req, Rep>,
     request: Static<Req>,
-    options: { timeoutMs?: number } = {},
+    options: RequestOptions = {},
   ): Promise<Static<Rep>> {
     this.assertOpen();
     assertRequest(command, request);
@@ -269,7 +275,10 @@ class EmbeddedBus implements Bus {
       );
     });
     try {
-      const reply = await Promise.race([handlers[turn]!(JSON.stringify(request)), timeout]);
+      const reply = await Promise.race([
+        handlers[turn]!(JSON.stringify(request), { operatorToken: options.operatorToken || undefined }),
+        timeout,
+      ]);
       return decodeReply(command, decodeJson(reply));
     } finally {
       clearTimeout(timer);

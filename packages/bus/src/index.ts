@@ -1,6 +1,7 @@
 export type {
   Bus,
   BusStatus,
+  CommandContext,
   ConsumerLag,
   ConsumeVitalsOptions,
   DeferredAck,
@@ -8,10 +9,12 @@ export type {
   KvChange,
   KvWatch,
   PublishEventOptions,
+  RequestOptions,
   SubscribeEventsOptions,
   Subscription,
   VitalDelivery,
 } from './bus.js';
+export { OPERATOR_TOKEN_HEADER } from './bus.js';
 export { type BusConfig, BusEnv } from './bus-env.js';
 export * from './commands-catalog.js';
 export { createEmbeddedBus, type EmbeddedBusOptions } from './embedded-bus.js';

@@ -19,6 +19,7 @@ import { type KV, Kvm } from '@nats-io/kv';
 import {
   AuthorizationError,
   connect,
+  headers,
   type Msg,
   type NatsConnection,
   NoRespondersError,
@@ -27,17 +28,20 @@ import {
   TimeoutError,
 } from '@nats-io/transport-node';
 import type { Static, TSchema } from 'typebox';
-import type {
-  Bus,
-  BusStatus,
-  ConsumerLag,
-  ConsumeVitalsOptions,
-  KvBucket,
-  KvChange,
-  KvWatch,
-  PublishEventOptions,
-  SubscribeEventsOptions,
-  Subscription,
+import {
+  type Bus,
+  type BusStatus,
+  type CommandContext,
+  type ConsumerLag,
+  type ConsumeVitalsOptions,
+  type KvBucket,
+  type KvChange,
+  type KvWatch,
+  OPERATOR_TOKEN_HEADER,
+  type PublishEventOptions,
+  type RequestOptions,
+  type SubscribeEventsOptions,
+  type Subscription,
 } from './bus.js';
 import { assertRequest, callHandler, decodeReply, encodeReply } from './commands.js';
 import { eventEnvelope, vitalEnvelope } from './envelopes.js';
@@ -94,6 +98,12 @@ const TEXT = new TextEncoder();
  * which a service treats as fatal. A reply that cannot be sent becomes a `reply_failed` error reply, so the
  * caller learns why instead of timing out; when even that fails (the connection is gone), the caller times out.
  */
+function tokenHeaders(token: string) {
+  const h = headers();
+  h.set(OPERATOR_TOKEN_HEADER, token);
+  return h;
+}
+
 function respond(msg: Msg, reply: CommandReply<unknown>): void {
   if (!msg.reply) return;
   try {
@@ -523,7 +533,7 @@ class NatsBus implements Bus {
 
   async handleCommand<Req extends TSchema, Rep extends TSchema>(
     command: CommandDef<Req, Rep>,
-    handler: (request: Static<Req>) => Promise<Static<Rep>>,
+    handler: (request: Static<Req>, context: CommandContext) => Promise<Static<Rep>>,
   ): Promise<Subscription> {
     const subject = this.topology.commandSubject(command.service, command.verb);
     const inFlight = new Set<Promise<void>>();
@@ -531,7 +541,9 @@ class NatsBus implements Bus {
       queue: encodeToken(command.service),
       callback: (error, msg) => {
         if (error) return;
-        const work = callHandler(command, decodeBytes(msg.data), handler).then((reply) =>
+        const token = msg.headers?.get(OPERATOR_TOKEN_HEADER);
+        const context = { operatorToken: token === undefined || token === '' ? undefined : token };
+        const work = callHandler(command, decodeBytes(msg.data), handler, context).then((reply) =>
           respond(msg, reply),
         );
         inFlight.add(work);
@@ -547,14 +559,17 @@ class NatsBus implements Bus {
   async request<Req extends TSchema, Rep extends TSchema>(
     command: CommandDef<Req, Rep>,
     request: Static<Req>,
-    options: { timeoutMs?: number } = {},
+    options: RequestOptions = {},
   ): Promise<Static<Rep>> {
     if (this.draining || this.nc.isClosed()) throw new BusClosedError('bus: closed');
     assertRequest(command, request);
     const subject = this.topology.commandSubject(command.service, command.verb);
     const timeout = options.timeoutMs ?? 5_000;
     try {
-      const reply = await this.nc.request(subject, TEXT.encode(JSON.stringify(request)), { timeout });
+      const reply = await this.nc.request(subject, TEXT.encode(JSON.stringify(request)), {
+        timeout,
+        ...(options.operatorToken === undefined ? {} : { headers: tokenHeaders(options.operatorToken) }),
+      });
       return decodeReply(command, decodeBytes(reply.data));
     } catch (error) {
       if (error instanceof NoRespondersError || (error instanceof RequestError && error.isNoResponders())) {

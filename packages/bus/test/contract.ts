@@ -477,6 +477,18 @@ export function busContract(
       await sub.stop();
     });
 
+    it('carries the operator token beside the body, and no token when none is given', async () => {
+      const seen: Array<string | undefined> = [];
+      const sub = await bus.handleCommand(echo, async (req, context) => {
+        seen.push(context.operatorToken);
+        return { text: req.text };
+      });
+      await bus.request(echo, { text: 'with' }, { operatorToken: 'imo_contract-token' });
+      await bus.request(echo, { text: 'without' });
+      expect(seen).toEqual(['imo_contract-token', undefined]);
+      await sub.stop();
+    });
+
     it('keeps KV values, watches existing values then changes, and refuses invalid values', async () => {
       const kv = await bus.kv(QUARANTINE_BUCKET);
       await kv.put('agent.with dots', quarantined('agent.with dots'));

@@ -119,7 +119,7 @@ describe('least-privilege NATS permissions per service (real nats-server)', { ti
   it('sentinel is refused healer commands, the gateway bucket and publishing vitals', async () => {
     const sentinel = await busOf('sentinel');
     await refused(
-      () => sentinel.request(HEALER_RELEASE, { agent_id: 'x', operator: 'o' }),
+      () => sentinel.request(HEALER_RELEASE, { agent_id: 'x' }),
       `${PREFIX}.cmd.healer.release`,
     );
     await refused(() => sentinel.kv(GATEWAY_BUCKET), `$JS.API.STREAM.INFO.KV_${PREFIX}_gateway`);
@@ -240,7 +240,7 @@ describe('least-privilege NATS permissions per service (real nats-server)', { ti
     );
 
     await refused(
-      () => gateway.request(HEALER_RELEASE, { agent_id: 'agent-g', operator: 'o' }),
+      () => gateway.request(HEALER_RELEASE, { agent_id: 'agent-g' }),
       `${PREFIX}.cmd.healer.release`,
     );
     await refused(

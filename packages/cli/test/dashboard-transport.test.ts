@@ -17,8 +17,8 @@ describe('immune over the dashboard HTTP API', { timeout: 90_000 }, () => {
 
   const immune = async (token: string, ...argv: string[]) => {
     const io = memoryIO();
-    // --operator is ignored over HTTP: the dashboard names the operator from the token.
-    const code = await run([...argv, '--url', harness.url, '--token', token, '--operator', 'mallory'], io);
+    // The dashboard checks the token and forwards it to the healer, which records its name.
+    const code = await run([...argv, '--url', harness.url, '--token', token], io);
     return { code, out: io.out(), err: io.err() };
   };
 
@@ -76,11 +76,11 @@ describe('immune over the dashboard HTTP API', { timeout: 90_000 }, () => {
     const wrong = await immune('not-a-dashboard-token-at-all', 'pending');
     expect(wrong.code).toBe(1);
     expect(wrong.err).toContain('UNAUTHORIZED');
-    expect(wrong.err).toContain('IMMUNE_TOKEN');
+    expect(wrong.err).toContain('IMMUNE_OPERATOR_TOKEN');
 
     const io = memoryIO();
     expect(await run(['pending', '--url', harness.url, '--token', ''], io)).toBe(2);
-    expect(io.err()).toContain('needs a token');
+    expect(io.err()).toContain('need an operator token');
 
     const down = memoryIO();
     // Port 9 (discard) on loopback: nothing listens there.

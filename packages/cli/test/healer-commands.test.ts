@@ -2,7 +2,13 @@ import { type Bus, connectNatsBus } from '@immune/bus';
 import { eventually, natsUrlForTests, removeTopology, uniquePrefix } from '@immune/bus/testing';
 import { buildInfectionReport } from '@immune/core';
 import { createHealer, HealerEnv, serveCommands } from '@immune/healer';
-import { createLogger, loadConfig } from '@immune/runtime';
+import {
+  createLogger,
+  hashOperatorToken,
+  loadConfig,
+  loadOperatorTokens,
+  mintOperatorToken,
+} from '@immune/runtime';
 import { createTestStore, type TestStore } from '@immune/store/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../src/cli.js';
@@ -17,11 +23,19 @@ describe('immune operator commands', { timeout: 90_000 }, () => {
   let stopHealer: () => Promise<void>;
   let healerBus: Bus;
 
-  const immune = async (...argv: string[]) => {
+  // Operator tokens as the healer knows them: hashes only. dana decides, vic only looks.
+  const DANA = mintOperatorToken();
+  const VIC = mintOperatorToken();
+  const tokenLines = `dana:operator:${hashOperatorToken(DANA)},vic:viewer:${hashOperatorToken(VIC)}`;
+  const immuneWith = async (token: string | undefined, ...argv: string[]) => {
     const io = memoryIO();
-    const code = await run([...argv, '--nats', natsUrl, '--prefix', prefix, '--operator', 'dana'], io);
+    const code = await run(
+      [...argv, '--nats', natsUrl, '--prefix', prefix, ...(token === undefined ? [] : ['--token', token])],
+      io,
+    );
     return { code, out: io.out(), err: io.err() };
   };
+  const immune = (...argv: string[]) => immuneWith(DANA, ...argv);
   const json = async (...argv: string[]) => {
     const result = await immune(...argv, '--json');
     expect(result.err).toBe('');
@@ -39,6 +53,7 @@ describe('immune operator commands', { timeout: 90_000 }, () => {
       LOG_LEVEL: 'silent',
       HEALER_EXECUTION: 'simulated',
       HEALER_SENTINEL_TIMEOUT_MS: '300',
+      IMMUNE_OPERATOR_TOKENS: tokenLines,
     });
     const healer = createHealer({
       config,
@@ -46,7 +61,7 @@ describe('immune operator commands', { timeout: 90_000 }, () => {
       db: store.db,
       logger: createLogger({ service: 'healer', level: 'silent', format: 'json' }),
     });
-    const commands = await serveCommands(healerBus, healer);
+    const commands = await serveCommands(healerBus, healer, loadOperatorTokens(config));
     await healer.start();
     stopHealer = async () => {
       await Promise.all(commands.map((command) => command.stop()));
@@ -79,9 +94,37 @@ describe('immune operator commands', { timeout: 90_000 }, () => {
     expect((await immune('reject', 'cli-agent')).out).toBe(`cli-agent: rejected (infection ${report.id})\n`);
     expect((await immune('reject', 'cli-agent')).out).toBe('cli-agent: unchanged, already rejected\n');
     expect((await immune('pending', '--rejected')).out).toContain('cli-agent');
-    expect((await json('heal', '--all')).decided).toMatchObject([
-      { agent_id: 'cli-agent', status: 'approved' },
+    // The viewer sees the case but may not decide it; a token the healer does not know is refused too.
+    expect((await immuneWith(VIC, 'pending', '--rejected')).out).toContain('cli-agent');
+    expect(await immuneWith(VIC, 'heal', '--all')).toMatchObject({
+      code: 1,
+      err: expect.stringContaining('forbidden: healer.heal needs the operator role; vic is a viewer'),
+    });
+    expect(await immuneWith(`${VIC}x`, 'pending')).toMatchObject({
+      code: 1,
+      err: expect.stringMatching(/unauthenticated: .*not valid here \(check --token/),
+    });
+    const previous = process.env.IMMUNE_OPERATOR_TOKEN;
+    delete process.env.IMMUNE_OPERATOR_TOKEN;
+    delete process.env.IMMUNE_TOKEN;
+    expect(await immuneWith(undefined, 'heal', '--all')).toMatchObject({
+      code: 2,
+      err: expect.stringContaining('operator commands need an operator token'),
+    });
+    // $IMMUNE_OPERATOR_TOKEN is the way a shell session holds it.
+    process.env.IMMUNE_OPERATOR_TOKEN = DANA;
+    const healed = await immuneWith(undefined, 'heal', '--all', '--json');
+    if (previous === undefined) delete process.env.IMMUNE_OPERATOR_TOKEN;
+    else process.env.IMMUNE_OPERATOR_TOKEN = previous;
+    expect(healed.code).toBe(0);
+    // Recorded under the token's name: nothing on the command line could say otherwise.
+    expect(JSON.parse(healed.out).decided).toMatchObject([
+      { agent_id: 'cli-agent', status: 'approved', decided_by: 'dana' },
     ]);
+    expect(await immune('approve', '--all', '--operator', 'mallory')).toMatchObject({
+      code: 2,
+      err: expect.stringContaining('--operator is no longer taken'),
+    });
     expect((await immune('approve', '--all')).out).toBe('nothing to decide\n');
 
     const label = await immune('feedback', 'cli-agent', '--cause', 'prompt_injection');
@@ -109,7 +152,9 @@ describe('immune operator commands', { timeout: 90_000 }, () => {
     expect(missing).toMatchObject({ code: 1, err: expect.stringMatching(/not_found/) });
     const io = memoryIO();
     const empty = uniquePrefix('none');
-    expect(await run(['pending', '--nats', natsUrl, '--prefix', empty, '--timeout', '500'], io)).toBe(1);
+    expect(
+      await run(['pending', '--nats', natsUrl, '--prefix', empty, '--timeout', '500', '--token', DANA], io),
+    ).toBe(1);
     expect(io.err()).toMatch(/no healer answers|did not answer/);
     await removeTopology(natsUrl, empty);
   });

@@ -38,6 +38,7 @@ describe('the packed immune CLI', { timeout: 180_000 }, () => {
     };
     delete env.NATS_URL;
     delete env.IMMUNE_TOKEN;
+    delete env.IMMUNE_OPERATOR_TOKEN;
     const npx = (...args: string[]) => run('npx', ['--yes', `./${tarball}`, ...args], { cwd: empty, env });
 
     const help = await npx('--help');
@@ -47,6 +48,11 @@ describe('the packed immune CLI', { timeout: 180_000 }, () => {
     // A real command through the bundle: without a token the dashboard transport says what is missing.
     const failed = await npx('pending').catch((error: { code: number; stderr: string }) => error);
     expect(failed).toMatchObject({ code: 2 });
-    expect((failed as { stderr: string }).stderr).toContain('needs a token');
+    expect((failed as { stderr: string }).stderr).toContain('need an operator token');
+    // The bundle mints operator tokens without any service: the line holds the hash, never the token.
+    const minted = await npx('token', 'create', '--name', 'alice', '--role', 'operator');
+    expect(minted.stdout).toMatch(/^imo_[A-Za-z0-9_-]{43}\n$/);
+    expect(minted.stderr).toMatch(/\nalice:operator:[0-9a-f]{64}\n$/);
+    expect(minted.stderr).not.toContain(minted.stdout.trim());
   });
 });

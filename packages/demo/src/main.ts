@@ -31,8 +31,8 @@ const running = await runMain({
     );
     print(
       system.dashboardToken === undefined
-        ? `  dashboard ${system.dashboardUrl}   (log in with your DASHBOARD_OPERATOR_TOKEN)`
-        : `  dashboard ${system.dashboardUrl}   log in with this operator token (made for this run; also IMMUNE_TOKEN for pnpm immune):\n            ${system.dashboardToken}`,
+        ? `  dashboard ${system.dashboardUrl}   (log in with one of your IMMUNE_OPERATOR_TOKENS' tokens)`
+        : `  dashboard ${system.dashboardUrl}   log in with this operator token (made for this run; also IMMUNE_OPERATOR_TOKEN for pnpm immune):\n            ${system.dashboardToken}`,
     );
     if (system.mock) print(`  mock LLM  ${system.mock.url}/v1   (the demo fleet's provider)`);
     if (system.fleet.length > 0)

@@ -8,8 +8,11 @@ import { MockUpstream } from '@immune/mock-upstream';
 import {
   childContext,
   type EnvSource,
+  hashOperatorToken,
   loadConfig,
   type MetricsRegistry,
+  mintOperatorToken,
+  operatorTokenLine,
   ownBus,
   ownStore,
   type ServiceContext,
@@ -40,7 +43,10 @@ export interface SingleProcess {
   mcpProxyUrl: string;
   /** The operators' dashboard (web app and API). */
   dashboardUrl: string;
-  /** The operator token made for this run, when none was configured (DASHBOARD_OPERATOR_TOKEN / DASHBOARD_TOKENS). */
+  /**
+   * The operator token made for this run (named `operator`), when no operator tokens were configured
+   * (IMMUNE_OPERATOR_TOKENS / IMMUNE_OPERATOR_TOKENS_FILE): for the dashboard login and IMMUNE_OPERATOR_TOKEN.
+   */
   dashboardToken: string | undefined;
   mock: MockUpstream | undefined;
   fleet: readonly DemoAgent[];
@@ -81,6 +87,25 @@ export async function startSingleProcess(
     env.MCP_UPSTREAM_URL ??= tools.url;
     env.MCP_UPSTREAM_NAME ??= 'demo-tools';
   }
+
+  // Operator tokens: without configured ones, one for the person at the console and one for auto-approve,
+  // both minted for this run and given to every service as hashes, like a deployment's.
+  const autoApproveToken = mintOperatorToken();
+  let dashboardToken: string | undefined;
+  const lines = [
+    operatorTokenLine({
+      name: 'demo-auto-approve',
+      role: 'operator',
+      hash: hashOperatorToken(autoApproveToken),
+    }),
+  ];
+  if (!env.IMMUNE_OPERATOR_TOKENS && !env.IMMUNE_OPERATOR_TOKENS_FILE) {
+    dashboardToken = mintOperatorToken();
+    lines.push(
+      operatorTokenLine({ name: 'operator', role: 'operator', hash: hashOperatorToken(dashboardToken) }),
+    );
+  }
+  env.IMMUNE_OPERATOR_TOKENS = [env.IMMUNE_OPERATOR_TOKENS, ...lines].filter(Boolean).join(',');
 
   const story = await tellStory(bus, say);
   shutdown.onStopWork(() => story.stop(), 'story');
@@ -143,7 +168,7 @@ export async function startSingleProcess(
       handler: async (event) => {
         const timer = setTimeout(() => {
           bus
-            .request(HEALER_APPROVE, { agent_id: event.agentId, operator: 'demo-auto-approve' })
+            .request(HEALER_APPROVE, { agent_id: event.agentId }, { operatorToken: autoApproveToken })
             .catch((error: unknown) => context.logger.warn({ err: error }, 'demo auto-approve failed'));
         }, autoApprove * 1000);
         timer.unref();
@@ -158,7 +183,7 @@ export async function startSingleProcess(
     gatewayUrl,
     mcpProxyUrl,
     dashboardUrl,
-    dashboardToken: dashboard.generatedToken?.token,
+    dashboardToken,
     mock,
     fleet,
     chaos,

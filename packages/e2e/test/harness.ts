@@ -22,7 +22,9 @@ import { MockUpstream } from '@immune/mock-upstream';
 import {
   createLogger,
   createPrometheusMetrics,
+  hashOperatorToken,
   loadConfig,
+  mintOperatorToken,
   type RunningService,
   runService,
   type ServiceContext,
@@ -30,9 +32,14 @@ import {
 import { type Sentinel, SentinelEnv, startSentinel } from '@immune/sentinel';
 import { createTestStore, type TestStore } from '@immune/store/testing';
 
+/** The e2e operator: a token minted per run; the healer and sentinel know only its hash. */
+export const E2E_OPERATOR_TOKEN = mintOperatorToken();
+const E2E_OPERATOR_LINE = `e2e-operator:operator:${hashOperatorToken(E2E_OPERATOR_TOKEN)}`;
+
 /** Short windows so a whole quarantine → heal → probation loop takes seconds. */
 export const SENTINEL_ENV: Record<string, string> = {
   SENTINEL_PORT: '0',
+  IMMUNE_OPERATOR_TOKENS: E2E_OPERATOR_LINE,
   HOST: '127.0.0.1',
   IMMUNE_PARTITIONS: '4',
   SENTINEL_CHECKPOINT_MS: '50',
@@ -46,6 +53,7 @@ export const SENTINEL_ENV: Record<string, string> = {
 };
 
 export const HEALER_ENV: Record<string, string> = {
+  IMMUNE_OPERATOR_TOKENS: E2E_OPERATOR_LINE,
   HEALER_PORT: '0',
   HOST: '127.0.0.1',
   HEALER_RECONCILE_MS: '500',

@@ -2,7 +2,7 @@ import { HEALER_APPROVE } from '@immune/bus';
 import { eventually } from '@immune/bus/testing';
 import { createRepositories } from '@immune/store';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Loop, scriptedExecutor, startLoop, vital } from './harness.js';
+import { E2E_OPERATOR_TOKEN, type Loop, scriptedExecutor, startLoop, vital } from './harness.js';
 
 /**
  * The whole immune loop on real NATS and real PostgreSQL: vitals published on the bus → the real sentinel
@@ -124,7 +124,12 @@ describe('the immune loop: sentinel + healer on NATS + PostgreSQL', { timeout: 9
     expect(executor.calls).toHaveLength(0);
     expect((await loop.quarantineEntry(agent))?.state).toBe('QUARANTINED');
 
-    const decision = await loop.bus.request(HEALER_APPROVE, { agent_id: agent, operator: 'e2e-operator' });
+    const decision = await loop.bus.request(
+      HEALER_APPROVE,
+      { agent_id: agent },
+      { operatorToken: E2E_OPERATOR_TOKEN },
+    );
+    expect(decision.decided.map((d) => d.decided_by)).toEqual(['e2e-operator']);
     expect(decision.decided.map((d) => d.infection_id)).toEqual([infection.id]);
     await inState(loop, agent, 'PROBATION');
     expect(await loop.quarantineEntry(agent)).toBeUndefined();

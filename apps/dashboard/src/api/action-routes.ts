@@ -33,12 +33,13 @@ const BULK_STATUS: Record<Decision, 'pending' | 'rejected'> = {
 const errors = { '4xx': ErrorResponse, '5xx': ErrorResponse };
 
 /**
- * Every change the dashboard can make, each one `immune.cmd.*` command with the session's operator name on it
- * (the browser never names the operator). Viewers get 403.
+ * Every change the dashboard can make, each one `immune.cmd.*` command sent with the logged-in operator's
+ * token (the healer checks it and records its name; the browser never names the operator). Viewers get 403
+ * here already, and the healer would refuse them too.
  */
 export const actionRoutes: HttpPlugin<{ commands: CommandClient }> = async (app, { commands }) => {
-  const bulkTargets = async (decision: Decision): Promise<ApprovalView[]> =>
-    (await commands.send(HEALER_APPROVALS, { status: BULK_STATUS[decision], limit: 1000 })).approvals;
+  const bulkTargets = async (decision: Decision, operator: Operator): Promise<ApprovalView[]> =>
+    (await commands.send(HEALER_APPROVALS, { status: BULK_STATUS[decision], limit: 1000 }, operator)).approvals;
 
   app.post(
     '/api/decisions/:decision/preview',
@@ -53,7 +54,7 @@ export const actionRoutes: HttpPlugin<{ commands: CommandClient }> = async (app,
       },
     },
     async (request) => {
-      const cases = await bulkTargets(request.params.decision);
+      const cases = await bulkTargets(request.params.decision, request.operator!);
       const counts = new Map<string, number>();
       for (const item of cases) {
         const cause = item.hypotheses[0]?.type ?? 'unknown';
@@ -105,7 +106,7 @@ export const actionRoutes: HttpPlugin<{ commands: CommandClient }> = async (app,
         const replies = await Promise.all(
           body.approval_ids.map((approvalId) =>
             commands
-              .send(command, { approval_id: approvalId, operator, ...bulk, ...note })
+              .send(command, { approval_id: approvalId, ...bulk, ...note }, request.operator!)
               .catch((error: unknown): DecisionReply => {
                 if (error instanceof HttpError && error.statusCode === 404) {
                   return {
@@ -141,7 +142,7 @@ export const actionRoutes: HttpPlugin<{ commands: CommandClient }> = async (app,
         { event: 'decision', decision: request.params.decision, operator, target },
         'operator decision',
       );
-      return commands.send(command, { ...target, operator, ...note });
+      return commands.send(command, { ...target, ...note }, request.operator!);
     },
   );
 
@@ -174,11 +175,14 @@ export const actionRoutes: HttpPlugin<{ commands: CommandClient }> = async (app,
           [{ field: 'body.infection_id', message: 'or body.agent_id is required, not both' }],
         );
       }
-      return commands.send(HEALER_FEEDBACK, {
-        ...(infection_id === undefined ? { agent_id: agent_id! } : { infection_id }),
-        true_cause,
-        operator: request.operator!.name,
-      });
+      return commands.send(
+        HEALER_FEEDBACK,
+        {
+          ...(infection_id === undefined ? { agent_id: agent_id! } : { infection_id }),
+          true_cause,
+        },
+        request.operator!,
+      );
     },
   );
 
@@ -189,7 +193,6 @@ export const actionRoutes: HttpPlugin<{ commands: CommandClient }> = async (app,
     operator?: Operator;
   }) => ({
     agent_id: request.params.agentId,
-    operator: request.operator!.name,
     ...(request.body.reason === undefined ? {} : { reason: request.body.reason }),
   });
   const containmentSchema = { tags: ['fleet'], params: AgentParams, body: ReasonBody };
@@ -203,7 +206,7 @@ export const actionRoutes: HttpPlugin<{ commands: CommandClient }> = async (app,
         response: { 200: HEALER_QUARANTINE.reply, ...errors },
       },
     },
-    async (request) => commands.send(HEALER_QUARANTINE, containment(request)),
+    async (request) => commands.send(HEALER_QUARANTINE, containment(request), request.operator!),
   );
   app.post(
     '/api/agents/:agentId/release',
@@ -215,6 +218,6 @@ export const actionRoutes: HttpPlugin<{ commands: CommandClient }> = async (app,
         response: { 200: HEALER_RELEASE.reply, ...errors },
       },
     },
-    async (request) => commands.send(HEALER_RELEASE, containment(request)),
+    async (request) => commands.send(HEALER_RELEASE, containment(request), request.operator!),
   );
 };

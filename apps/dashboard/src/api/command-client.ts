@@ -9,6 +9,7 @@ import {
 } from '@immune/bus';
 import { HttpError } from '@immune/runtime';
 import type { Static, TSchema } from 'typebox';
+import type { Operator } from '../auth/operators.js';
 
 /** How a command failure reaches the browser: the healer's own codes keep their meaning. */
 const COMMAND_STATUS: Record<string, number> = {
@@ -16,10 +17,13 @@ const COMMAND_STATUS: Record<string, number> = {
   invalid_request: 400,
   illegal_transition: 409,
   transition_refused: 409,
+  // The service that executes the command checked the forwarded token and refused it.
+  unauthenticated: 401,
+  forbidden: 403,
 };
 
 /**
- * Sends `immune.cmd.*` commands for the dashboard's routes and turns every bus failure into an HTTP error: a
+ * Sends `immune.cmd.*` commands for the dashboard's routes, each with the requesting operator's token, and turns every bus failure into an HTTP error: a
  * service that is not running is 503 with its name, never a 500.
  */
 export class CommandClient {
@@ -31,9 +35,13 @@ export class CommandClient {
   async send<Req extends TSchema, Rep extends TSchema>(
     command: CommandDef<Req, Rep>,
     request: Static<Req>,
+    operator: Operator,
   ): Promise<Static<Rep>> {
     try {
-      return await this.bus.request(command, request, { timeoutMs: this.timeoutMs });
+      return await this.bus.request(command, request, {
+        timeoutMs: this.timeoutMs,
+        operatorToken: operator.token,
+      });
     } catch (error) {
       const name = `${command.service}.${command.verb}`;
       if (error instanceof BusCommandError) {

@@ -47,7 +47,7 @@ export const readRoutes: HttpPlugin<ReadRouteOptions> = async (app, { commands, 
       const window = windowMs(request.query.window);
       const since = now() - window;
       const [{ agents }, calls, infections] = await Promise.all([
-        commands.send(HEALER_AGENTS, {}),
+        commands.send(HEALER_AGENTS, {}, request.operator!),
         repos.vitals.count({ since }),
         repos.infections.list({ since, limit: 10_000 }),
       ]);
@@ -82,9 +82,9 @@ export const readRoutes: HttpPlugin<ReadRouteOptions> = async (app, { commands, 
         response: { 200: Type.Object({ agents: Type.Array(AgentCard) }), ...errors },
       },
     },
-    async () => {
+    async (request) => {
       const [{ agents }, stored] = await Promise.all([
-        commands.send(HEALER_AGENTS, {}),
+        commands.send(HEALER_AGENTS, {}, request.operator!),
         repos.agents.list({ limit: 10_000 }),
       ]);
       const details = new Map(stored.map((agent) => [agent.id, agent]));
@@ -117,10 +117,10 @@ export const readRoutes: HttpPlugin<ReadRouteOptions> = async (app, { commands, 
     async (request) => {
       const agentId = request.params.agentId;
       const [{ agents }, stored, lifecycle, { infections }, healing, recent] = await Promise.all([
-        commands.send(HEALER_AGENTS, {}),
+        commands.send(HEALER_AGENTS, {}, request.operator!),
         repos.agents.get(agentId),
         repos.lifecycleEvents.history(agentId),
-        commands.send(HEALER_INFECTIONS, { agent_id: agentId, limit: 50 }),
+        commands.send(HEALER_INFECTIONS, { agent_id: agentId, limit: 50 }, request.operator!),
         repos.healingActions.forAgent(agentId, { limit: 100 }),
         repos.vitals.recent(agentId, { limit: 50 }),
       ]);
@@ -203,11 +203,15 @@ export const readRoutes: HttpPlugin<ReadRouteOptions> = async (app, { commands, 
       },
     },
     async (request) =>
-      commands.send(HEALER_APPROVALS, {
-        status: request.query.status ?? 'pending',
-        ...(request.query.agent_id === undefined ? {} : { agent_id: request.query.agent_id }),
-        limit: 1000,
-      }),
+      commands.send(
+        HEALER_APPROVALS,
+        {
+          status: request.query.status ?? 'pending',
+          ...(request.query.agent_id === undefined ? {} : { agent_id: request.query.agent_id }),
+          limit: 1000,
+        },
+        request.operator!,
+      ),
   );
 
   app.get(
@@ -221,22 +225,30 @@ export const readRoutes: HttpPlugin<ReadRouteOptions> = async (app, { commands, 
       },
     },
     async (request) => {
-      const { infections } = await commands.send(HEALER_INFECTIONS, {
-        infection_id: request.params.infectionId,
-      });
+      const { infections } = await commands.send(
+        HEALER_INFECTIONS,
+        {
+          infection_id: request.params.infectionId,
+        },
+        request.operator!,
+      );
       const infection = infections[0];
       if (infection === undefined) {
         throw new HttpError(404, 'INCIDENT_NOT_FOUND', `no incident ${request.params.infectionId}`);
       }
       const [{ approvals }, lifecycle] = await Promise.all([
         commands
-          .send(HEALER_APPROVALS, { agent_id: infection.agent_id, limit: 1000 })
+          .send(HEALER_APPROVALS, { agent_id: infection.agent_id, limit: 1000 }, request.operator!)
           .then(async (pending) => {
             if (pending.approvals.some((a) => a.infection_id === infection.infection_id)) return pending;
             // Decided cases are not "pending": look through the other statuses.
             const lists = await Promise.all(
               (['approved', 'rejected', 'cancelled'] as const).map((status) =>
-                commands.send(HEALER_APPROVALS, { status, agent_id: infection.agent_id, limit: 1000 }),
+                commands.send(
+                  HEALER_APPROVALS,
+                  { status, agent_id: infection.agent_id, limit: 1000 },
+                  request.operator!,
+                ),
               ),
             );
             return { approvals: lists.flatMap((list) => list.approvals) };
@@ -261,7 +273,8 @@ export const readRoutes: HttpPlugin<ReadRouteOptions> = async (app, { commands, 
         response: { 200: SENTINEL_LIFECYCLE.reply, ...errors },
       },
     },
-    async (request) => commands.send(SENTINEL_LIFECYCLE, { agent_id: request.params.agentId }),
+    async (request) =>
+      commands.send(SENTINEL_LIFECYCLE, { agent_id: request.params.agentId }, request.operator!),
   );
 
   app.get(

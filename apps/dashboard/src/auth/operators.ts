@@ -1,87 +1,27 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { NamedToken, Role } from '../config.js';
+import type { OperatorIdentity, OperatorTokens } from '@immune/runtime';
 
-/** Who a request acts for: shown in the UI and recorded on every command. */
-export interface OperatorIdentity {
-  name: string;
-  role: Role;
-}
+export type { OperatorIdentity };
 
 /**
- * A known token holder. `token` stays on the server: it is what the dashboard will forward on the operator's
- * behalf once commands on the bus are authenticated (the session cookie carries only the name and a
- * fingerprint of the token, never the token).
+ * A logged-in holder. `token` stays on the server side of the dashboard: it is forwarded with every command
+ * the operator sends (the healer and the sentinel check it themselves and record its name). The browser's
+ * session cookie carries it only encrypted (session-cookie.ts).
  */
 export interface Operator extends OperatorIdentity {
   token: string;
-  /** First 16 bytes of SHA-256(token), hex: ties a session to the token it was made from. */
-  fingerprint: string;
 }
 
-const digest = (token: string) => createHash('sha256').update(token, 'utf8').digest();
-
-/** The configured tokens, looked up in constant time per token. */
+/** The shared operator tokens (hashes, `@immune/runtime`'s OperatorTokens), seen as the dashboard needs them. */
 export class OperatorDirectory {
-  private readonly operators: ReadonlyArray<Operator & { digest: Buffer }>;
-
-  constructor(tokens: readonly NamedToken[]) {
-    const names = new Set<string>();
-    const digests = new Set<string>();
-    this.operators = tokens.map((entry) => {
-      if (names.has(entry.name)) throw new Error(`dashboard tokens: the name ${entry.name} is used twice`);
-      const hash = digest(entry.token);
-      const hex = hash.toString('hex');
-      if (digests.has(hex)) throw new Error(`dashboard tokens: ${entry.name}'s token is also another's`);
-      names.add(entry.name);
-      digests.add(hex);
-      return { ...entry, digest: hash, fingerprint: hex.slice(0, 32) };
-    });
-  }
+  constructor(private readonly tokens: OperatorTokens) {}
 
   get size(): number {
-    return this.operators.length;
+    return this.tokens.size;
   }
 
-  /** The holder of a presented token. Every stored digest is compared, so timing tells nothing. */
+  /** The holder of a presented token, compared in constant time against every configured hash. */
   byToken(presented: string): Operator | undefined {
-    const candidate = digest(presented);
-    let found: (Operator & { digest: Buffer }) | undefined;
-    for (const operator of this.operators) {
-      if (timingSafeEqual(candidate, operator.digest)) found = operator;
-    }
-    return found === undefined ? undefined : strip(found);
+    const identity = this.tokens.verify(presented);
+    return identity === undefined ? undefined : { ...identity, token: presented };
   }
-
-  /** The holder named in a session, while that token is still configured (rotating a token ends its sessions). */
-  bySession(name: string, fingerprint: string): Operator | undefined {
-    const found = this.operators.find(
-      (operator) => operator.name === name && operator.fingerprint === fingerprint,
-    );
-    return found === undefined ? undefined : strip(found);
-  }
-}
-
-function strip(operator: Operator & { digest: Buffer }): Operator {
-  const { digest: _digest, ...rest } = operator;
-  return rest;
-}
-
-/** DASHBOARD_OPERATOR_TOKEN (named DASHBOARD_OPERATOR_NAME) and DASHBOARD_TOKENS, as one list. */
-export function configuredTokens(config: {
-  DASHBOARD_OPERATOR_TOKEN?: string | undefined;
-  DASHBOARD_OPERATOR_NAME: string;
-  DASHBOARD_TOKENS: readonly NamedToken[];
-}): NamedToken[] {
-  return [
-    ...(config.DASHBOARD_OPERATOR_TOKEN === undefined
-      ? []
-      : [
-          {
-            name: config.DASHBOARD_OPERATOR_NAME,
-            role: 'operator' as const,
-            token: config.DASHBOARD_OPERATOR_TOKEN,
-          },
-        ]),
-    ...config.DASHBOARD_TOKENS,
-  ];
 }

@@ -42,7 +42,7 @@ export function authenticate(deps: AuthDeps) {
       const operator = deps.operators.byToken(bearer);
       if (operator === undefined) {
         reply.header('www-authenticate', 'Bearer error="invalid_token"');
-        throw new HttpError(401, 'UNAUTHORIZED', 'the bearer token is not a dashboard token');
+        throw new HttpError(401, 'UNAUTHORIZED', 'the bearer token is not a configured operator token');
       }
       request.operator = operator;
       request.authVia = 'bearer';
@@ -50,7 +50,10 @@ export function authenticate(deps: AuthDeps) {
     }
     const cookie = request.cookies[SESSION_COOKIE];
     const claims = cookie === undefined ? undefined : deps.sessions.verify(cookie, deps.now());
-    const operator = claims === undefined ? undefined : deps.operators.bySession(claims.sub, claims.fp);
+    // The session's token must still be configured, for the same name: rotating a token ends its sessions.
+    const token = claims === undefined ? undefined : deps.sessions.tokenOf(claims);
+    const found = token === undefined ? undefined : deps.operators.byToken(token);
+    const operator = found !== undefined && found.name === claims?.sub ? found : undefined;
     if (claims === undefined || operator === undefined) {
       reply.header('www-authenticate', 'Bearer');
       throw new HttpError(

@@ -1,14 +1,21 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  randomBytes,
+  timingSafeEqual,
+} from 'node:crypto';
 import type { Operator } from './operators.js';
 
 export const SESSION_COOKIE = 'immune_session';
 
-/** What a session cookie says, signed: whose session it is, from which token, until when. */
+/** What a session cookie says, signed: whose session it is, the token it was made from (sealed), until when. */
 export interface SessionClaims {
   /** Operator name. */
   sub: string;
-  /** Fingerprint of the token the session was made from. */
-  fp: string;
+  /** The operator's token, AES-256-GCM sealed with a key only this dashboard (and its replicas) holds. */
+  tk: string;
   /** Issued and expiry times, epoch ms. */
   iat: number;
   exp: number;
@@ -16,22 +23,27 @@ export interface SessionClaims {
 
 /**
  * Signs and checks session cookies: `base64url(claims JSON) + "." + base64url(HMAC-SHA256)`. Stateless, so a
- * restart with the same secret keeps sessions and replicas share them; the token itself is never in the cookie.
+ * restart with the same secret keeps sessions and replicas share them. The token rides along sealed (the
+ * dashboard stores no clear token anywhere, and it needs the token to forward each command), so the cookie is
+ * worthless without the dashboard's key, and rotating a token ends its sessions at the next request.
  */
 export class SessionCodec {
   private readonly key: Buffer;
+  private readonly sealKey: Buffer;
 
   constructor(
     secret: string | undefined,
     readonly ttlMs: number,
   ) {
     this.key = secret === undefined ? randomBytes(32) : Buffer.from(secret, 'utf8');
+    // A separate key for sealing, derived from the signing key, so neither use weakens the other.
+    this.sealKey = createHash('sha256').update('immune-session-seal\0').update(this.key).digest();
   }
 
   issue(operator: Operator, now: number): { value: string; claims: SessionClaims } {
     const claims: SessionClaims = {
       sub: operator.name,
-      fp: operator.fingerprint,
+      tk: this.seal(operator.token),
       iat: now,
       exp: now + this.ttlMs,
     };
@@ -57,6 +69,26 @@ export class SessionCodec {
     return claims;
   }
 
+  /** The token a verified session was made from; undefined when it cannot be unsealed. */
+  tokenOf(claims: SessionClaims): string | undefined {
+    try {
+      const sealed = Buffer.from(claims.tk, 'base64url');
+      if (sealed.length < 12 + 16 + 1) return undefined;
+      const decipher = createDecipheriv('aes-256-gcm', this.sealKey, sealed.subarray(0, 12));
+      decipher.setAuthTag(sealed.subarray(12, 28));
+      return Buffer.concat([decipher.update(sealed.subarray(28)), decipher.final()]).toString('utf8');
+    } catch {
+      return undefined;
+    }
+  }
+
+  private seal(token: string): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.sealKey, iv);
+    const sealed = Buffer.concat([cipher.update(token, 'utf8'), cipher.final()]);
+    return Buffer.concat([iv, cipher.getAuthTag(), sealed]).toString('base64url');
+  }
+
   private sign(body: string): string {
     return createHmac('sha256', this.key).update(body).digest('base64url');
   }
@@ -67,7 +99,7 @@ function isClaims(value: unknown): value is SessionClaims {
   const claims = value as Record<string, unknown>;
   return (
     typeof claims.sub === 'string' &&
-    typeof claims.fp === 'string' &&
+    typeof claims.tk === 'string' &&
     typeof claims.iat === 'number' &&
     typeof claims.exp === 'number'
   );

@@ -50,7 +50,7 @@ export const sessionRoutes: HttpPlugin<SessionRouteOptions> = async (app, option
       const operator = options.operators.byToken(request.body.token);
       if (operator === undefined) {
         request.log.info({ event: 'login-refused' }, 'dashboard login refused');
-        throw new HttpError(401, 'INVALID_TOKEN', 'this token is not a dashboard token');
+        throw new HttpError(401, 'INVALID_TOKEN', 'this token is not a configured operator token');
       }
       const { value, claims } = options.sessions.issue(operator, options.now());
       const secure =

@@ -39,8 +39,8 @@ export function Login() {
         )}
       </form>
       <p className="hint">
-        <code>pnpm start</code> prints a token; a deployment sets <code>DASHBOARD_OPERATOR_TOKEN</code> or{' '}
-        <code>DASHBOARD_TOKENS</code>.
+        <code>pnpm start</code> prints a token; <code>immune token create</code> mints one for a deployment
+        (configured in <code>IMMUNE_OPERATOR_TOKENS</code>).
       </p>
     </main>
   );

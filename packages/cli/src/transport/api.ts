@@ -18,13 +18,12 @@ export interface DecisionRequest {
   infection_id?: string;
   all?: true;
   note?: string;
-  /** Who acts. Over NATS the CLI names the operator; over HTTP the dashboard takes it from the token. */
-  operator: string;
 }
 
 /**
  * The operator actions, whatever carries them: the healer's commands over NATS, or the dashboard's HTTP API
- * (which sends the same commands itself). Every CLI command is written once against this seam.
+ * (which sends the same commands itself). Every CLI command is written once against this seam. Both send the
+ * operator token; who acts is always the token's name, as the service that checks it records it.
  */
 export interface OperatorApi {
   /** Where the requests go, for error messages. */

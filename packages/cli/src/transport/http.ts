@@ -3,8 +3,8 @@ import type { OperatorApi } from './api.js';
 
 /**
  * The dashboard's JSON API with a bearer token: the way in when the services share an embedded bus (single
- * process `pnpm start`) or NATS is not reachable from the operator's machine. The dashboard records the
- * token's name as the operator, so `--operator` does not apply here.
+ * process `pnpm start`) or NATS is not reachable from the operator's machine. The dashboard checks the
+ * operator token and forwards it with each command, and the healer records the token's name.
  */
 export function httpApi(options: { url: string; token: string; timeoutMs: number }): OperatorApi {
   const base = options.url.replace(/\/+$/, '');
@@ -36,7 +36,7 @@ export function httpApi(options: { url: string; token: string; timeoutMs: number
     }
     if (!response.ok) {
       const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
-      const hint = response.status === 401 ? ' (check --token / $IMMUNE_TOKEN)' : '';
+      const hint = response.status === 401 ? ' (check --token / $IMMUNE_OPERATOR_TOKEN)' : '';
       throw new CliFailure(
         `${error?.code ?? `HTTP ${response.status}`}: ${error?.message ?? response.statusText}${hint}`,
       );
@@ -52,10 +52,8 @@ export function httpApi(options: { url: string; token: string; timeoutMs: number
         'GET',
         `/api/approvals?${new URLSearchParams({ status, ...(agent_id === undefined ? {} : { agent_id }) })}`,
       ),
-    // The dashboard names the operator itself, from the token; the body must not carry it.
-    decide: (decision, { operator: _operator, ...target }) =>
-      request('POST', `/api/decisions/${decision}`, target),
-    feedback: ({ operator: _operator, ...body }) => request('POST', '/api/feedback', body),
+    decide: (decision, target) => request('POST', `/api/decisions/${decision}`, target),
+    feedback: (body) => request('POST', '/api/feedback', body),
     quarantine: ({ agent_id, reason }) =>
       request('POST', agentPath(agent_id, 'quarantine'), reason === undefined ? {} : { reason }),
     release: ({ agent_id, reason }) =>

@@ -27,6 +27,8 @@ export async function connectNatsApi(options: {
   url: string;
   prefix: string;
   timeoutMs: number;
+  /** Sent beside every request (the `Immune-Operator-Token` header); the healer checks it. */
+  token: string;
 }): Promise<OperatorApi> {
   const { url, prefix, timeoutMs } = options;
   let bus: Bus;
@@ -56,11 +58,14 @@ export async function connectNatsApi(options: {
       if (error instanceof BusNoRespondersError)
         throw new CliFailure(`no healer answers on prefix "${prefix}" (is it running?)`);
       if (error instanceof BusTimeoutError) throw new CliFailure('the healer did not answer in time');
-      if (error instanceof BusCommandError) throw new CliFailure(`${error.code}: ${error.message}`);
+      if (error instanceof BusCommandError) {
+        const hint = error.code === 'unauthenticated' ? ' (check --token / $IMMUNE_OPERATOR_TOKEN)' : '';
+        throw new CliFailure(`${error.code}: ${error.message}${hint}`);
+      }
       throw error;
     }
   };
-  const opts = { timeoutMs };
+  const opts = { timeoutMs, operatorToken: options.token };
   return {
     target: `NATS ${url} (prefix ${prefix})`,
     agents: () => call(() => bus.request(HEALER_AGENTS, {}, opts)),

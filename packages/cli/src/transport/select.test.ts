@@ -15,12 +15,17 @@ describe('chooseTransport', () => {
       kind: 'nats',
       url: 'nats://n:4222',
       prefix: 'immune',
+      token: undefined,
     });
     expect(chooseTransport({ nats: 'nats://x', prefix: 'p' }, {})).toEqual({
       kind: 'nats',
       url: 'nats://x',
       prefix: 'p',
+      token: undefined,
     });
+    expect(
+      chooseTransport({ nats: 'nats://x' }, { IMMUNE_OPERATOR_TOKEN: 'imo_a', IMMUNE_TOKEN: 'old' }),
+    ).toMatchObject({ kind: 'nats', token: 'imo_a' });
     expect(chooseTransport({ url: 'http://d:1', token: 'k' }, { NATS_URL: 'nats://n' })).toEqual({
       kind: 'http',
       url: 'http://d:1',

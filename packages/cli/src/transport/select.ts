@@ -15,22 +15,25 @@ export interface ConnectionValues {
 
 export type Transport =
   | { kind: 'http'; url: string; token: string | undefined }
-  | { kind: 'nats'; url: string; prefix: string };
+  | { kind: 'nats'; url: string; prefix: string; token: string | undefined };
 
 /**
  * Which way the CLI reaches the healer. Decisions as data: an explicit flag wins (`--url` the dashboard,
  * `--nats` the bus), then `$NATS_URL` (a deployment with a shared bus), and otherwise the dashboard at
  * `$IMMUNE_URL` or localhost:8090, the only way into a single-process `pnpm start` with its embedded bus.
+ * Either way the operator token is `--token`, else `$IMMUNE_OPERATOR_TOKEN` (`$IMMUNE_TOKEN`, its older name,
+ * last).
  */
 export function chooseTransport(values: ConnectionValues, env: NodeJS.ProcessEnv): Transport {
   if (values.url !== undefined && values.nats !== undefined)
     throw new UsageError('give --url (the dashboard) or --nats (the bus), not both');
   const nats = values.nats ?? (values.url === undefined ? env.NATS_URL : undefined);
+  const token = values.token ?? (env.IMMUNE_OPERATOR_TOKEN || undefined) ?? (env.IMMUNE_TOKEN || undefined);
   if (nats !== undefined && nats !== '')
-    return { kind: 'nats', url: nats, prefix: values.prefix ?? env.IMMUNE_SUBJECT_PREFIX ?? 'immune' };
+    return { kind: 'nats', url: nats, prefix: values.prefix ?? env.IMMUNE_SUBJECT_PREFIX ?? 'immune', token };
   const url = values.url ?? env.IMMUNE_URL ?? DEFAULT_DASHBOARD_URL;
   if (!/^https?:\/\//.test(url)) throw new UsageError(`--url must be an http(s) URL, got "${url}"`);
-  return { kind: 'http', url, token: values.token ?? env.IMMUNE_TOKEN };
+  return { kind: 'http', url, token };
 }
 
 export function timeoutOf(values: ConnectionValues): number {
@@ -46,14 +49,19 @@ export async function withApi<T>(values: ConnectionValues, fn: (api: OperatorApi
   const transport = chooseTransport(values, process.env);
   const timeoutMs = timeoutOf(values);
   let api: OperatorApi;
+  if (transport.token === undefined || transport.token === '')
+    throw new UsageError(
+      `operator commands need an operator token: --token or $IMMUNE_OPERATOR_TOKEN (\`immune token create\` mints one; \`pnpm start\` prints one)`,
+    );
   if (transport.kind === 'http') {
-    if (transport.token === undefined || transport.token === '')
-      throw new UsageError(
-        `the dashboard at ${transport.url} needs a token: --token or $IMMUNE_TOKEN (the dashboard prints one at start), or --nats for the bus`,
-      );
     api = httpApi({ url: transport.url, token: transport.token, timeoutMs });
   } else {
-    api = await connectNatsApi({ url: transport.url, prefix: transport.prefix, timeoutMs });
+    api = await connectNatsApi({
+      url: transport.url,
+      prefix: transport.prefix,
+      timeoutMs,
+      token: transport.token,
+    });
   }
   try {
     return await fn(api);

@@ -6,7 +6,7 @@ import type { CliIO } from '../../io.js';
 import type { Decision, DecisionRequest } from '../../transport/api.js';
 import { withApi } from '../../transport/select.js';
 import type { Command } from '../command.js';
-import { CONNECTION_HELP, CONNECTION_OPTIONS, operatorOf, printJson, table } from './options.js';
+import { CONNECTION_HELP, CONNECTION_OPTIONS, printJson, refuseOperatorName, table } from './options.js';
 
 /**
  * The operator commands: thin wrappers around `immune.cmd.healer.*`, so the CLI, the dashboard and scripts
@@ -17,13 +17,16 @@ function parse<O extends Record<string, { type: 'string' | 'boolean'; short?: st
   args: string[],
   extra: O,
 ) {
+  const parsed = usage(() =>
+    parseArgs({ args, options: { ...CONNECTION_OPTIONS, ...extra }, allowPositionals: true, strict: true }),
+  );
+  refuseOperatorName(parsed.values as { operator?: string });
+  return parsed;
+}
+
+function usage<T>(fn: () => T): T {
   try {
-    return parseArgs({
-      args,
-      options: { ...CONNECTION_OPTIONS, ...extra },
-      allowPositionals: true,
-      strict: true,
-    });
+    return fn();
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
@@ -60,7 +63,7 @@ export const agentsCommand: Command = {
 export const pendingCommand: Command = {
   name: 'pending',
   summary: 'severe cases waiting for an operator (--rejected: the rejected ones)',
-  help: `Usage: immune pending [--rejected] [--agent <id>] [options]\n\nLists approvals oldest first, with the evidence and ranked hypotheses.\n\nExamples:\n  IMMUNE_TOKEN=… immune pending\n  immune pending --rejected --agent research-1\n  immune pending --url https://immune.example.com --token "$TOKEN" --json\n\n${CONNECTION_HELP}`,
+  help: `Usage: immune pending [--rejected] [--agent <id>] [options]\n\nLists approvals oldest first, with the evidence and ranked hypotheses.\n\nExamples:\n  IMMUNE_OPERATOR_TOKEN=… immune pending\n  immune pending --rejected --agent research-1\n  immune pending --url https://immune.example.com --token "$TOKEN" --json\n\n${CONNECTION_HELP}`,
   async run(args, io) {
     const { values } = parse(args, { rejected: { type: 'boolean' }, agent: { type: 'string' } });
     if (values.help) return help(io, this.help);
@@ -117,7 +120,6 @@ function decisionCommand(name: Decision, summary: string, examples: string): Com
       if (targets.length !== 1)
         throw new UsageError('give exactly one of <agent>, --all, --approval, --infection');
       const request: DecisionRequest = {
-        operator: operatorOf(values),
         ...(positionals[0] === undefined ? {} : { agent_id: positionals[0] }),
         ...(values.all ? { all: true as const } : {}),
         ...(values.approval === undefined ? {} : { approval_id: values.approval }),
@@ -172,7 +174,6 @@ export const feedbackCommand: Command = {
     const reply = await withApi(values, (api) =>
       api.feedback({
         true_cause: cause as DiagnosisType,
-        operator: operatorOf(values),
         ...(values.infection === undefined
           ? { agent_id: positionals[0]! }
           : { infection_id: values.infection }),
@@ -199,7 +200,6 @@ function agentCommand(name: 'quarantine' | 'release', summary: string): Command 
       if (positionals.length !== 1) throw new UsageError('give one agent');
       const request = {
         agent_id: positionals[0]!,
-        operator: operatorOf(values),
         ...(values.reason === undefined ? {} : { reason: values.reason }),
       };
       if (name === 'quarantine') {

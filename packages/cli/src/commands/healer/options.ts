@@ -15,20 +15,21 @@ export const CONNECTION_OPTIONS = {
 
 export const CONNECTION_HELP = `Connection (the dashboard's HTTP API unless NATS is asked for):
   --url URL          the dashboard (default $IMMUNE_URL, else http://localhost:8090); used when no NATS is given
-  --token T          a dashboard token (default $IMMUNE_TOKEN); the dashboard records its name as the operator
+  --token T          your operator token (default $IMMUNE_OPERATOR_TOKEN); who acts is recorded as its name
   --nats URL         talk to the healer over NATS instead (default $NATS_URL when set)
   --prefix P         deployment subject prefix, with NATS (default $IMMUNE_SUBJECT_PREFIX, else immune)
   --timeout ms       how long the healer has to answer (default 5000)
-  --operator NAME    who acts, with NATS (default $IMMUNE_OPERATOR, else $USER)
   --json             machine-readable output: the reply as one JSON document
   -h, --help         this help
 
 Exit codes: 0 done, 1 the healer refused or could not be reached, 2 usage error.`;
 
-export function operatorOf(values: { operator?: string | undefined }): string {
-  const name = values.operator ?? process.env.IMMUNE_OPERATOR ?? process.env.USER ?? 'operator';
-  if (name.trim() === '') throw new UsageError('--operator must not be empty');
-  return name;
+/** `--operator` is refused by name: the operator is the token's holder, never a name given on the command line. */
+export function refuseOperatorName(values: { operator?: string | undefined }): void {
+  if (values.operator !== undefined)
+    throw new UsageError(
+      "--operator is no longer taken: decisions are recorded under your operator token's name (--token / $IMMUNE_OPERATOR_TOKEN)",
+    );
 }
 
 export function printJson(io: CliIO, value: unknown): void {
