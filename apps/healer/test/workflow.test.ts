@@ -135,18 +135,18 @@ describe('healer workflow on real NATS and PostgreSQL', { timeout: 90_000 }, () 
       for (const report of reports)
         expect((await infectionStatus(report.id))?.status).toBe('awaiting_approval');
     }, WAIT);
-    await h.bus.request(HEALER_REJECT, { agent_id: held, ...op });
-    const healed = await h.bus.request(HEALER_HEAL, { all: true, status: 'rejected', ...op });
+    await h.bus.request(HEALER_REJECT, { agent_id: held }, op);
+    const healed = await h.bus.request(HEALER_HEAL, { all: true, status: 'rejected' }, op);
     expect(healed.decided.map((a) => a.agent_id)).toEqual([held]);
-    const pending = await h.bus.request(HEALER_APPROVALS, { status: 'pending', agent_id: waiting });
+    const pending = await h.bus.request(HEALER_APPROVALS, { status: 'pending', agent_id: waiting }, op);
     expect(pending.approvals).toHaveLength(1);
     // A targeted case in another status is reported, not decided; a filter the decision never takes is refused.
-    const untouched = await h.bus.request(HEALER_HEAL, { agent_id: waiting, status: 'rejected', ...op });
+    const untouched = await h.bus.request(HEALER_HEAL, { agent_id: waiting, status: 'rejected' }, op);
     expect(untouched).toMatchObject({ decided: [], unchanged: [{ agent_id: waiting, status: 'pending' }] });
-    await expect(
-      h.bus.request(HEALER_APPROVE, { all: true, status: 'rejected', ...op }),
-    ).rejects.toMatchObject({ code: 'invalid_request' });
-    await h.bus.request(HEALER_APPROVE, { agent_id: waiting, ...op });
+    await expect(h.bus.request(HEALER_APPROVE, { all: true, status: 'rejected' }, op)).rejects.toMatchObject({
+      code: 'invalid_request',
+    });
+    await h.bus.request(HEALER_APPROVE, { agent_id: waiting }, op);
     await eventually(() => {
       for (const agent of [held, waiting]) expect(h.sentinel.state(agent)).toBe('HEALTHY');
     }, WAIT);

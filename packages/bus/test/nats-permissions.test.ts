@@ -118,10 +118,7 @@ describe('least-privilege NATS permissions per service (real nats-server)', { ti
 
   it('sentinel is refused healer commands, the gateway bucket and publishing vitals', async () => {
     const sentinel = await busOf('sentinel');
-    await refused(
-      () => sentinel.request(HEALER_RELEASE, { agent_id: 'x' }),
-      `${PREFIX}.cmd.healer.release`,
-    );
+    await refused(() => sentinel.request(HEALER_RELEASE, { agent_id: 'x' }), `${PREFIX}.cmd.healer.release`);
     await refused(() => sentinel.kv(GATEWAY_BUCKET), `$JS.API.STREAM.INFO.KV_${PREFIX}_gateway`);
     await refused(() => sentinel.publishVital(testVital('agent-x')), `${PREFIX}.vitals.`);
   });

@@ -39,7 +39,8 @@ const errors = { '4xx': ErrorResponse, '5xx': ErrorResponse };
  */
 export const actionRoutes: HttpPlugin<{ commands: CommandClient }> = async (app, { commands }) => {
   const bulkTargets = async (decision: Decision, operator: Operator): Promise<ApprovalView[]> =>
-    (await commands.send(HEALER_APPROVALS, { status: BULK_STATUS[decision], limit: 1000 }, operator)).approvals;
+    (await commands.send(HEALER_APPROVALS, { status: BULK_STATUS[decision], limit: 1000 }, operator))
+      .approvals;
 
   app.post(
     '/api/decisions/:decision/preview',
