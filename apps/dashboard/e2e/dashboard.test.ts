@@ -99,7 +99,9 @@ describe('the dashboard in Chromium', { timeout: 90_000 }, () => {
     await page.goto(deployment.url);
     await page.getByLabel('Access token').fill('not-a-token-at-all');
     await page.getByRole('button', { name: 'Log in' }).click();
-    await expect.poll(() => page.getByRole('alert').textContent()).toContain('not a configured operator token');
+    await expect
+      .poll(() => page.getByRole('alert').textContent())
+      .toContain('not a configured operator token');
     await shoot(page, 'login');
     await page.getByLabel('Access token').fill(OPERATOR_TOKEN);
     await page.getByRole('button', { name: 'Log in' }).click();
