@@ -1,6 +1,6 @@
 import { BusEnv, Policy, Provider, Route } from '@immune/bus';
 import { IDENTITY_STRATEGIES, PricingEnv } from '@immune/core';
-import { type Config, Secret, serviceEnv } from '@immune/runtime';
+import { type Config, OperatorTokensEnv, serviceEnv } from '@immune/runtime';
 import Type from 'typebox';
 
 /**
@@ -23,8 +23,8 @@ export const GatewayEnv = Type.Object({
   GATEWAY_ROUTES: Type.Array(Route, { default: [] }),
   /** Policies (JSON array): rate limits, model lists, budgets, max_tokens clamps, tool allow-lists. */
   GATEWAY_POLICIES: Type.Array(Policy, { default: [] }),
-  /** Bearer token for /api/gateway/*. Unset: the management API answers 503 (never open). */
-  GATEWAY_OPERATOR_TOKEN: Type.Optional(Secret(Type.String({ minLength: 16 }))),
+  /** The fleet's operator tokens (hashes) for /api/gateway/*. None: the management API answers 503 (never open). */
+  ...OperatorTokensEnv,
   ...PricingEnv,
   /** How agents are recognised, in order. */
   GATEWAY_IDENTITY_ORDER: Type.Array(Type.Enum(IDENTITY_STRATEGIES), { default: [...IDENTITY_STRATEGIES] }),

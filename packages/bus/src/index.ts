@@ -16,6 +16,7 @@ export type {
 } from './bus.js';
 export { OPERATOR_TOKEN_HEADER } from './bus.js';
 export { type BusConfig, BusEnv } from './bus-env.js';
+export { type CommandFailure, commandFailure } from './command-failure.js';
 export * from './commands-catalog.js';
 export { createEmbeddedBus, type EmbeddedBusOptions } from './embedded-bus.js';
 export * from './errors.js';

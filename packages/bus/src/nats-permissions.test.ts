@@ -21,12 +21,14 @@ describe('NATS permissions derived from the bus contract', () => {
     expect(read(NATS_PERMISSION_FILES.nsc)).toBe(nscUsersScript());
   });
 
-  it('only the sentinel, the healer and the gateway management API write the quarantine bucket', () => {
-    expect(publishers('$KV.immune_quarantine.>')).toEqual(['gateway', 'sentinel', 'healer']);
+  it('only the sentinel and the healer write the quarantine bucket', () => {
+    expect(publishers('$KV.immune_quarantine.>')).toEqual(['sentinel', 'healer']);
   });
 
   it("only operators' clients send the healer's commands; only command servers may answer requests", () => {
-    expect(publishers('immune.cmd.healer.release')).toEqual(['dashboard', 'operator']);
+    // The gateway's management API relays an operator's hand quarantine and release, and nothing else.
+    expect(publishers('immune.cmd.healer.release')).toEqual(['gateway', 'dashboard', 'operator']);
+    expect(publishers('immune.cmd.healer.approve')).toEqual(['dashboard', 'operator']);
     expect(publishers('immune.cmd.sentinel.lifecycle')).toEqual([
       'gateway',
       'healer',

@@ -73,20 +73,20 @@ export type BusUser = (typeof BUS_USERS)[number];
 
 /**
  * Who does what. `operator` is the CLI (`immune ... --nats`): an operator's client. Decisions worth knowing:
- * - only the sentinel, the healer and the gateway's management API write the quarantine bucket (the gateway's
- *   `POST/DELETE /quarantine/:id` is an operator surface behind its operator token and writes directly);
- * - only operators' clients (CLI, dashboard) send the healer's commands; `sentinel.lifecycle` is also sent by
- *   the healer (it drives healing transitions) and the gateway (its management API's lifecycle view);
+ * - only the sentinel and the healer write the quarantine bucket;
+ * - only operators' clients (CLI, dashboard, and the gateway's management API, which relays an operator's
+ *   hand quarantine and release with the operator's token) send the healer's commands; `sentinel.lifecycle`
+ *   is also sent by the healer (it drives healing transitions) and the gateway (its lifecycle view);
  * - ingest publishes vitals and `agent.discovered`, and reads only the vitals it records (its recorder);
  * - the MCP proxy publishes vitals, reads quarantine and policies, and keeps its pending calls.
  */
 export const SERVICE_ACCESS: Readonly<Record<BusUser, BusAccess>> = {
   gateway: {
     publishesVitals: true,
-    publishesEvents: ['agent.discovered', 'quarantine.applied', 'quarantine.released'],
-    readsBuckets: [],
-    writesBuckets: [QUARANTINE_BUCKET, GATEWAY_BUCKET, GATEWAY_LIMITS_BUCKET],
-    sendsCommands: [SENTINEL_LIFECYCLE],
+    publishesEvents: ['agent.discovered'],
+    readsBuckets: [QUARANTINE_BUCKET],
+    writesBuckets: [GATEWAY_BUCKET, GATEWAY_LIMITS_BUCKET],
+    sendsCommands: [HEALER_QUARANTINE, HEALER_RELEASE, SENTINEL_LIFECYCLE],
   },
   'mcp-proxy': {
     publishesVitals: true,

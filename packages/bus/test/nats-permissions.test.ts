@@ -1,8 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bus, VitalDelivery } from '../src/bus.js';
-import { HEALER_AGENTS, HEALER_RELEASE, SENTINEL_LIFECYCLE } from '../src/commands-catalog.js';
-import { BusCommandError } from '../src/errors.js';
+import {
+  HEALER_AGENTS,
+  HEALER_APPROVE,
+  HEALER_QUARANTINE,
+  HEALER_RELEASE,
+  SENTINEL_LIFECYCLE,
+} from '../src/commands-catalog.js';
+import { BusCommandError, BusNoRespondersError } from '../src/errors.js';
 import { GATEWAY_BUCKET, GATEWAY_LIMITS_BUCKET } from '../src/gateway-config.js';
 import { MCP_PENDING_BUCKET } from '../src/mcp-pending.js';
 import {
@@ -218,7 +224,7 @@ describe('least-privilege NATS permissions per service (real nats-server)', { ti
     await refused(() => operator.kv(QUARANTINE_BUCKET), `$JS.API.STREAM.INFO.KV_${PREFIX}_quarantine`);
   });
 
-  it('gateway: vitals, its events, quarantine/config/limits buckets, the lifecycle query; no healer command', async () => {
+  it('gateway: vitals, its events, reads quarantine, config/limits buckets, lifecycle query, hand containment', async () => {
     const gateway = await busOf('gateway');
     await gateway.publishVital(testVital('agent-g'));
     await gateway.publishEvent('agent.discovered', 'agent-g', {
@@ -226,7 +232,8 @@ describe('least-privilege NATS permissions per service (real nats-server)', { ti
       source: 'gateway',
       identity: 'header',
     });
-    await (await gateway.kv(QUARANTINE_BUCKET)).put('agent-g', entry('agent-g', 'operator'));
+    const quarantine = await gateway.kv(QUARANTINE_BUCKET);
+    expect((await quarantine.get('agent-h'))?.by).toBe('healer');
     await (await gateway.kv(GATEWAY_BUCKET)).delete('route:agent-g');
     const limits = await gateway.kv(GATEWAY_LIMITS_BUCKET);
     expect(
@@ -235,10 +242,18 @@ describe('least-privilege NATS permissions per service (real nats-server)', { ti
     await expect(gateway.request(SENTINEL_LIFECYCLE, { agent_id: 'agent-g' })).rejects.toBeInstanceOf(
       BusCommandError,
     );
+    // The management API relays an operator's hand quarantine to the healer: allowed (nobody serves it here).
+    await expect(
+      gateway.request(HEALER_QUARANTINE, { agent_id: 'agent-g' }, { timeoutMs: 2_000 }),
+    ).rejects.toBeInstanceOf(BusNoRespondersError);
 
     await refused(
-      () => gateway.request(HEALER_RELEASE, { agent_id: 'agent-g' }),
-      `${PREFIX}.cmd.healer.release`,
+      () => quarantine.put('agent-g', entry('agent-g', 'operator')),
+      `$KV.${PREFIX}_quarantine.agent-g`,
+    );
+    await refused(
+      () => gateway.request(HEALER_APPROVE, { approval_id: 'a-1' }),
+      `${PREFIX}.cmd.healer.approve`,
     );
     await refused(
       () => gateway.publishEvent('infection.detected', 'agent-g', testInfection('agent-g')),
@@ -251,7 +266,7 @@ describe('least-privilege NATS permissions per service (real nats-server)', { ti
     const mcp = await busOf('mcp-proxy');
     await mcp.publishVital(testVital('agent-m', { source: 'mcp', kind: 'tool' }));
     const quarantine = await mcp.kv(QUARANTINE_BUCKET);
-    expect((await quarantine.get('agent-g'))?.by).toBe('operator');
+    expect((await quarantine.get('agent-h'))?.by).toBe('healer');
     const policies = await mcp.kv(GATEWAY_BUCKET);
     const watch = await policies.watch(() => undefined);
     await watch.ready;

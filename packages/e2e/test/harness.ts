@@ -181,6 +181,7 @@ export async function startLoop(
           ANTHROPIC_UPSTREAM_URL: upstream,
           GATEWAY_PORT: '0',
           HOST: '127.0.0.1',
+          IMMUNE_OPERATOR_TOKENS: E2E_OPERATOR_LINE,
           IMMUNE_SUBJECT_PREFIX: prefix,
           LOG_LEVEL: level,
         }),

@@ -1,17 +1,22 @@
 import swagger from '@fastify/swagger';
 import {
+  type Bus,
   BusNoRespondersError,
   BusTimeoutError,
+  type CommandDef,
+  commandFailure,
+  HEALER_QUARANTINE,
+  HEALER_RELEASE,
   Policy,
   Provider,
-  QUARANTINE_BUCKET,
   QuarantineEntry,
   Route,
   SENTINEL_LIFECYCLE,
 } from '@immune/bus';
-import { LifecycleState, Vital } from '@immune/core';
-import type { FastifyPluginAsync } from 'fastify';
-import Type from 'typebox';
+import { Vital } from '@immune/core';
+import { loadOperatorTokens } from '@immune/runtime';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import Type, { type Static, type TSchema } from 'typebox';
 import type { Gateway } from '../gateway.js';
 import { operatorAuth } from './operator-auth.js';
 
@@ -40,19 +45,42 @@ const RouteParams = Type.Object({ agent_id: Type.String({ minLength: 1, maxLengt
 
 const QuarantineRequest = Type.Object(
   {
-    reason: Type.String({ minLength: 1, maxLength: 500 }),
-    state: Type.Optional(LifecycleState),
-    infection_id: Type.Optional(Type.String({ minLength: 1 })),
+    /** Why; without one the healer records "quarantined by <operator>". */
+    reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
   },
   { additionalProperties: false },
 );
 
 const security = [{ operatorToken: [] }];
 
+/** The healer's manual containment holds the agent's enforcers too, which may take a few seconds. */
+const COMMAND_TIMEOUT_MS = 10_000;
+
 /**
  * The seed's management API under /api/gateway, behind the operator token, described by OpenAPI at
  * /api/gateway/openapi.json. Writes go to the shared KV buckets, so every replica applies them at once.
  */
+/** Sends a healer command for the operator behind `request`; on failure answers for it and returns undefined. */
+async function relay<Req extends TSchema, Rep extends TSchema>(
+  reply: FastifyReply,
+  request: FastifyRequest,
+  command: CommandDef<Req, Rep>,
+  body: Static<Req>,
+  bus: Bus,
+): Promise<Static<Rep> | undefined> {
+  try {
+    return await bus.request(command, body, {
+      timeoutMs: COMMAND_TIMEOUT_MS,
+      ...(request.gatewayOperator === undefined ? {} : { operatorToken: request.gatewayOperator.token }),
+    });
+  } catch (error) {
+    const failure = commandFailure(error, command);
+    if (failure === undefined) throw error;
+    await reply.code(failure.status).send({ error: { code: failure.code, message: failure.message } });
+    return undefined;
+  }
+}
+
 export const managementRoutes: FastifyPluginAsync<{ gateway: Gateway }> = async (app, { gateway }) => {
   await app.register(swagger, {
     openapi: {
@@ -63,8 +91,7 @@ export const managementRoutes: FastifyPluginAsync<{ gateway: Gateway }> = async 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   app.register(async (secured) => {
-    secured.addHook('onRequest', operatorAuth(gateway.config.GATEWAY_OPERATOR_TOKEN));
-    const quarantineKv = await gateway.bus.kv(QUARANTINE_BUCKET);
+    secured.addHook('onRequest', operatorAuth(loadOperatorTokens(gateway.config)));
 
     secured.get(
       '/agents',
@@ -131,6 +158,10 @@ export const managementRoutes: FastifyPluginAsync<{ gateway: Gateway }> = async 
       },
     );
 
+    // A hand quarantine or release is the healer's manual containment command, sent with the caller's token:
+    // the healer verifies it, records the operator's name, closes or opens cases and lifts its cures, the same
+    // as from the CLI or the dashboard. The entry is applied here at once too, so this replica refuses the
+    // agent's next call before its bucket watch catches up.
     secured.post(
       '/quarantine/:id',
       {
@@ -138,50 +169,43 @@ export const managementRoutes: FastifyPluginAsync<{ gateway: Gateway }> = async 
           security,
           params: AgentIdParams,
           body: QuarantineRequest,
-          response: { 201: QuarantineEntry },
+          response: { 200: QuarantineEntry, 201: QuarantineEntry, '4xx': ErrorBody, '5xx': ErrorBody },
         },
       },
       async (request, reply) => {
         const { id } = request.params as { id: string };
-        const body = request.body as {
-          reason: string;
-          state?: QuarantineEntry['state'];
-          infection_id?: string;
-        };
-        const entry: QuarantineEntry = {
-          agent_id: id,
-          state: body.state ?? 'QUARANTINED',
-          reason: body.reason,
-          since: Date.now(),
-          by: 'operator',
-          ...(body.infection_id ? { infection_id: body.infection_id } : {}),
-        };
-        await quarantineKv.put(id, entry);
-        gateway.quarantine.apply(id, entry);
-        await gateway.bus.publishEvent('quarantine.applied', id, entry).catch(() => undefined);
-        return reply.code(201).send(entry);
+        const { reason } = request.body as { reason?: string };
+        const answer = await relay(
+          reply,
+          request,
+          HEALER_QUARANTINE,
+          { agent_id: id, ...(reason === undefined ? {} : { reason }) },
+          gateway.bus,
+        );
+        if (answer === undefined) return reply;
+        gateway.quarantine.apply(id, answer.entry);
+        return reply.code(answer.already ? 200 : 201).send(answer.entry);
       },
     );
 
     secured.delete(
       '/quarantine/:id',
-      { schema: { security, params: AgentIdParams, response: { 204: Type.Null(), 404: ErrorBody } } },
+      {
+        schema: {
+          security,
+          params: AgentIdParams,
+          response: { 204: Type.Null(), '4xx': ErrorBody, '5xx': ErrorBody },
+        },
+      },
       async (request, reply) => {
         const { id } = request.params as { id: string };
-        const existing = await quarantineKv.get(id);
-        if (!existing)
+        const answer = await relay(reply, request, HEALER_RELEASE, { agent_id: id }, gateway.bus);
+        if (answer === undefined) return reply;
+        if (!answer.released)
           return reply
             .code(404)
             .send({ error: { code: 'not_quarantined', message: `agent '${id}' is not quarantined` } });
-        await quarantineKv.delete(id);
         gateway.quarantine.apply(id, undefined);
-        await gateway.bus
-          .publishEvent('quarantine.released', id, {
-            agent_id: id,
-            reason: 'released by an operator',
-            ...(existing.infection_id ? { infection_id: existing.infection_id } : {}),
-          })
-          .catch(() => undefined);
         return reply.code(204).send();
       },
     );
