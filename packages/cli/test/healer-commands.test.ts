@@ -104,6 +104,17 @@ describe('immune operator commands', { timeout: 90_000 }, () => {
       code: 1,
       err: expect.stringMatching(/unauthenticated: .*not valid here \(check --token/),
     });
+    // A second case nobody has looked at yet: Heal all must leave it pending.
+    const unseen = buildInfectionReport({
+      id: `inf-${prefix}-unseen`,
+      agentId: 'cli-unseen',
+      ts: Date.now(),
+      anomalies: [{ type: 'cost_spike', metric: 'cost', observed: 9, expected: 1, sigma: 7 }],
+    });
+    await bus.publishEvent('infection.detected', 'cli-unseen', unseen);
+    await eventually(async () => {
+      expect((await immune('pending')).out).toContain('cli-unseen');
+    }, 20_000);
     const previous = process.env.IMMUNE_OPERATOR_TOKEN;
     delete process.env.IMMUNE_OPERATOR_TOKEN;
     delete process.env.IMMUNE_TOKEN;
@@ -120,6 +131,11 @@ describe('immune operator commands', { timeout: 90_000 }, () => {
     // Recorded under the token's name: nothing on the command line could say otherwise.
     expect(JSON.parse(healed.out).decided).toMatchObject([
       { agent_id: 'cli-agent', status: 'approved', decided_by: 'dana' },
+    ]);
+    // `heal --all` meant `--status rejected`: the unseen case is still pending, until asked for by status.
+    expect((await json('pending')).approvals).toMatchObject([{ agent_id: 'cli-unseen', status: 'pending' }]);
+    expect((await json('heal', '--all', '--status', 'pending')).decided).toMatchObject([
+      { agent_id: 'cli-unseen', infection_id: unseen.id, status: 'approved', decided_by: 'dana' },
     ]);
     expect(await immune('approve', '--all', '--operator', 'mallory')).toMatchObject({
       code: 2,
@@ -148,6 +164,12 @@ describe('immune operator commands', { timeout: 90_000 }, () => {
     expect((await immune('approve')).code).toBe(2);
     expect((await immune('approve', 'a', '--all')).code).toBe(2);
     expect((await immune('feedback', 'a', '--cause', 'gremlins')).code).toBe(2);
+    expect(await immune('heal', '--all', '--status', 'approved')).toMatchObject({
+      code: 2,
+      err: expect.stringContaining('--status must be one of pending, rejected'),
+    });
+    // Only heal takes a status: approve and reject have one status to take cases from.
+    expect((await immune('approve', '--all', '--status', 'pending')).code).toBe(2);
     const missing = await immune('approve', 'nobody-here');
     expect(missing).toMatchObject({ code: 1, err: expect.stringMatching(/not_found/) });
     const io = memoryIO();

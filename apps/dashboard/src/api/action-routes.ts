@@ -15,7 +15,14 @@ import Type from 'typebox';
 import type { Operator } from '../auth/operators.js';
 import { requireOperator } from '../auth/request-auth.js';
 import type { CommandClient } from './command-client.js';
-import { AgentParams, type Decision, DecisionBody, DecisionParams, ReasonBody } from './schemas.js';
+import {
+  AgentParams,
+  CaseStatus,
+  type Decision,
+  DecisionBody,
+  DecisionParams,
+  ReasonBody,
+} from './schemas.js';
 import { DecisionPreview, DecisionResult } from './views.js';
 
 const COMMANDS = { approve: HEALER_APPROVE, reject: HEALER_REJECT, heal: HEALER_HEAL } as const;
@@ -24,7 +31,7 @@ const COMMANDS = { approve: HEALER_APPROVE, reject: HEALER_REJECT, heal: HEALER_
  * Heal all takes rejected ones only (a pending case is approved instead), and says so to the healer with its
  * `status` filter, so a pending case is never healed by a bulk heal.
  */
-const BULK_STATUS: Record<Decision, 'pending' | 'rejected'> = {
+const BULK_STATUS: Record<Decision, CaseStatus> = {
   approve: 'pending',
   reject: 'pending',
   heal: 'rejected',
@@ -38,9 +45,8 @@ const errors = { '4xx': ErrorResponse, '5xx': ErrorResponse };
  * here already, and the healer would refuse them too.
  */
 export const actionRoutes: HttpPlugin<{ commands: CommandClient }> = async (app, { commands }) => {
-  const bulkTargets = async (decision: Decision, operator: Operator): Promise<ApprovalView[]> =>
-    (await commands.send(HEALER_APPROVALS, { status: BULK_STATUS[decision], limit: 1000 }, operator))
-      .approvals;
+  const bulkTargets = async (status: CaseStatus, operator: Operator): Promise<ApprovalView[]> =>
+    (await commands.send(HEALER_APPROVALS, { status, limit: 1000 }, operator)).approvals;
 
   app.post(
     '/api/decisions/:decision/preview',
@@ -50,12 +56,18 @@ export const actionRoutes: HttpPlugin<{ commands: CommandClient }> = async (app,
         tags: ['approvals'],
         summary: 'What a bulk decision would do, case by case, before it is made',
         params: DecisionParams,
-        body: Type.Object({ all: Type.Literal(true) }, { additionalProperties: false }),
+        body: Type.Object(
+          { all: Type.Literal(true), status: Type.Optional(CaseStatus) },
+          { additionalProperties: false },
+        ),
         response: { 200: DecisionPreview, ...errors },
       },
     },
     async (request) => {
-      const cases = await bulkTargets(request.params.decision, request.operator!);
+      const cases = await bulkTargets(
+        request.body.status ?? BULK_STATUS[request.params.decision],
+        request.operator!,
+      );
       const counts = new Map<string, number>();
       for (const item of cases) {
         const cause = item.hypotheses[0]?.type ?? 'unknown';
@@ -101,7 +113,8 @@ export const actionRoutes: HttpPlugin<{ commands: CommandClient }> = async (app,
       const command = COMMANDS[request.params.decision];
       const operator = request.operator!.name;
       const note = body.note === undefined ? {} : { note: body.note };
-      const bulk = { status: BULK_STATUS[request.params.decision] };
+      const bulk = { status: body.status ?? BULK_STATUS[request.params.decision] };
+      const single = body.status === undefined ? {} : { status: body.status };
       if (body.approval_ids !== undefined) {
         // One command per case, so each reports its own outcome (decided, or already decided by someone else).
         const replies = await Promise.all(
@@ -133,11 +146,11 @@ export const actionRoutes: HttpPlugin<{ commands: CommandClient }> = async (app,
       }
       const target =
         body.agent_id !== undefined
-          ? { agent_id: body.agent_id }
+          ? { agent_id: body.agent_id, ...single }
           : body.approval_id !== undefined
-            ? { approval_id: body.approval_id }
+            ? { approval_id: body.approval_id, ...single }
             : body.infection_id !== undefined
-              ? { infection_id: body.infection_id }
+              ? { infection_id: body.infection_id, ...single }
               : { all: true, ...bulk };
       request.log.info(
         { event: 'decision', decision: request.params.decision, operator, target },

@@ -27,6 +27,10 @@ export const IncidentParams = Type.Object({ infectionId: Type.String({ minLength
  * Whom a decision applies to: one agent's open case, one approval or infection, a list of approvals (a bulk
  * selection), or every open case. Exactly one of them.
  */
+/** The approval statuses a decision can take cases from. */
+export const CaseStatus = Type.Union([Type.Literal('pending'), Type.Literal('rejected')]);
+export type CaseStatus = Static<typeof CaseStatus>;
+
 export const DecisionBody = Type.Object(
   {
     agent_id: Type.Optional(AgentId),
@@ -40,6 +44,11 @@ export const DecisionBody = Type.Object(
       }),
     ),
     all: Type.Optional(Type.Literal(true)),
+    /**
+     * Only cases in this approval status (the healer's filter). A bulk decision defaults to the status it takes
+     * (heal: rejected); a single case is not filtered unless asked.
+     */
+    status: Type.Optional(CaseStatus),
     note: Type.Optional(Type.String({ maxLength: 2000 })),
   },
   { additionalProperties: false, minProperties: 1 },

@@ -3,6 +3,7 @@ import type {
   HEALER_AGENTS,
   HEALER_APPROVALS,
   HEALER_FEEDBACK,
+  HEALER_HEAL,
   HEALER_QUARANTINE,
   HEALER_RELEASE,
   ReplyOf,
@@ -17,6 +18,8 @@ export interface DecisionRequest {
   approval_id?: string;
   infection_id?: string;
   all?: true;
+  /** Only cases in this approval status (the healer's filter; `heal --all` sends `rejected` unless told). */
+  status?: RequestOf<typeof HEALER_HEAL>['status'];
   note?: string;
 }
 

@@ -97,19 +97,44 @@ export const pendingCommand: Command = {
   },
 };
 
-function decisionCommand(name: Decision, summary: string, examples: string): Command {
+type CaseStatus = NonNullable<DecisionRequest['status']>;
+const CASE_STATUSES: Record<CaseStatus, true> = { pending: true, rejected: true };
+
+/**
+ * `statusFilter`: the decision takes `--status`, and `--all` means the cases in `bulkDefault` unless told
+ * otherwise (heal: the rejected ones, as the dashboard's Heal all, so nobody heals a pending case unseen).
+ */
+interface StatusFilter {
+  bulkDefault: CaseStatus;
+  help: string;
+}
+
+function decisionCommand(
+  name: Decision,
+  summary: string,
+  examples: string,
+  statusFilter?: StatusFilter,
+): Command {
+  const statusUsage = statusFilter === undefined ? '' : ` [--status ${Object.keys(CASE_STATUSES).join('|')}]`;
+  const statusHelp = statusFilter === undefined ? '' : `\n\n${statusFilter.help}`;
   return {
     name,
     summary,
-    help: `Usage: immune ${name} <agent> | --all | --approval <id> | --infection <id> [--note text] [options]\n\n${summary}. Idempotent: repeating it changes nothing and says so.\n\nExamples:\n  ${examples}\n\n${CONNECTION_HELP}`,
+    help: `Usage: immune ${name} <agent> | --all | --approval <id> | --infection <id>${statusUsage} [--note text] [options]\n\n${summary}. Idempotent: repeating it changes nothing and says so.${statusHelp}\n\nExamples:\n  ${examples}\n\n${CONNECTION_HELP}`,
     async run(args, io) {
       const { values, positionals } = parse(args, {
         all: { type: 'boolean' },
         approval: { type: 'string' },
         infection: { type: 'string' },
         note: { type: 'string' },
+        ...(statusFilter === undefined ? {} : { status: { type: 'string' as const } }),
       });
       if (values.help) return help(io, this.help);
+      const given = (values as { status?: string }).status;
+      if (given !== undefined && !Object.hasOwn(CASE_STATUSES, given))
+        throw new UsageError(`--status must be one of ${Object.keys(CASE_STATUSES).join(', ')}`);
+      const status =
+        (given as CaseStatus | undefined) ?? (values.all ? statusFilter?.bulkDefault : undefined);
       if (positionals.length > 1) throw new UsageError('give one agent');
       const targets = [
         positionals[0],
@@ -124,6 +149,7 @@ function decisionCommand(name: Decision, summary: string, examples: string): Com
         ...(values.all ? { all: true as const } : {}),
         ...(values.approval === undefined ? {} : { approval_id: values.approval }),
         ...(values.infection === undefined ? {} : { infection_id: values.infection }),
+        ...(status === undefined ? {} : { status }),
         ...(values.note === undefined ? {} : { note: values.note }),
       };
       const reply = await withApi(values, (api) => api.decide(name, request));
@@ -156,7 +182,11 @@ export const rejectCommand = decisionCommand(
 export const healCommand = decisionCommand(
   'heal',
   'heal now: start healing pending or rejected cases',
-  'immune heal research-1\n  immune heal --infection inf-42',
+  'immune heal research-1\n  immune heal --all                    # the rejected cases\n  immune heal --all --status pending --json\n  immune heal --infection inf-42',
+  {
+    bulkDefault: 'rejected',
+    help: "--status takes only cases in that approval status. With --all it defaults to rejected (as the dashboard's\nHeal all), so a pending case nobody looked at is never healed by accident; one named case is not filtered.",
+  },
 );
 
 export const feedbackCommand: Command = {
