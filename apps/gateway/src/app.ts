@@ -1,10 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpPlugin } from '@immune/runtime';
 import type { Gateway } from './gateway.js';
+import type { FleetView } from './management/fleet-view.js';
 import { managementRoutes } from './management/routes.js';
 
 export interface GatewayAppOptions {
   gateway: Gateway;
+  /** The management API's fleet view; without a database only the per-replica view answers. */
+  fleet: FleetView | undefined;
   bodyLimitBytes: number;
 }
 
@@ -30,5 +33,5 @@ export const gatewayApp: HttpPlugin<GatewayAppOptions> = async (app, options) =>
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (closing || !gateway.proxy(req, res)) fastifyListener(req, res);
   });
-  await app.register(managementRoutes, { prefix: '/api/gateway', gateway });
+  await app.register(managementRoutes, { prefix: '/api/gateway', gateway, fleet: options.fleet });
 };

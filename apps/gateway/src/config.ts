@@ -1,6 +1,7 @@
 import { BusEnv, Policy, Provider, Route } from '@immune/bus';
 import { IDENTITY_STRATEGIES, PricingEnv } from '@immune/core';
 import { type Config, OperatorTokensEnv, serviceEnv } from '@immune/runtime';
+import { StoreEnv } from '@immune/store';
 import Type from 'typebox';
 
 /**
@@ -25,6 +26,12 @@ export const GatewayEnv = Type.Object({
   GATEWAY_POLICIES: Type.Array(Policy, { default: [] }),
   /** The fleet's operator tokens (hashes) for /api/gateway/*. None: the management API answers 503 (never open). */
   ...OperatorTokensEnv,
+  /**
+   * The fleet's PostgreSQL, read by the management API's fleet view (/agents, /stats, /agent/{id}/vitals);
+   * unset: those answer 503 and only /replica/* answers. Never on the proxy path.
+   */
+  DATABASE_URL: StoreEnv.DATABASE_URL,
+  IMMUNE_DB_SCHEMA: StoreEnv.IMMUNE_DB_SCHEMA,
   ...PricingEnv,
   /** How agents are recognised, in order. */
   GATEWAY_IDENTITY_ORDER: Type.Array(Type.Enum(IDENTITY_STRATEGIES), { default: [...IDENTITY_STRATEGIES] }),

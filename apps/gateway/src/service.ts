@@ -1,13 +1,20 @@
 import type { Bus } from '@immune/bus';
 import { httpLimits, type MetricsRegistry, monitorBus, type ServiceContext, serveApp } from '@immune/runtime';
+import type { Store } from '@immune/store';
 import { gatewayApp } from './app.js';
 import type { GatewayConfig } from './config.js';
 import { createGateway, type Gateway } from './gateway.js';
+import { FleetView } from './management/fleet-view.js';
 
 export interface GatewayServiceDeps {
   config: GatewayConfig;
   /** Opened (and drained at shutdown) by the caller: the gateway's own main, or single-process mode. */
   bus: Bus;
+  /**
+   * The fleet's database (opened by the caller when DATABASE_URL is set), read by the management API's fleet
+   * view only: the proxy path never touches it.
+   */
+  store?: Store;
   metrics: MetricsRegistry;
 }
 
@@ -20,7 +27,7 @@ export interface RunningGateway {
 /**
  * Wires the gateway into a running service: state from the bus, the stop-work hook, and the HTTP app. The
  * same function serves `main.ts` (one service per process) and single-process mode (every service in one).
- * The gateway keeps no database: its state lives in the bus's buckets.
+ * The gateway keeps no state in a database (its state lives in the bus's buckets); it may read the fleet's.
  */
 export async function startGateway(
   context: ServiceContext,
@@ -38,7 +45,11 @@ export async function startGateway(
   const port = await serveApp(
     context,
     gatewayApp,
-    { gateway, bodyLimitBytes: config.BODY_LIMIT_BYTES },
+    {
+      gateway,
+      fleet: deps.store === undefined ? undefined : new FleetView(deps.store),
+      bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    },
     {
       metrics,
       host: config.HOST,

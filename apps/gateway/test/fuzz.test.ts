@@ -1,5 +1,6 @@
 import { hashOperatorToken, mintOperatorToken, operatorTokenLine } from '@immune/runtime';
 import { answerProblems, hostileBodies, hostileValue, runAbuse, wrongJson } from '@immune/runtime/testing';
+import { createTestStore, type TestStore } from '@immune/store/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, startHarness } from './harness.js';
@@ -174,11 +175,19 @@ describe('the LLM proxy', () => {
 
 describe('the management API', () => {
   let h: Harness;
+  let store: TestStore;
   beforeAll(async () => {
-    h = await startHarness({ nats: true, env: { ...LIMITS, IMMUNE_OPERATOR_TOKENS: OPERATOR_TOKENS } });
+    // With the fleet's database, so the fleet view's queries take the hostile parameters too.
+    store = await createTestStore();
+    h = await startHarness({
+      nats: true,
+      store,
+      env: { ...LIMITS, IMMUNE_OPERATOR_TOKENS: OPERATOR_TOKENS },
+    });
   }, 60_000);
   afterAll(async () => {
     await h?.close();
+    await store?.cleanup();
   });
 
   const auth = { authorization: `Bearer ${TOKEN}` };
@@ -204,6 +213,9 @@ describe('the management API', () => {
     '/api/gateway/agents',
     '/api/gateway/stats',
     '/api/gateway/agent/:id/vitals',
+    '/api/gateway/replica/agents',
+    '/api/gateway/replica/stats',
+    '/api/gateway/replica/agent/:id/vitals',
     '/api/gateway/quarantine',
     '/api/gateway/quarantine/:id',
     '/api/gateway/lifecycle/:id',

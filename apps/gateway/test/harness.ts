@@ -11,9 +11,11 @@ import {
   loadConfig,
   Readiness,
 } from '@immune/runtime';
+import type { Store } from '@immune/store';
 import { gatewayApp } from '../src/app.js';
 import { GatewayEnv } from '../src/config.js';
 import { createGateway, type Gateway } from '../src/gateway.js';
+import { FleetView } from '../src/management/fleet-view.js';
 
 export interface Harness {
   mock: MockUpstream;
@@ -39,6 +41,8 @@ export async function startHarness(
     providerEnv?: (mockUrl: string) => Record<string, string>;
     nats?: boolean;
     bus?: Bus;
+    /** The fleet's database, for the management API's fleet view. */
+    store?: Store;
   } = {},
 ): Promise<Harness> {
   const mock = await MockUpstream.start();
@@ -78,7 +82,11 @@ export async function startHarness(
     maxConnections: limits.maxConnections,
     timeouts: limits.timeouts,
   });
-  await server.register(gatewayApp, { gateway, bodyLimitBytes: config.BODY_LIMIT_BYTES });
+  await server.register(gatewayApp, {
+    gateway,
+    fleet: options.store === undefined ? undefined : new FleetView(options.store),
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+  });
   await server.listen({ port: 0, host: '127.0.0.1' });
   readiness.markReady();
   const vitals: Vital[] = [];

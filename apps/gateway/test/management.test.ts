@@ -1,5 +1,8 @@
 import { SENTINEL_LIFECYCLE } from '@immune/bus';
+import { testVital } from '@immune/core/testing';
 import { hashOperatorToken, mintOperatorToken, operatorTokenLine } from '@immune/runtime';
+import { createRepositories } from '@immune/store';
+import { createTestStore, type TestStore } from '@immune/store/testing';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, startHarness } from './harness.js';
@@ -53,22 +56,30 @@ describe('management API', () => {
     }
   });
 
-  it('lists agents, stats and recent vitals', async () => {
-    const agents = (await (await api('GET', '/agents')).json()) as {
+  it("lists this replica's agents, stats and recent vitals under /replica", async () => {
+    const agents = (await (await api('GET', '/replica/agents')).json()) as {
       agents: Array<{ agent_id: string; requests: number }>;
     };
     expect(agents.agents).toEqual([
       expect.objectContaining({ agent_id: 'ops-agent', requests: 1, quarantined: false }),
     ]);
-    expect(await (await api('GET', '/stats')).json()).toMatchObject({
+    expect(await (await api('GET', '/replica/stats')).json()).toMatchObject({
       agents: 1,
       requests: 1,
       providers: 3,
       bus: 'connected',
     });
-    const vitals = (await (await api('GET', '/agent/ops-agent/vitals')).json()) as { vitals: unknown[] };
+    const vitals = (await (await api('GET', '/replica/agent/ops-agent/vitals')).json()) as {
+      vitals: unknown[];
+    };
     expect(vitals.vitals).toHaveLength(1);
-    expect((await api('GET', '/agent/nobody/vitals')).status).toBe(404);
+    expect((await api('GET', '/replica/agent/nobody/vitals')).status).toBe(404);
+    // The fleet view needs the fleet's database, and says so.
+    const fleet = await api('GET', '/agents');
+    expect(fleet.status).toBe(503);
+    expect(await fleet.json()).toMatchObject({
+      error: { code: 'fleet_view_unavailable', message: expect.stringMatching(/DATABASE_URL/) },
+    });
   });
 
   it('lets a viewer read, not change; a hand quarantine goes to the healer, which is not running here', async () => {
@@ -142,10 +153,84 @@ describe('management API', () => {
         '/api/gateway/providers/{name}',
         '/api/gateway/quarantine',
         '/api/gateway/quarantine/{id}',
+        '/api/gateway/replica/agent/{id}/vitals',
+        '/api/gateway/replica/agents',
+        '/api/gateway/replica/stats',
         '/api/gateway/routes',
         '/api/gateway/routes/{agent_id}',
         '/api/gateway/stats',
       ].sort(),
     );
+  });
+});
+
+describe("management API: the fleet view, from the fleet's PostgreSQL", () => {
+  let h: Harness;
+  let store: TestStore;
+  beforeAll(async () => {
+    store = await createTestStore();
+    h = await startHarness({ env: { IMMUNE_OPERATOR_TOKENS: OPERATOR_TOKENS }, store });
+  }, 60_000);
+  afterAll(async () => {
+    await h?.close();
+    await store?.cleanup();
+  });
+  const api = (path: string) =>
+    fetch(`${h.url}/api/gateway${path}`, { headers: { authorization: `Bearer ${VIEWER}` } });
+
+  it('answers agents, totals and vitals that other replicas published, the same from every replica', async () => {
+    // What the ingest recorder stores of the vitals every replica published: two agents this replica never saw.
+    const repos = createRepositories(store.db);
+    const now = Date.now();
+    await repos.agents.register({
+      id: 'fleet-a',
+      ts: now - 60_000,
+      name: 'researcher',
+      model: 'gpt-4o-mini',
+    });
+    await repos.agents.register({ id: 'fleet-b', ts: now - 60_000 });
+    await repos.vitals.insertMany([
+      testVital({ id: 'fv-1', agent_id: 'fleet-a', ts: now - 3_000, total_tokens: 100, cost: 0.5 }),
+      testVital({
+        id: 'fv-2',
+        agent_id: 'fleet-a',
+        ts: now - 2_000,
+        total_tokens: 50,
+        cost: 0.25,
+        success: false,
+      }),
+      testVital({ id: 'fv-3', agent_id: 'fleet-b', ts: now - 1_000, total_tokens: 10, cost: 0.125 }),
+      // Outside the window asked for below.
+      testVital({ id: 'fv-0', agent_id: 'fleet-b', ts: now - 7_200_000, total_tokens: 999, cost: 9 }),
+    ]);
+
+    const agents = (await (await api(`/agents?since=${now - 3_600_000}`)).json()) as {
+      agents: Array<Record<string, unknown>>;
+    };
+    expect(agents.agents).toEqual([
+      expect.objectContaining({
+        agent_id: 'fleet-a',
+        name: 'researcher',
+        requests: 2,
+        errors: 1,
+        total_tokens: 150,
+        cost: 0.75,
+        quarantined: false,
+      }),
+      expect.objectContaining({ agent_id: 'fleet-b', requests: 1, total_tokens: 10, cost: 0.125 }),
+    ]);
+    expect(await (await api(`/stats?since=${now - 3_600_000}`)).json()).toMatchObject({
+      agents: 2,
+      requests: 3,
+      errors: 1,
+      total_tokens: 160,
+      quarantined: 0,
+    });
+    const vitals = (await (await api('/agent/fleet-b/vitals')).json()) as { vitals: Array<{ id: string }> };
+    expect(vitals.vitals.map((v) => v.id)).toEqual(['fv-3', 'fv-0']);
+    expect((await api('/agent/nobody/vitals')).status).toBe(404);
+    expect((await api('/agents?since=-1')).status).toBe(400);
+    // This replica itself has seen neither.
+    expect(await (await api('/replica/agents')).json()).toEqual({ agents: [] });
   });
 });

@@ -124,6 +124,7 @@ export async function startSingleProcess(
   const gateway = await startGateway(child('gateway'), {
     config: loadConfig(GatewayEnv, env),
     bus,
+    store,
     metrics,
   });
   const gatewayUrl = `http://127.0.0.1:${gateway.port}`;

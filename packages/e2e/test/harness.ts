@@ -186,6 +186,7 @@ export async function startLoop(
           LOG_LEVEL: level,
         }),
         bus: serviceBus,
+        store,
         metrics: createPrometheusMetrics({ serviceName: 'gateway' }),
       }),
     );

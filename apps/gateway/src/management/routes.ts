@@ -13,11 +13,12 @@ import {
   Route,
   SENTINEL_LIFECYCLE,
 } from '@immune/bus';
-import { Vital } from '@immune/core';
+import { LifecycleState, Vital } from '@immune/core';
 import { loadOperatorTokens } from '@immune/runtime';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import Type, { type Static, type TSchema } from 'typebox';
 import type { Gateway } from '../gateway.js';
+import type { FleetView } from './fleet-view.js';
 import { operatorAuth } from './operator-auth.js';
 
 const ErrorBody = Type.Object({
@@ -38,6 +39,31 @@ const AgentSummary = Type.Object({
   quarantined: Type.Boolean(),
   open_calls: Type.Integer(),
 });
+
+/** One agent in the fleet view: the directory (PostgreSQL), its calls in the window, and the quarantine bucket. */
+const FleetAgentView = Type.Object({
+  agent_id: Type.String(),
+  name: Type.Union([Type.String(), Type.Null()]),
+  model: Type.Union([Type.String(), Type.Null()]),
+  state: LifecycleState,
+  first_seen: Type.Integer(),
+  last_seen: Type.Integer(),
+  requests: Type.Integer(),
+  errors: Type.Integer(),
+  total_tokens: Type.Number(),
+  cost: Type.Number(),
+  quarantined: Type.Boolean(),
+});
+
+const FleetQuery = Type.Object(
+  {
+    /** Start of the window the call counts cover, epoch ms; default the last 24 hours. */
+    since: Type.Optional(Type.Integer({ minimum: 0 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+  },
+  { additionalProperties: false },
+);
+const DEFAULT_WINDOW_MS = 24 * 3_600_000;
 
 const AgentIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
 const NameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) });
@@ -81,7 +107,10 @@ async function relay<Req extends TSchema, Rep extends TSchema>(
   }
 }
 
-export const managementRoutes: FastifyPluginAsync<{ gateway: Gateway }> = async (app, { gateway }) => {
+export const managementRoutes: FastifyPluginAsync<{
+  gateway: Gateway;
+  fleet: FleetView | undefined;
+}> = async (app, { gateway, fleet }) => {
   await app.register(swagger, {
     openapi: {
       info: { title: 'Immune gateway management API', version: '1' },
@@ -93,8 +122,92 @@ export const managementRoutes: FastifyPluginAsync<{ gateway: Gateway }> = async 
   app.register(async (secured) => {
     secured.addHook('onRequest', operatorAuth(loadOperatorTokens(gateway.config)));
 
+    // The fleet's view (PostgreSQL, the same answer from every replica) under the plain names; what this
+    // replica has seen under /replica.
+    const fleetUnavailable = (reply: FastifyReply) =>
+      reply.code(503).send({
+        error: {
+          code: 'fleet_view_unavailable',
+          message:
+            'the fleet view reads PostgreSQL: set DATABASE_URL on the gateway (/api/gateway/replica/* answers what this replica has seen)',
+        },
+      });
+    const windowStart = (query: { since?: number }) => query.since ?? Date.now() - DEFAULT_WINDOW_MS;
+
     secured.get(
       '/agents',
+      {
+        schema: {
+          security,
+          querystring: FleetQuery,
+          response: {
+            200: Type.Object({ since: Type.Integer(), agents: Type.Array(FleetAgentView) }),
+            503: ErrorBody,
+          },
+        },
+      },
+      async (request, reply) => {
+        if (fleet === undefined) return fleetUnavailable(reply);
+        const query = request.query as Static<typeof FleetQuery>;
+        const since = windowStart(query);
+        const agents = await fleet.agents(since, query.limit ?? 1000);
+        return {
+          since,
+          agents: agents.map((agent) => ({
+            ...agent,
+            quarantined: gateway.quarantine.blockOf(agent.agent_id) !== undefined,
+          })),
+        };
+      },
+    );
+
+    secured.get(
+      '/stats',
+      { schema: { security, querystring: FleetQuery, response: { 503: ErrorBody } } },
+      async (request, reply) => {
+        if (fleet === undefined) return fleetUnavailable(reply);
+        const since = windowStart(request.query as Static<typeof FleetQuery>);
+        return {
+          since,
+          ...(await fleet.totals(since)),
+          quarantined: gateway.quarantine.list().length,
+          providers: gateway.registry.listProviders().length,
+          routes: gateway.registry.listRoutes().length,
+          policies: gateway.policies.list().length,
+        };
+      },
+    );
+
+    secured.get(
+      '/agent/:id/vitals',
+      {
+        schema: {
+          security,
+          params: AgentIdParams,
+          querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }),
+          response: {
+            200: Type.Object({ agent_id: Type.String(), vitals: Type.Array(Vital) }),
+            404: ErrorBody,
+            503: ErrorBody,
+          },
+        },
+      },
+      async (request, reply) => {
+        if (fleet === undefined) return fleetUnavailable(reply);
+        const { id } = request.params as { id: string };
+        const { limit } = request.query as { limit?: number };
+        const vitals = await fleet.recentVitals(id, limit ?? 100);
+        if (vitals === undefined) {
+          return reply
+            .code(404)
+            .send({ error: { code: 'unknown_agent', message: `the fleet has no agent '${id}'` } });
+        }
+        return { agent_id: id, vitals };
+      },
+    );
+
+    secured.get(
+      '/replica/agents',
       { schema: { security, response: { 200: Type.Object({ agents: Type.Array(AgentSummary) }) } } },
       async () => ({
         agents: gateway.directory.list().map((agent) => ({
@@ -105,7 +218,7 @@ export const managementRoutes: FastifyPluginAsync<{ gateway: Gateway }> = async 
       }),
     );
 
-    secured.get('/stats', { schema: { security } }, async () => ({
+    secured.get('/replica/stats', { schema: { security } }, async () => ({
       ...gateway.directory.totals(),
       quarantined: gateway.quarantine.list().length,
       providers: gateway.registry.listProviders().length,
@@ -116,7 +229,7 @@ export const managementRoutes: FastifyPluginAsync<{ gateway: Gateway }> = async 
     }));
 
     secured.get(
-      '/agent/:id/vitals',
+      '/replica/agent/:id/vitals',
       {
         schema: {
           security,
