@@ -12,6 +12,9 @@ const appsDir = fileURLToPath(new URL('../../../../apps/', import.meta.url));
 export class ServiceProcess {
   private child: ChildProcess | undefined;
   private stderrTail = '';
+  private stdoutRest = '';
+  /** Every JSON log line the process wrote to stdout, parsed, across restarts (the outage tests count them). */
+  readonly logs: Array<Record<string, unknown>> = [];
 
   constructor(
     readonly app: string,
@@ -29,9 +32,11 @@ export class ServiceProcess {
     const child = spawn(process.execPath, ['--conditions=@immune/source', '--import', 'tsx', 'src/main.ts'], {
       cwd: `${appsDir}${this.app}`,
       env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'warn', HOST: '127.0.0.1', ...this.env },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
+    this.stdoutRest = '';
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => this.takeLogs(chunk));
     // Kept for the failure message only: the last few kB of what the service said.
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
       this.stderrTail = (this.stderrTail + chunk).slice(-4_000);
@@ -46,6 +51,25 @@ export class ServiceProcess {
       90_000,
       100,
     );
+  }
+
+  /** The log lines whose `event` is `event`. */
+  events(event: string): Array<Record<string, unknown>> {
+    return this.logs.filter((line) => line.event === event);
+  }
+
+  private takeLogs(chunk: string): void {
+    const lines = (this.stdoutRest + chunk).split('\n');
+    this.stdoutRest = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line.trim() === '') continue;
+      try {
+        this.logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // LOG_FORMAT=json makes every line JSON; anything else is kept as text so nothing is missed.
+        this.logs.push({ text: line });
+      }
+    }
   }
 
   /** kill -9, and wait until the process is gone. */
