@@ -18,7 +18,6 @@ const OPERATOR_LINE = `outage-op:operator:${hashOperatorToken(mintOperatorToken(
 let nats: OwnNatsServer;
 let pg: TempPostgres;
 const services: ServiceProcess[] = [];
-let ingest: ServiceProcess;
 let sentinel: ServiceProcess;
 let healer: ServiceProcess;
 let dashboard: ServiceProcess;
@@ -63,7 +62,7 @@ describe('outages', { timeout: 240_000 }, () => {
     pg = await TempPostgres.start();
     // Migrations once, before the services race to run them.
     await (await openStore({ databaseUrl: pg.url, migrate: true })).close();
-    ingest = await service('ingest', 'INGEST_PORT', { INGEST_API_KEY: 'outage-test-ingest-key-0123456789' });
+    await service('ingest', 'INGEST_PORT', { INGEST_API_KEY: 'outage-test-ingest-key-0123456789' });
     sentinel = await service('sentinel', 'SENTINEL_PORT', {});
     healer = await service('healer', 'HEALER_PORT', { HEALER_EXECUTION: 'simulated' });
     dashboard = await service('dashboard', 'DASHBOARD_PORT', {});
