@@ -252,6 +252,67 @@ describe('the dashboard in Chromium', { timeout: 90_000 }, () => {
     }
   });
 
+  it('filters the agent grid by severity and diagnosis in the URL; sparklines and headline trends', async () => {
+    // analytics-1's case still waits (the viewer could not decide it); research-1 was healed earlier.
+    const agent = 'analytics-1';
+    type Card = { agent_id: string; severity: string | null; diagnosis: string | null; sigma: number[] };
+    const cardOf = () =>
+      page.evaluate(async (id) => {
+        const response = await fetch('/api/agents?window=1h');
+        return ((await response.json()) as { agents: Card[] }).agents.find((a) => a.agent_id === id);
+      }, agent);
+    const fleetSize = () =>
+      page.evaluate(
+        async () => ((await (await fetch('/api/agents')).json()) as { agents: unknown[] }).agents.length,
+      );
+    await eventually(async () => expect((await cardOf())?.diagnosis).toEqual(expect.any(String)), 15_000);
+    const card = (await cardOf())!;
+    expect(card.severity).toMatch(/^(high|critical)$/);
+    expect(card.sigma).toHaveLength(24);
+    expect(Math.max(...card.sigma)).toBeGreaterThan(3);
+
+    // A shared URL sets the filters: no case of this run is low, so the agent does not show.
+    await page.goto(`${deployment.url}/?severity=low`);
+    await page.getByRole('combobox', { name: /^Severity/ }).waitFor();
+    expect(await page.getByRole('combobox', { name: /^Severity/ }).inputValue()).toBe('low');
+    await page.getByTestId('figure-infections').waitFor();
+    expect(await page.getByTestId(`agent-${agent}`).count()).toBe(0);
+    // Choosing the case's severity and diagnosis writes them to the URL and shows only that agent.
+    await page.getByRole('combobox', { name: /^Severity/ }).selectOption(card.severity!);
+    await page.getByRole('combobox', { name: /^Diagnosis/ }).selectOption(card.diagnosis!);
+    const url = new URL(page.url());
+    expect([url.searchParams.get('severity'), url.searchParams.get('diagnosis')]).toEqual([
+      card.severity,
+      card.diagnosis,
+    ]);
+    await page.getByTestId(`agent-${agent}`).waitFor();
+    // Every card shown has that latest case (research-1's healed one may match too).
+    const shown = await page
+      .locator('li.agent')
+      .evaluateAll((cards) => cards.map((c) => [c.dataset.severity, c.dataset.diagnosis]));
+    expect(shown.length).toBeGreaterThan(0);
+    expect(shown.every(([s, d]) => s === card.severity && d === card.diagnosis)).toBe(true);
+    expect(await page.locator('li.agent').count()).toBeLessThan(await fleetSize());
+    // Its sparkline peaks at the stored σ of its infection.
+    const spark = page.getByTestId(`spark-${agent}`);
+    expect(Number(await spark.getAttribute('data-worst'))).toBe(Math.max(...card.sigma));
+    expect(await spark.textContent()).toMatch(/peak \d+\.\dσ/);
+    const other = Object.keys({ prompt_drift: 1, cost_overrun: 1 }).find((d) => d !== card.diagnosis)!;
+    await page.getByRole('combobox', { name: /^Diagnosis/ }).selectOption(other);
+    await page.getByTestId(`agent-${agent}`).waitFor({ state: 'detached' });
+    // Every infection of this run is in the last hour and none before: infections trend up.
+    expect(await page.getByTestId('figure-infections').locator('.trend').getAttribute('data-trend')).toBe(
+      'up',
+    );
+    const overview = await page.evaluate(async () => {
+      const response = await fetch('/api/overview?window=1h');
+      return (await response.json()) as { infections: number; previous: { infections: number } };
+    });
+    expect(overview.previous.infections).toBe(0);
+    expect(overview.infections).toBeGreaterThan(0);
+    await page.goto(deployment.url);
+  });
+
   it('approves all with a preview of what will run', async () => {
     // analytics-1 still waits (the viewer could not decide it); one more case joins it. One agent at a time:
     // several agents sick at once would be a fleet-wide cause, which quarantines nobody.

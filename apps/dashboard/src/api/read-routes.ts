@@ -3,6 +3,7 @@ import {
   HEALER_AGENTS,
   HEALER_APPROVALS,
   HEALER_INFECTIONS,
+  type ReplyOf,
   SENTINEL_LIFECYCLE,
 } from '@immune/bus';
 import { DIAGNOSIS_TYPES, HEALING_ACTIONS, LIFECYCLE_STATES, summarizeMemory } from '@immune/core';
@@ -20,6 +21,8 @@ import {
   Incident,
   Overview,
   Patterns,
+  SPARK_BUCKETS,
+  type WindowFigures,
 } from './views.js';
 
 export interface ReadRouteOptions {
@@ -33,6 +36,22 @@ const errors = { '4xx': ErrorResponse, '5xx': ErrorResponse };
 
 /** Everything the UI reads: each route answers from the healer's commands or PostgreSQL's read models. */
 export const readRoutes: HttpPlugin<ReadRouteOptions> = async (app, { commands, repos, hub, now }) => {
+  /** Calls, infections detected, healed and the healing success rate over [since, until). */
+  const windowFigures = async (since: number, until: number): Promise<WindowFigures> => {
+    const [calls, infections] = await Promise.all([
+      repos.vitals.count({ since, until }),
+      repos.infections.list({ since, until, limit: 10_000 }),
+    ]);
+    const healed = infections.filter((infection) => infection.status === 'resolved').length;
+    const exhausted = infections.filter((infection) => infection.status === 'exhausted').length;
+    return {
+      calls,
+      infections: infections.length,
+      healed,
+      healing_success_rate: healed + exhausted === 0 ? null : healed / (healed + exhausted),
+    };
+  };
+
   app.get(
     '/api/overview',
     {
@@ -45,11 +64,12 @@ export const readRoutes: HttpPlugin<ReadRouteOptions> = async (app, { commands, 
     },
     async (request) => {
       const window = windowMs(request.query.window);
-      const since = now() - window;
-      const [{ agents }, calls, infections] = await Promise.all([
+      const until = now();
+      const since = until - window;
+      const [{ agents }, current, previous] = await Promise.all([
         commands.send(HEALER_AGENTS, {}, request.operator!),
-        repos.vitals.count({ since }),
-        repos.infections.list({ since, limit: 10_000 }),
+        windowFigures(since, until),
+        windowFigures(since - window, since),
       ]);
       const byState = Object.fromEntries(LIFECYCLE_STATES.map((state) => [state, 0])) as Record<
         string,
@@ -65,41 +85,71 @@ export const readRoutes: HttpPlugin<ReadRouteOptions> = async (app, { commands, 
           quarantined: agents.filter((agent) => agent.quarantined).length,
           by_state: byState,
         },
-        calls,
-        infections: infections.length,
-        healed: infections.filter((infection) => infection.status === 'resolved').length,
+        ...current,
+        previous,
         fleet: hub.activeFleetCauses(now()),
       };
     },
   );
+
+  /**
+   * The cards of the healer's agents: registry details, the latest case's severity and top diagnosis, and the
+   * worst-σ sparkline over the window. Three queries, whatever the fleet's size.
+   */
+  const agentCards = async (
+    agents: ReplyOf<typeof HEALER_AGENTS>['agents'],
+    window: number,
+  ): Promise<AgentCard[]> => {
+    const bucketMs = Math.ceil(window / SPARK_BUCKETS);
+    const since = now() - bucketMs * SPARK_BUCKETS;
+    const latest = agents.flatMap((agent) => (agent.infection_id === null ? [] : [agent.infection_id]));
+    const [stored, cases, buckets] = await Promise.all([
+      // One agent's page reads its own row, the grid the whole registry.
+      agents.length === 1
+        ? repos.agents.get(agents[0]!.agent_id).then((agent) => (agent === undefined ? [] : [agent]))
+        : repos.agents.list({ limit: 10_000 }),
+      repos.infections.getMany(latest),
+      repos.infections.worstDeviationByBucket({ since, bucketMs }),
+    ]);
+    const details = new Map(stored.map((agent) => [agent.id, agent]));
+    const infections = new Map(cases.map((infection) => [infection.id, infection]));
+    const sparks = new Map<string, number[]>();
+    for (const { agent_id, bucket, sigma } of buckets) {
+      if (bucket < 0 || bucket >= SPARK_BUCKETS) continue;
+      const spark = sparks.get(agent_id) ?? new Array<number>(SPARK_BUCKETS).fill(0);
+      spark[bucket] = sigma;
+      sparks.set(agent_id, spark);
+    }
+    return agents.map((agent) => {
+      const detail = details.get(agent.agent_id);
+      const infection = agent.infection_id === null ? undefined : infections.get(agent.infection_id);
+      return {
+        ...agent,
+        name: detail?.name ?? null,
+        model: detail?.model ?? null,
+        mcp_servers: detail?.mcp_servers ?? [],
+        tags: detail?.tags ?? [],
+        severity: infection?.severity ?? null,
+        diagnosis: infection?.diagnosis?.hypotheses[0]?.type ?? null,
+        sigma: sparks.get(agent.agent_id) ?? new Array<number>(SPARK_BUCKETS).fill(0),
+      };
+    });
+  };
 
   app.get(
     '/api/agents',
     {
       schema: {
         tags: ['fleet'],
-        summary: 'Every agent with its state, quarantine and open case',
+        summary:
+          'Every agent with its state, quarantine, latest case (severity, top diagnosis) and worst-σ sparkline over the window',
+        querystring: WindowQuery,
         response: { 200: Type.Object({ agents: Type.Array(AgentCard) }), ...errors },
       },
     },
     async (request) => {
-      const [{ agents }, stored] = await Promise.all([
-        commands.send(HEALER_AGENTS, {}, request.operator!),
-        repos.agents.list({ limit: 10_000 }),
-      ]);
-      const details = new Map(stored.map((agent) => [agent.id, agent]));
-      return {
-        agents: agents.map((agent) => {
-          const detail = details.get(agent.agent_id);
-          return {
-            ...agent,
-            name: detail?.name ?? null,
-            model: detail?.model ?? null,
-            mcp_servers: detail?.mcp_servers ?? [],
-            tags: detail?.tags ?? [],
-          };
-        }),
-      };
+      const { agents } = await commands.send(HEALER_AGENTS, {}, request.operator!);
+      return { agents: await agentCards(agents, windowMs(request.query.window)) };
     },
   );
 
@@ -116,9 +166,8 @@ export const readRoutes: HttpPlugin<ReadRouteOptions> = async (app, { commands, 
     },
     async (request) => {
       const agentId = request.params.agentId;
-      const [{ agents }, stored, lifecycle, { infections }, healing, recent] = await Promise.all([
+      const [{ agents }, lifecycle, { infections }, healing, recent] = await Promise.all([
         commands.send(HEALER_AGENTS, {}, request.operator!),
-        repos.agents.get(agentId),
         repos.lifecycleEvents.history(agentId),
         commands.send(HEALER_INFECTIONS, { agent_id: agentId, limit: 50 }, request.operator!),
         repos.healingActions.forAgent(agentId, { limit: 100 }),
@@ -126,14 +175,9 @@ export const readRoutes: HttpPlugin<ReadRouteOptions> = async (app, { commands, 
       ]);
       const row = agents.find((agent) => agent.agent_id === agentId);
       if (row === undefined) throw new HttpError(404, 'AGENT_NOT_FOUND', `no agent ${agentId}`);
+      const [card] = await agentCards([row], windowMs(undefined));
       return {
-        agent: {
-          ...row,
-          name: stored?.name ?? null,
-          model: stored?.model ?? null,
-          mcp_servers: stored?.mcp_servers ?? [],
-          tags: stored?.tags ?? [],
-        },
+        agent: card!,
         lifecycle,
         infections,
         healing: healing.map(({ updated_at: _updated, ...attempt }) => attempt),

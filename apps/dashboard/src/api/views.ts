@@ -1,5 +1,12 @@
 import { ApprovalView, InfectionView } from '@immune/bus';
-import { HealingAttempt, LifecycleState, LifecycleTransition, Vital } from '@immune/core';
+import {
+  DiagnosisType,
+  HealingAttempt,
+  LifecycleState,
+  LifecycleTransition,
+  Severity,
+  Vital,
+} from '@immune/core';
 import Type, { type Static } from 'typebox';
 
 /**
@@ -20,10 +27,21 @@ export const AgentCard = Type.Object(
     infection_id: Type.Union([Type.String(), Type.Null()]),
     infection_status: Type.Union([Type.String(), Type.Null()]),
     approval: Type.Union([Type.String(), Type.Null()]),
+    /** The latest case's severity and top-ranked diagnosis (null without any case, or before diagnosis). */
+    severity: Type.Union([Severity, Type.Null()]),
+    diagnosis: Type.Union([DiagnosisType, Type.Null()]),
+    /**
+     * The agent's worst σ per bucket over the window (`SPARK_BUCKETS` buckets, oldest first; 0 where it had no
+     * infection): the stored infections' `max_deviation`, since no per-vital σ is stored.
+     */
+    sigma: Type.Array(Type.Number()),
   },
   { additionalProperties: false },
 );
 export type AgentCard = Static<typeof AgentCard>;
+
+/** Buckets of an agent card's σ sparkline, whatever the window. */
+export const SPARK_BUCKETS = 24;
 
 export const FleetCauseView = Type.Object({
   anomaly_type: Type.String(),
@@ -33,6 +51,21 @@ export const FleetCauseView = Type.Object({
   window_ms: Type.Integer(),
   ts: Type.Integer(),
 });
+
+/** Resolved / (resolved + exhausted) among the window's infections; null when none of them has ended. */
+const HealingSuccessRate = Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.Null()]);
+
+/** The headline figures PostgreSQL can count for any window (calls, infections detected, healed, success rate). */
+export const WindowFigures = Type.Object(
+  {
+    calls: Type.Integer(),
+    infections: Type.Integer(),
+    healed: Type.Integer(),
+    healing_success_rate: HealingSuccessRate,
+  },
+  { additionalProperties: false },
+);
+export type WindowFigures = Static<typeof WindowFigures>;
 
 export const Overview = Type.Object({
   window: Type.String(),
@@ -46,6 +79,9 @@ export const Overview = Type.Object({
   calls: Type.Integer(),
   infections: Type.Integer(),
   healed: Type.Integer(),
+  healing_success_rate: HealingSuccessRate,
+  /** The same figures over the window before this one, for each headline's trend. */
+  previous: WindowFigures,
   fleet: Type.Array(FleetCauseView),
 });
 export type Overview = Static<typeof Overview>;

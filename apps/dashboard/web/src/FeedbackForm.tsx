@@ -3,7 +3,7 @@ import { useId, useState } from 'react';
 import { ApiError, api, type DiagnosisType } from './api.js';
 
 /** Every cause an operator can name, with its words; a Record so a new diagnosis type fails the type check. */
-const CAUSES: Record<DiagnosisType, string> = {
+export const CAUSES: Record<DiagnosisType, string> = {
   prompt_drift: 'prompt drift',
   prompt_injection: 'prompt injection',
   infinite_loop: 'an infinite loop',

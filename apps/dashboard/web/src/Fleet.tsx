@@ -2,17 +2,25 @@ import { useQuery } from '@tanstack/react-query';
 import { useEffect, useRef } from 'react';
 import { type AgentCard, api } from './api.js';
 import { ContainmentButtons } from './Containment.js';
+import { CAUSES } from './FeedbackForm.js';
+import { SEVERITY_VALUES, WINDOW_VALUES, windowOf } from './filters.js';
 import { navigate, setSearchParam, useLocation } from './router.js';
 import { useTrail } from './trail.js';
 
 const STATES = ['', 'HEALTHY', 'SUSPECTED', 'QUARANTINED', 'HEALING', 'PROBATION', 'EXHAUSTED'] as const;
 
-/** The headline figures and one card per agent; the state filter and the search live in the URL. */
+/**
+ * The headline figures and one card per agent with its worst-σ sparkline; the window, the state, severity and
+ * diagnosis filters and the search live in the URL (`?window=6h&state=QUARANTINED&severity=high&q=research`).
+ */
 export function Fleet({ canDecide }: { canDecide: boolean }) {
-  const overview = useQuery({ queryKey: ['overview'], queryFn: api.overview });
-  const agents = useQuery({ queryKey: ['agents'], queryFn: api.agents });
   const location = useLocation();
+  const span = windowOf(location.searchParams.get('window'));
+  const overview = useQuery({ queryKey: ['overview', span], queryFn: () => api.overview(span) });
+  const agents = useQuery({ queryKey: ['agents', span], queryFn: () => api.agents(span) });
   const state = location.searchParams.get('state') ?? '';
+  const severity = location.searchParams.get('severity') ?? '';
+  const diagnosis = location.searchParams.get('diagnosis') ?? '';
   const search = location.searchParams.get('q') ?? '';
   const searchRef = useRef<HTMLInputElement>(null);
   useEffect(() => {
@@ -28,6 +36,8 @@ export function Fleet({ canDecide }: { canDecide: boolean }) {
   const shown = (agents.data?.agents ?? []).filter(
     (agent) =>
       (state === '' || agent.state === state) &&
+      (severity === '' || agent.severity === severity) &&
+      (diagnosis === '' || agent.diagnosis === diagnosis) &&
       (search === '' || `${agent.agent_id} ${agent.name ?? ''} ${agent.tags.join(' ')}`.includes(search)),
   );
   const o = overview.data;
@@ -40,9 +50,20 @@ export function Fleet({ canDecide }: { canDecide: boolean }) {
           </h2>
           <Figure label="agents" value={o.agents.total} />
           <Figure label="quarantined" value={o.agents.quarantined} />
-          <Figure label={`calls (${o.window})`} value={o.calls} />
-          <Figure label={`infections (${o.window})`} value={o.infections} />
-          <Figure label={`healed (${o.window})`} value={o.healed} />
+          <Figure label={`calls (${o.window})`} value={o.calls} previous={o.previous.calls} />
+          <Figure
+            label={`infections (${o.window})`}
+            value={o.infections}
+            previous={o.previous.infections}
+            upIsBad
+          />
+          <Figure label={`healed (${o.window})`} value={o.healed} previous={o.previous.healed} />
+          <Figure
+            label={`healing success (${o.window})`}
+            value={o.healing_success_rate}
+            previous={o.previous.healing_success_rate}
+            percent
+          />
           {o.fleet.map((cause) => (
             <p key={cause.anomaly_type} role="status" className="banner">
               {cause.agents.length} of {cause.fleet_size} agents show {cause.anomaly_type} at once: external,
@@ -60,6 +81,38 @@ export function Fleet({ canDecide }: { canDecide: boolean }) {
               {STATES.map((value) => (
                 <option key={value} value={value}>
                   {value === '' ? 'any' : value}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Severity{' '}
+            <select value={severity} onChange={(event) => setSearchParam('severity', event.target.value)}>
+              <option value="">any</option>
+              {SEVERITY_VALUES.map((value) => (
+                <option key={value} value={value}>
+                  {value}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Diagnosis{' '}
+            <select value={diagnosis} onChange={(event) => setSearchParam('diagnosis', event.target.value)}>
+              <option value="">any</option>
+              {Object.entries(CAUSES).map(([value, words]) => (
+                <option key={value} value={value}>
+                  {words}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Window{' '}
+            <select value={span} onChange={(event) => setSearchParam('window', event.target.value)}>
+              {WINDOW_VALUES.map((value) => (
+                <option key={value} value={value}>
+                  {value}
                 </option>
               ))}
             </select>
@@ -84,10 +137,46 @@ export function Fleet({ canDecide }: { canDecide: boolean }) {
   );
 }
 
-function Figure({ label, value }: { label: string; value: number }) {
+/**
+ * One headline figure; with `previous` (the same figure over the window before), its trend: up, down or level
+ * and by how much. `upIsBad` colours a rise as bad (infections); a rate is shown and compared in percent.
+ */
+function Figure({
+  label,
+  value,
+  previous,
+  percent = false,
+  upIsBad = false,
+}: {
+  label: string;
+  value: number | null;
+  previous?: number | null;
+  percent?: boolean;
+  upIsBad?: boolean;
+}) {
+  const shown = (x: number) => (percent ? `${Math.round(x * 100)}%` : String(x));
+  const trend =
+    previous === undefined || previous === null || value === null
+      ? undefined
+      : percent
+        ? Math.round(value * 100) - Math.round(previous * 100)
+        : value - previous;
+  const direction = trend === undefined ? undefined : trend > 0 ? 'up' : trend < 0 ? 'down' : 'level';
   return (
-    <div className="figure">
-      <span className="value">{value}</span> <span className="label">{label}</span>
+    <div className="figure" data-testid={`figure-${label.split(' (')[0]}`}>
+      <span className="value">{value === null ? '–' : shown(value)}</span>{' '}
+      <span className="label">{label}</span>
+      {direction !== undefined && (
+        <span
+          className={`trend ${direction}${direction !== 'level' && (direction === 'up') === upIsBad ? ' bad' : ''}`}
+          data-trend={direction}
+          title={`previous window: ${shown(previous!)}`}
+        >
+          {' '}
+          {direction === 'up' ? '▲' : direction === 'down' ? '▼' : '='}
+          {direction !== 'level' && ` ${Math.abs(trend!)}${percent ? ' pts' : ''}`}
+        </span>
+      )}
     </div>
   );
 }
@@ -96,7 +185,13 @@ function AgentTile({ agent, canDecide }: { agent: AgentCard; canDecide: boolean 
   const href = `/agents/${encodeURIComponent(agent.agent_id)}`;
   const trail = useTrail(agent.agent_id);
   return (
-    <li className="agent" data-testid={`agent-${agent.agent_id}`} data-state={agent.state}>
+    <li
+      className="agent"
+      data-testid={`agent-${agent.agent_id}`}
+      data-state={agent.state}
+      data-severity={agent.severity ?? ''}
+      data-diagnosis={agent.diagnosis ?? ''}
+    >
       <h3>
         <a
           href={href}
@@ -122,12 +217,43 @@ function AgentTile({ agent, canDecide }: { agent: AgentCard; canDecide: boolean 
           live: {trail.join(' → ')}
         </p>
       )}
-      {agent.approval && <p className="meta">case {agent.approval}</p>}
+      <Sparkline agentId={agent.agent_id} sigma={agent.sigma} />
+      {agent.approval && (
+        <p className="meta">
+          case {agent.approval}
+          {agent.severity && ` · ${agent.severity}`}
+          {agent.diagnosis && ` · ${CAUSES[agent.diagnosis]}`}
+        </p>
+      )}
       {canDecide && (
         <div className="actions">
           <ContainmentButtons agent={agent} />
         </div>
       )}
     </li>
+  );
+}
+
+/**
+ * The agent's worst σ per bucket over the window, as a tiny SVG line (no chart library for 24 points). The
+ * scale starts at 0 and reaches at least 6σ, so a quiet agent stays a flat line rather than noise blown up.
+ */
+function Sparkline({ agentId, sigma }: { agentId: string; sigma: number[] }) {
+  const width = 120;
+  const height = 24;
+  const top = Math.max(6, ...sigma);
+  const worst = Math.max(0, ...sigma);
+  const step = sigma.length > 1 ? width / (sigma.length - 1) : width;
+  const points = sigma
+    .map((value, index) => `${(index * step).toFixed(1)},${(height - (value / top) * height).toFixed(1)}`)
+    .join(' ');
+  return (
+    <p className="meta sparkline" data-testid={`spark-${agentId}`} data-worst={worst}>
+      <svg width={width} height={height} viewBox={`0 0 ${width} ${height}`} role="img">
+        <title>{`worst σ per interval, peak ${worst.toFixed(1)}σ`}</title>
+        <polyline points={points} fill="none" stroke="currentColor" strokeWidth="1.5" />
+      </svg>{' '}
+      {worst > 0 ? `peak ${worst.toFixed(1)}σ` : 'no anomaly'}
+    </p>
   );
 }

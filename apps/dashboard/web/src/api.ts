@@ -65,8 +65,8 @@ export const api = {
   session: () => call<{ operator: Operator }>('GET', '/api/session'),
   login: (token: string) => call<{ operator: Operator }>('POST', '/api/session', { token }),
   logout: () => call<unknown>('DELETE', '/api/session'),
-  overview: () => call<Overview>('GET', '/api/overview'),
-  agents: () => call<{ agents: AgentCard[] }>('GET', '/api/agents'),
+  overview: (window: string) => call<Overview>('GET', `/api/overview?window=${window}`),
+  agents: (window: string) => call<{ agents: AgentCard[] }>('GET', `/api/agents?window=${window}`),
   agent: (id: string) => call<AgentDetail>('GET', `/api/agents/${encodeURIComponent(id)}`),
   series: (id: string, window: string) =>
     call<AgentSeries>('GET', `/api/agents/${encodeURIComponent(id)}/series?window=${window}`),

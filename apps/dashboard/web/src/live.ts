@@ -79,7 +79,8 @@ function applyUpdate(client: QueryClient, frame: UpdateFrame): void {
 }
 
 function patchAgent(client: QueryClient, agentId: string, patch: Partial<AgentCard>): void {
-  client.setQueryData<{ agents: AgentCard[] }>(['agents'], (previous) =>
+  // Every window's list (the key is ['agents', window]).
+  client.setQueriesData<{ agents: AgentCard[] }>({ queryKey: ['agents'] }, (previous) =>
     previous === undefined
       ? previous
       : {

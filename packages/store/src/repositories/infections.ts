@@ -1,5 +1,5 @@
 import type { Diagnosis, InfectionReport, Severity } from '@immune/core';
-import type { Selectable } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import { toDate, toJson, toMillis } from '../conversions.js';
 import type { Db, InfectionStatus, InfectionsTable } from '../database.js';
 
@@ -44,6 +44,40 @@ export class InfectionRepository {
     return row === undefined ? undefined : toInfection(row);
   }
 
+  /** Several infections by id, in no particular order (ids not stored are absent). */
+  async getMany(ids: readonly string[]): Promise<Infection[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('infections')
+      .selectAll()
+      .where('id', 'in', [...ids])
+      .execute();
+    return rows.map(toInfection);
+  }
+
+  /**
+   * The worst σ of each agent's infections per time bucket since `since` (bucket `i` covers
+   * `[since + i·bucketMs, since + (i+1)·bucketMs)`): one grouped query for the whole fleet's sparklines.
+   * Only buckets with an infection are returned.
+   */
+  async worstDeviationByBucket(options: {
+    since: number;
+    bucketMs: number;
+  }): Promise<Array<{ agent_id: string; bucket: number; sigma: number }>> {
+    const bucket = sql<number>`floor((extract(epoch from ts) * 1000 - ${options.since}) / ${options.bucketMs})::int`;
+    const rows = await this.db
+      .selectFrom('infections')
+      .select(['agent_id', bucket.as('bucket'), sql<number>`max(max_deviation)`.as('sigma')])
+      .where('ts', '>=', toDate(options.since))
+      .groupBy(['agent_id', sql`2`])
+      .execute();
+    return rows.map((row) => ({
+      agent_id: row.agent_id,
+      bucket: Number(row.bucket),
+      sigma: Number(row.sigma),
+    }));
+  }
+
   /** Attaches the diagnostician's ranking (and usually moves the status on). */
   async setDiagnosis(
     id: string,
@@ -69,9 +103,15 @@ export class InfectionRepository {
     return result.numUpdatedRows > 0n;
   }
 
-  /** Newest first. */
+  /** Newest first; detected in [since, until). */
   async list(
-    options: { agentId?: string; status?: readonly InfectionStatus[]; since?: number; limit?: number } = {},
+    options: {
+      agentId?: string;
+      status?: readonly InfectionStatus[];
+      since?: number;
+      until?: number;
+      limit?: number;
+    } = {},
   ): Promise<Infection[]> {
     let query = this.db.selectFrom('infections').selectAll();
     if (options.agentId !== undefined) query = query.where('agent_id', '=', options.agentId);
@@ -80,6 +120,7 @@ export class InfectionRepository {
       query = query.where('status', 'in', [...options.status]);
     }
     if (options.since !== undefined) query = query.where('ts', '>=', toDate(options.since));
+    if (options.until !== undefined) query = query.where('ts', '<', toDate(options.until));
     const rows = await query
       .orderBy('ts', 'desc')
       .orderBy('id', 'desc')

@@ -213,10 +213,12 @@ export class VitalRepository {
     return rows.map(rowToVital);
   }
 
-  async count(options: { agentId?: string; since?: number } = {}): Promise<number> {
+  /** Vitals in [since, until). */
+  async count(options: { agentId?: string; since?: number; until?: number } = {}): Promise<number> {
     let query = this.db.selectFrom('vitals').select(sql<number>`count(*)::int`.as('count'));
     if (options.agentId !== undefined) query = query.where('agent_id', '=', options.agentId);
     if (options.since !== undefined) query = query.where('ts', '>=', toDate(options.since));
+    if (options.until !== undefined) query = query.where('ts', '<', toDate(options.until));
     const row = await query.executeTakeFirstOrThrow();
     return row.count;
   }
