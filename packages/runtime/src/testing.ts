@@ -9,6 +9,12 @@ export {
   wrongJson,
 } from './testing/hostile-bodies.js';
 export {
+  fuzzOperationalSurface,
+  OPERATIONAL_ROUTES,
+  type OperationalRequest,
+  operationalRequests,
+} from './testing/operational-surface.js';
+export {
   type RawExchange,
   type RawResponse,
   type RawStep,
