@@ -18,6 +18,7 @@ const OPERATOR_LINE = `outage-op:operator:${hashOperatorToken(mintOperatorToken(
 let nats: OwnNatsServer;
 let pg: TempPostgres;
 const services: ServiceProcess[] = [];
+let ingest: ServiceProcess;
 let sentinel: ServiceProcess;
 let healer: ServiceProcess;
 let dashboard: ServiceProcess;
@@ -62,7 +63,7 @@ describe('outages', { timeout: 240_000 }, () => {
     pg = await TempPostgres.start();
     // Migrations once, before the services race to run them.
     await (await openStore({ databaseUrl: pg.url, migrate: true })).close();
-    await service('ingest', 'INGEST_PORT', { INGEST_API_KEY: 'outage-test-ingest-key-0123456789' });
+    ingest = await service('ingest', 'INGEST_PORT', { INGEST_API_KEY: 'outage-test-ingest-key-0123456789' });
     sentinel = await service('sentinel', 'SENTINEL_PORT', {});
     healer = await service('healer', 'HEALER_PORT', { HEALER_EXECUTION: 'simulated' });
     dashboard = await service('dashboard', 'DASHBOARD_PORT', {});
@@ -109,6 +110,46 @@ describe('outages', { timeout: 240_000 }, () => {
       });
       expect(await dependencyUp(s, 'nats'), s.app).toBe(1);
       expect(transitions(s, 'dependency-down', 'nats'), s.app).toHaveLength(1);
+    }
+  });
+
+  it('PostgreSQL stopped: only the dashboard is not ready; ingest, sentinel, healer and dashboard say so once each way', async () => {
+    const watched = [ingest, sentinel, healer, dashboard];
+    for (const s of watched) {
+      await eventually(async () => expect(await ready(s), s.app).toBe(200), 60_000);
+      expect(await dependencyUp(s, 'postgresql'), s.app).toBe(1);
+    }
+
+    await pg.stop();
+    for (const s of watched) {
+      await eventually(
+        () => expect(transitions(s, 'dependency-down', 'postgresql'), s.app).toHaveLength(1),
+        30_000,
+      );
+      expect(transitions(s, 'dependency-down', 'postgresql')[0], s.app).toMatchObject({
+        level: 'warn',
+        msg: 'postgresql is unreachable',
+      });
+      expect(await dependencyUp(s, 'postgresql'), s.app).toBe(0);
+    }
+    // Every dashboard page but the live feed reads PostgreSQL; the others keep consuming from NATS (ingest
+    // keeps accepting and its recorder's unacked vitals are redelivered; sentinel and healer keep consuming).
+    expect(await ready(dashboard)).toBe(503);
+    for (const s of [ingest, sentinel, healer]) expect(await ready(s), s.app).toBe(200);
+
+    await pg.resume();
+    for (const s of watched) {
+      await eventually(
+        () => expect(transitions(s, 'dependency-up', 'postgresql'), s.app).toHaveLength(1),
+        60_000,
+      );
+      expect(transitions(s, 'dependency-up', 'postgresql')[0], s.app).toMatchObject({
+        level: 'warn',
+        msg: 'postgresql is reachable again',
+      });
+      expect(await dependencyUp(s, 'postgresql'), s.app).toBe(1);
+      expect(transitions(s, 'dependency-down', 'postgresql'), s.app).toHaveLength(1);
+      await eventually(async () => expect(await ready(s), s.app).toBe(200), 30_000);
     }
   });
 });
