@@ -1,11 +1,16 @@
-// Bundles the CLI and everything it imports (workspace packages from their TypeScript sources, NATS, kysely,
-// pg) into one file, dist/immune.js (or the path given as the first argument), so the packed tarball has no dependencies to install: `npx
-// ./immune-cli-<version>.tgz` works offline in an empty folder.
+// Bundles the CLI (dist/immune.js) and the library entry (dist/index.js) with everything they import
+// (workspace packages from their TypeScript sources, NATS, kysely, pg) into the output folder given as the
+// first argument (default dist/). Every @immune/* package is a devDependency, so nothing the tarball runs may
+// import one: `npx ./immune-cli-<version>.tgz` works offline in an empty folder, and so does
+// `import('@immune/cli')` after installing the tarball. tsc (tsconfig.build.json) only writes the declarations.
 import { build } from 'esbuild';
 
 await build({
-  entryPoints: [new URL('../src/main.ts', import.meta.url).pathname],
-  outfile: process.argv[2] ?? new URL('../dist/immune.js', import.meta.url).pathname,
+  entryPoints: {
+    immune: new URL('../src/main.ts', import.meta.url).pathname,
+    index: new URL('../src/index.ts', import.meta.url).pathname,
+  },
+  outdir: process.argv[2] ?? new URL('../dist', import.meta.url).pathname,
   bundle: true,
   platform: 'node',
   format: 'esm',

@@ -1,5 +1,14 @@
 import { execFile } from 'node:child_process';
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +32,7 @@ describe('the packed immune CLI', { timeout: 180_000 }, () => {
     mkdirSync(stage);
     copyFileSync(join(pkg, 'package.json'), join(stage, 'package.json'));
     cpSync(join(pkg, 'bin'), join(stage, 'bin'), { recursive: true });
-    await run(process.execPath, [join(pkg, 'scripts', 'bundle.mjs'), join(stage, 'dist', 'immune.js')]);
+    await run(process.execPath, [join(pkg, 'scripts', 'bundle.mjs'), join(stage, 'dist')]);
     await run('npm', ['pack', '--pack-destination', work], { cwd: stage });
     const tarball = readdirSync(work).find((name) => /^immune-cli-.*\.tgz$/.test(name));
     expect(tarball).toBeDefined();
@@ -41,6 +50,10 @@ describe('the packed immune CLI', { timeout: 180_000 }, () => {
     delete env.IMMUNE_OPERATOR_TOKEN;
     const npx = (...args: string[]) => run('npx', ['--yes', `./${tarball}`, ...args], { cwd: empty, env });
 
+    const version = await npx('--version');
+    expect(version.stdout.trim()).toBe(
+      (JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as { version: string }).version,
+    );
     const help = await npx('--help');
     expect(help.stdout).toContain('Usage: immune <command>');
     expect(help.stdout).toMatch(/pending\s+severe cases/);
@@ -54,5 +67,31 @@ describe('the packed immune CLI', { timeout: 180_000 }, () => {
     expect(minted.stdout).toMatch(/^imo_[A-Za-z0-9_-]{43}\n$/);
     expect(minted.stderr).toMatch(/\nalice:operator:[0-9a-f]{64}\n$/);
     expect(minted.stderr).not.toContain(minted.stdout.trim());
+  });
+
+  it('installs as a library whose entry imports none of its devDependencies', async () => {
+    const tarball = readdirSync(work).find((name) => /^immune-cli-.*\.tgz$/.test(name));
+    expect(tarball, 'the first test packs it').toBeDefined();
+    const consumer = join(work, 'consumer');
+    mkdirSync(consumer);
+    writeFileSync(join(consumer, 'package.json'), '{"name":"consumer","private":true,"type":"module"}');
+    const env = { ...process.env, npm_config_cache: join(work, 'cache'), npm_config_offline: 'true' };
+    await run('npm', ['install', '--no-audit', '--no-fund', join(work, tarball!)], { cwd: consumer, env });
+    // Only the package itself lands in node_modules: were an @immune/* import left in dist/index.js, the
+    // import below would fail to resolve.
+    expect(readdirSync(join(consumer, 'node_modules')).filter((name) => !name.startsWith('.'))).toEqual([
+      '@immune',
+    ]);
+    expect(readdirSync(join(consumer, 'node_modules', '@immune'))).toEqual(['cli']);
+    const imported = await run(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "const m = await import('@immune/cli'); console.log(typeof m.run, typeof m.FleetJudge, typeof m.judgeConfig);",
+      ],
+      { cwd: consumer, env },
+    );
+    expect(imported.stdout.trim()).toBe('function function function');
   });
 });
