@@ -394,6 +394,16 @@ describe('the dashboard in Chromium', { timeout: 90_000 }, () => {
     await page.keyboard.press('j');
     await page.keyboard.press('k');
     await expect.poll(() => page.getByTestId(`case-${agent}`).getAttribute('aria-current')).toBe('true');
+    // The selection is in the URL, by approval id: a reload keeps it.
+    const approvalId = await page.evaluate(async (id) => {
+      const response = await fetch('/api/approvals?status=pending');
+      const body = (await response.json()) as { approvals: Array<{ agent_id: string; approval_id: string }> };
+      return body.approvals.find((a) => a.agent_id === id)?.approval_id;
+    }, agent);
+    expect(new URL(page.url()).searchParams.get('case')).toBe(approvalId);
+    await page.reload();
+    await expect.poll(() => page.getByTestId(`case-${agent}`).getAttribute('aria-current')).toBe('true');
+    await page.locator('body').click({ position: { x: 5, y: 300 } });
     await page.keyboard.press('a');
     const confirm = page.getByRole('dialog', { name: `Approve the case of ${agent}?` });
     await confirm.waitFor();

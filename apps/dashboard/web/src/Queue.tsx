@@ -4,11 +4,12 @@ import { ApiError, type ApprovalView, api, type Decision } from './api.js';
 import { BulkDialog } from './BulkDialog.js';
 import { ConfirmDialog } from './ConfirmDialog.js';
 import { BULK_VERB, type DecisionReport, report, VERB } from './decisions.js';
-import { navigate } from './router.js';
+import { navigate, setSearchParam, useLocation } from './router.js';
 
 /**
  * The cases waiting for a person: pending ones (Approve / Reject, Approve all with a preview) and rejected ones
- * (Heal now). Refreshed by the live stream. Keys: j/k select, a/r/h decide after a confirm.
+ * (Heal now). Refreshed by the live stream. Keys: j/k select, a/r/h decide after a confirm. The selected case
+ * is in the URL (`?case=<approval id>`), by id, so it stays on its case when others arrive or leave.
  */
 export function Queue({ canDecide, onHelp }: { canDecide: boolean; onHelp: () => void }) {
   const client = useQueryClient();
@@ -21,7 +22,11 @@ export function Queue({ canDecide, onHelp }: { canDecide: boolean; onHelp: () =>
     () => [...(pending.data?.approvals ?? []), ...(rejected.data?.approvals ?? [])],
     [pending.data, rejected.data],
   );
-  const [selected, setSelected] = useState(0);
+  const selectedId = useLocation().searchParams.get('case');
+  const selected = Math.max(
+    cases.findIndex((item) => item.approval_id === selectedId),
+    0,
+  );
   const [confirm, setConfirm] = useState<{ decision: Decision; item: ApprovalView } | null>(null);
   const [bulk, setBulk] = useState<Decision | null>(null);
   const [message, setMessage] = useState<DecisionReport | null>(null);
@@ -41,13 +46,17 @@ export function Queue({ canDecide, onHelp }: { canDecide: boolean; onHelp: () =>
 
   // Keyboard: only when no dialog or text field has the focus.
   useEffect(() => {
+    const select = (index: number) => {
+      const item = cases[index];
+      if (item !== undefined) setSearchParam('case', item.approval_id);
+    };
     const onKey = (event: KeyboardEvent) => {
       const target = event.target as HTMLElement;
       if (target.closest('input, textarea, select, dialog') || event.metaKey || event.ctrlKey || event.altKey)
         return;
       if (event.key === '?') return onHelp();
-      if (event.key === 'j') setSelected((index) => Math.min(index + 1, Math.max(cases.length - 1, 0)));
-      if (event.key === 'k') setSelected((index) => Math.max(index - 1, 0));
+      if (event.key === 'j') select(Math.min(selected + 1, cases.length - 1));
+      if (event.key === 'k') select(Math.max(selected - 1, 0));
       const item = cases[Math.min(selected, cases.length - 1)];
       if (!canDecide || item === undefined) return;
       const decision: Decision | undefined =
