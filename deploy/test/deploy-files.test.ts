@@ -152,30 +152,3 @@ describe('Dockerfile', () => {
     }
   });
 });
-
-describe('Helm chart', () => {
-  const chart = parse(read('deploy/helm/immune/Chart.yaml')) as { apiVersion: string; name: string };
-  const values = parse(read('deploy/helm/immune/values.yaml')) as {
-    services: Record<string, { port: number; portVariable: string }>;
-  };
-
-  it('is a v2 chart that deploys every service on its configured port', () => {
-    expect(chart).toMatchObject({ apiVersion: 'v2', name: 'immune' });
-    expect(Object.keys(values.services).sort()).toEqual([...services].sort());
-    for (const [name, service] of Object.entries(values.services)) {
-      const configured = configuredPort(join('apps', name));
-      expect({ variable: service.portVariable, port: service.port }, name).toEqual(configured);
-    }
-  });
-
-  it('references only values that exist', () => {
-    const template = read('deploy/helm/immune/templates/services.yaml');
-    const used = [...template.matchAll(/\$\.Values\.([\w.]+)/g)].map((m) => m[1]!);
-    const root = parse(read('deploy/helm/immune/values.yaml')) as Record<string, unknown>;
-    for (const path of new Set(used)) {
-      let node: unknown = root;
-      for (const key of path.split('.')) node = (node as Record<string, unknown> | undefined)?.[key];
-      expect(node, path).toBeDefined();
-    }
-  });
-});
