@@ -118,12 +118,6 @@ class ProxyCall implements OpenCall, Dispatcher.DispatchHandler {
   private forwarder: StreamForwarder | undefined;
   private kept: Buffer[] | undefined;
   private keptSize = 0;
-  private readonly onClose = () => {
-    if (this.res.writableFinished) return;
-    this.clientGone = true;
-    if (this.controller) this.controller.abort(new GatewayAbort('the client went away'));
-    else if (!this.sent) this.release();
-  };
 
   constructor(
     private readonly deps: ProxyDeps,
@@ -166,13 +160,41 @@ class ProxyCall implements OpenCall, Dispatcher.DispatchHandler {
       return;
     }
     this.admitted = true;
-    this.res.on('close', this.onClose);
-    req.on('data', (chunk: Buffer) => {
-      this.size += chunk.length;
-      if (this.size <= deps.bodyLimitBytes) this.chunks.push(chunk);
-    });
-    req.on('end', () => this.guard(() => this.forward()));
-    req.on('error', () => this.release());
+    // Shared listeners that find their call on the request / response (`CALL`): no closures per request.
+    req[CALL] = this;
+    this.res[CALL] = this;
+    this.res.on('close', onResponseClose);
+    req.on('data', onRequestData);
+    req.on('end', onRequestEnd);
+    req.on('error', onRequestError);
+  }
+
+  /** @internal A chunk of the request body (listener `onRequestData`). */
+  bodyChunk(chunk: Buffer): void {
+    this.size += chunk.length;
+    if (this.size <= this.deps.bodyLimitBytes) this.chunks.push(chunk);
+  }
+
+  /** @internal The request body is complete (listener `onRequestEnd`). */
+  bodyEnd(): void {
+    try {
+      this.forward();
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  /** @internal The request stream failed (listener `onRequestError`). */
+  bodyError(): void {
+    this.release();
+  }
+
+  /** @internal The client's connection closed (listener `onResponseClose`), finished or not. */
+  clientClosed(): void {
+    if (this.res.writableFinished) return;
+    this.clientGone = true;
+    if (this.controller) this.controller.abort(new GatewayAbort('the client went away'));
+    else if (!this.sent) this.release();
   }
 
   /** Called by the quarantine view when this agent is quarantined while the call is in flight. */
@@ -288,29 +310,34 @@ class ProxyCall implements OpenCall, Dispatcher.DispatchHandler {
   }
 
   onResponseStart(
-    controller: Dispatcher.DispatchController,
+    _controller: Dispatcher.DispatchController,
     statusCode: number,
     headers: IncomingHttpHeaders,
   ): void {
-    this.guard(() => {
-      if (statusCode < 200) return; // 1xx informational
-      this.status = statusCode;
-      const contentType = headers['content-type'];
-      const streamed = typeof contentType === 'string' && this.routed.adapter.isStream(contentType);
-      this.streamed = streamed;
-      const transform = streamed && this.hideUsage;
-      if (streamed && this.routed.operation) {
-        this.tap = this.routed.adapter.streamTap(this.routed.operation, this.model, this.hideUsage);
-        this.forwarder = new StreamForwarder(this.res, this.routed.adapter.framing, this.tap, transform);
-      } else {
-        // A non-streamed answer is complete at the provider once its headers arrive: a quarantine has nothing
-        // left to stop, and cutting the body would hand the client half a JSON document.
-        this.deps.quarantine.release(this.agentId, this);
-        if (this.routed.operation) this.kept = [];
-      }
-      this.res.writeHead(statusCode, clientHeaders(headers as Record<string, string | string[]>, !transform));
-      void controller;
-    });
+    try {
+      this.responseStart(statusCode, headers);
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  private responseStart(statusCode: number, headers: IncomingHttpHeaders): void {
+    if (statusCode < 200) return; // 1xx informational
+    this.status = statusCode;
+    const contentType = headers['content-type'];
+    const streamed = typeof contentType === 'string' && this.routed.adapter.isStream(contentType);
+    this.streamed = streamed;
+    const transform = streamed && this.hideUsage;
+    if (streamed && this.routed.operation) {
+      this.tap = this.routed.adapter.streamTap(this.routed.operation, this.model, this.hideUsage);
+      this.forwarder = new StreamForwarder(this.res, this.routed.adapter.framing, this.tap, transform);
+    } else {
+      // A non-streamed answer is complete at the provider once its headers arrive: a quarantine has nothing
+      // left to stop, and cutting the body would hand the client half a JSON document.
+      this.deps.quarantine.release(this.agentId, this);
+      if (this.routed.operation) this.kept = [];
+    }
+    this.res.writeHead(statusCode, clientHeaders(headers as Record<string, string | string[]>, !transform));
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -333,73 +360,85 @@ class ProxyCall implements OpenCall, Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
-    this.guard(() => {
-      const operation = this.routed.operation;
-      const status = this.status ?? 502;
-      let observation: CallObservation;
-      if (this.forwarder) {
-        this.forwarder.end();
-        observation = this.tap!.result();
-      } else {
-        this.res.end();
-        observation =
-          operation && this.kept && this.keptSize <= INSPECT_LIMIT
-            ? this.routed.adapter.observe(operation, status, parseBody(this.kept), this.model)
-            : emptyObservation(this.model);
-      }
-      this.finish(observation, status, observation.error_type);
-    });
+    try {
+      this.responseEnd();
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  private responseEnd(): void {
+    const operation = this.routed.operation;
+    const status = this.status ?? 502;
+    let observation: CallObservation;
+    if (this.forwarder) {
+      this.forwarder.end();
+      observation = this.tap!.result();
+    } else {
+      this.res.end();
+      observation =
+        operation && this.kept && this.keptSize <= INSPECT_LIMIT
+          ? this.routed.adapter.observe(operation, status, parseBody(this.kept), this.model)
+          : emptyObservation(this.model);
+    }
+    this.finish(observation, status, observation.error_type);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
-    this.guard(() => {
-      const empty = () => (this.tap ? this.tap.result() : emptyObservation(this.model));
-      if (this.status === undefined) {
-        // Nothing was sent to the client yet.
-        if (this.killedBy) {
-          this.answer(
-            403,
-            'agent_quarantined',
-            this.quarantineMessage(this.killedBy),
-            quarantineHeaders(this.killedBy),
-          );
-          this.finish(empty(), 403, 'agent_quarantined');
-          return;
-        }
-        // The client hung up before the provider answered: nobody to answer, but the call still happened.
-        if (this.clientGone) {
-          this.finish(empty(), 499, 'client_aborted');
-          return;
-        }
-        const failure = upstreamFailure(error);
-        this.deps.logger.warn(
-          { agent_id: this.agentId, provider: this.provider?.name, err: error },
-          'upstream request failed',
-        );
+    try {
+      this.responseError(error);
+    } catch (failure) {
+      this.fail(failure);
+    }
+  }
+
+  private responseError(error: Error): void {
+    const empty = () => (this.tap ? this.tap.result() : emptyObservation(this.model));
+    if (this.status === undefined) {
+      // Nothing was sent to the client yet.
+      if (this.killedBy) {
         this.answer(
-          failure.status,
-          failure.errorType,
-          `the gateway could not reach provider '${this.provider?.name}': ${error.message}`,
+          403,
+          'agent_quarantined',
+          this.quarantineMessage(this.killedBy),
+          quarantineHeaders(this.killedBy),
         );
-        this.finish(empty(), failure.status, failure.errorType);
+        this.finish(empty(), 403, 'agent_quarantined');
         return;
       }
-      const observation = empty();
-      if (this.killedBy && this.forwarder) {
-        this.forwarder.kill(
-          this.routed.adapter.streamError(403, 'agent_quarantined', this.quarantineMessage(this.killedBy)),
-        );
-        this.finish(observation, this.status, 'agent_quarantined');
-        return;
-      }
+      // The client hung up before the provider answered: nobody to answer, but the call still happened.
       if (this.clientGone) {
-        this.finish(observation, this.status, observation.error_type ?? 'client_aborted');
+        this.finish(empty(), 499, 'client_aborted');
         return;
       }
-      // The upstream broke the body off: broken for the client too, as it would be without the gateway.
-      this.res.destroy();
-      this.finish(observation, this.status, upstreamFailure(error, 'upstream_stream_error').errorType);
-    });
+      const failure = upstreamFailure(error);
+      this.deps.logger.warn(
+        { agent_id: this.agentId, provider: this.provider?.name, err: error },
+        'upstream request failed',
+      );
+      this.answer(
+        failure.status,
+        failure.errorType,
+        `the gateway could not reach provider '${this.provider?.name}': ${error.message}`,
+      );
+      this.finish(empty(), failure.status, failure.errorType);
+      return;
+    }
+    const observation = empty();
+    if (this.killedBy && this.forwarder) {
+      this.forwarder.kill(
+        this.routed.adapter.streamError(403, 'agent_quarantined', this.quarantineMessage(this.killedBy)),
+      );
+      this.finish(observation, this.status, 'agent_quarantined');
+      return;
+    }
+    if (this.clientGone) {
+      this.finish(observation, this.status, observation.error_type ?? 'client_aborted');
+      return;
+    }
+    // The upstream broke the body off: broken for the client too, as it would be without the gateway.
+    this.res.destroy();
+    this.finish(observation, this.status, upstreamFailure(error, 'upstream_stream_error').errorType);
   }
 
   // --- endings -----------------------------------------------------------------------------------------------
@@ -417,16 +456,15 @@ class ProxyCall implements OpenCall, Dispatcher.DispatchHandler {
       const systemPrompt = this.json ? this.routed.adapter.systemPrompt(operation, this.json) : undefined;
       const model = obs.model ?? this.model;
       const ttftAt = this.tap?.firstTokenAt;
+      // Built in one literal with the optional fields assigned after: no throw-away objects for spreads.
       const vital: Vital = {
         id: randomUUID(),
         agent_id: this.agentId,
         ts: Date.now(),
         source: 'gateway',
         kind: 'llm',
-        ...(model ? { model } : {}),
         provider: this.provider.name,
         latency_ms: round(performance.now() - this.started),
-        ...(this.streamed && ttftAt !== undefined ? { ttft_ms: round(ttftAt - this.started) } : {}),
         input_tokens: input,
         output_tokens: output,
         total_tokens: obs.total_tokens ?? input + output,
@@ -435,10 +473,12 @@ class ProxyCall implements OpenCall, Dispatcher.DispatchHandler {
         cost: deps.pricing.costOf(model, input, output),
         // A client that hangs up on its own stream is not an unhealthy call.
         success: status < 400 && (errorType === undefined || errorType === 'client_aborted'),
-        ...(errorType !== undefined || status >= 400 ? { error_type: errorType ?? `http_${status}` } : {}),
-        ...(systemPrompt !== undefined ? { prompt_hash: promptHash(systemPrompt) } : {}),
-        ...(this.requestHash !== undefined ? { request_hash: this.requestHash } : {}),
       };
+      if (model) vital.model = model;
+      if (this.streamed && ttftAt !== undefined) vital.ttft_ms = round(ttftAt - this.started);
+      if (errorType !== undefined || status >= 400) vital.error_type = errorType ?? `http_${status}`;
+      if (systemPrompt !== undefined) vital.prompt_hash = promptHash(systemPrompt);
+      if (this.requestHash !== undefined) vital.request_hash = this.requestHash;
       deps.publisher.submit(vital);
       deps.directory.record(vital);
       if (this.decision) deps.policies.recordUsage(this.decision.accounts, vital.total_tokens);
@@ -473,37 +513,34 @@ class ProxyCall implements OpenCall, Dispatcher.DispatchHandler {
     if (this.released) return;
     this.released = true;
     if (this.admitted) this.deps.quarantine.release(this.agentId, this);
-    this.res.off('close', this.onClose);
+    this.res.off('close', onResponseClose);
   }
 
   /**
-   * A bug, not a provider's fault: the call still leaves its vital, the upstream request is cancelled, and a
+   * The catch of every step (request end, response start / end / error; a try/catch each, not a closure per
+   * step). A bug, not a provider's fault: the call still leaves its vital, the upstream request is cancelled, and a
    * response already started is cut so the client sees a broken answer at once instead of waiting forever.
    */
-  private guard(step: () => void): void {
-    try {
-      step();
-    } catch (error) {
-      if (error instanceof RangeError && !this.sent && !this.res.headersSent) {
-        // A body nested so deeply that inspecting or rewriting it overflows the stack (found by the fuzz
-        // suite). It is the client's fault, and it must not reach the provider uninspected: policies would
-        // be bypassed. Catching it here costs the hot path nothing, unlike a depth walk of every body.
-        this.refuse(
-          400,
-          'request_too_deep',
-          'the request body nests JSON too deeply for the gateway to inspect',
-        );
-        return;
-      }
-      this.deps.logger.error({ agent_id: this.agentId, err: error }, 'proxying failed');
-      this.controller?.abort(new GatewayAbort('the gateway failed'));
-      if (this.res.headersSent) this.res.destroy();
-      else this.answer(500, 'gateway_error', 'the gateway failed while proxying this call');
-      if (this.sent) this.finish(emptyObservation(this.model), 500, 'gateway_error');
-      else {
-        this.deps.metrics.request('gateway_error');
-        this.release();
-      }
+  private fail(error: unknown): void {
+    if (error instanceof RangeError && !this.sent && !this.res.headersSent) {
+      // A body nested so deeply that inspecting or rewriting it overflows the stack (found by the fuzz
+      // suite). It is the client's fault, and it must not reach the provider uninspected: policies would
+      // be bypassed. Catching it here costs the hot path nothing, unlike a depth walk of every body.
+      this.refuse(
+        400,
+        'request_too_deep',
+        'the request body nests JSON too deeply for the gateway to inspect',
+      );
+      return;
+    }
+    this.deps.logger.error({ agent_id: this.agentId, err: error }, 'proxying failed');
+    this.controller?.abort(new GatewayAbort('the gateway failed'));
+    if (this.res.headersSent) this.res.destroy();
+    else this.answer(500, 'gateway_error', 'the gateway failed while proxying this call');
+    if (this.sent) this.finish(emptyObservation(this.model), 500, 'gateway_error');
+    else {
+      this.deps.metrics.request('gateway_error');
+      this.release();
     }
   }
 
@@ -605,3 +642,26 @@ class KeyFingerprints {
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
+
+/** Where the shared listeners below find their call: one property on the request and the response. */
+const CALL = Symbol('immune.proxyCall');
+declare module 'node:http' {
+  interface IncomingMessage {
+    [CALL]?: ProxyCall;
+  }
+  interface ServerResponse {
+    [CALL]?: ProxyCall;
+  }
+}
+function onRequestData(this: IncomingMessage, chunk: Buffer): void {
+  this[CALL]?.bodyChunk(chunk);
+}
+function onRequestEnd(this: IncomingMessage): void {
+  this[CALL]?.bodyEnd();
+}
+function onRequestError(this: IncomingMessage): void {
+  this[CALL]?.bodyError();
+}
+function onResponseClose(this: ServerResponse): void {
+  this[CALL]?.clientClosed();
+}
