@@ -58,7 +58,7 @@ export interface DetectorConfig {
   /** A value beyond the range seen so far by this multiple of the range is novel (0: off). */
   noveltyMargin: number;
   /**
-   * Sustained evidence (a one-sided CUSUM per metric on the judged σ), in multiples of the type's threshold
+   * Sustained evidence (a one-sided CUSUM per metric on each vital's own judged σ, not the short mean's), in multiples of the type's threshold
    * T: each judged vital adds min(σ, evidenceCap·T) − evidenceSlack·T, the sum never drops below 0, and
    * reaching evidenceAlarm·T marks the metric as sustained-anomalous. With the cap below slack + alarm one
    * vital, however extreme, is never enough on its own; a higher threshold makes both paths stricter.

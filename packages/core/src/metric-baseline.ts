@@ -43,7 +43,7 @@ export interface BaselineParams {
   acceptAfter: number;
   /** A value beyond the seen range by this multiple of the range is novel (0: off). */
   noveltyMargin: number;
-  /** CUSUM per sample: adds min(σ, cap) − slack; sustained at alarm. */
+  /** CUSUM per sample of the point's own σ: adds min(σ, cap) − slack; sustained at alarm. */
   evidenceSlack: number;
   evidenceCap: number;
   evidenceAlarm: number;
@@ -203,13 +203,13 @@ export function observeBaseline(
     // What a human (and the severity rule) reads is how far this sample itself is out, not how sure the
     // short mean has become that a shift persists: a +40 % shift held for four calls is a mild anomaly,
     // however certain. Only when the short mean alone made the sample anomalous is the threshold reported.
+    let point = studentToSigma(deviation(y - mean, learned * widen), nEff - 1);
+    if (learned < floorVar) {
+      const known = deviation(y - mean, floorVar * widen);
+      if (Math.abs(known) < Math.abs(point)) point = known;
+    }
     out.reported = sigma;
     if (anomalous) {
-      let point = studentToSigma(deviation(y - mean, learned * widen), nEff - 1);
-      if (learned < floorVar) {
-        const known = deviation(y - mean, floorVar * widen);
-        if (Math.abs(known) < Math.abs(point)) point = known;
-      }
       let reported = Math.abs(point);
       const lifted = Math.min(Math.abs(sigma), p.threshold);
       if (reported < lifted) reported = lifted;
@@ -217,7 +217,12 @@ export function observeBaseline(
       out.reported = sigma < 0 ? -reported : reported;
     }
 
-    let sum = stats[at + EVIDENCE]! + Math.min(magnitude, p.evidenceCap) - p.evidenceSlack;
+    // The CUSUM sums the points' own deviations. The short mean is already a sum over the last few samples:
+    // adding its deviation on every sample counted each sample about 1/shortAlpha times over, so a few
+    // ordinary 2σ calls after one large one (a log-normal tail) read as a sustained shift and corroborated
+    // a false quarantine (issue 13's fleet simulation: 18 of 18 false quarantines).
+    const pointMagnitude = p.twoSided ? Math.abs(point) : point;
+    let sum = stats[at + EVIDENCE]! + Math.min(pointMagnitude, p.evidenceCap) - p.evidenceSlack;
     if (sum < 0) sum = 0;
     if (sum >= p.evidenceAlarm) {
       sum = p.evidenceAlarm;
