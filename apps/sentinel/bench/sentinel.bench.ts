@@ -66,6 +66,9 @@ function fleetTraffic(agents: number, fromRound: number, rounds: number, random:
   return out;
 }
 
+/** Stream sequences for the decoded deliveries: increasing, like a stream's, so none is taken for a redelivery. */
+let nextSeq = 0;
+
 function decode(text: string): VitalDelivery {
   const checked = checkVitalEnvelope(JSON.parse(text));
   if (!checked.ok) throw new Error(checked.issues);
@@ -75,6 +78,7 @@ function decode(text: string): VitalDelivery {
     partition: 0,
     redelivered: false,
     deliveryCount: 1,
+    streamSeq: ++nextSeq,
   };
 }
 

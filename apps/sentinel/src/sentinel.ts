@@ -292,7 +292,7 @@ export class Sentinel {
    * first time may not be written yet.
    */
   handle(delivery: VitalDelivery): DeferredAck {
-    const decisions = this.triage.observe(delivery.vital);
+    const decisions = this.triage.observe(delivery.vital, delivery.streamSeq);
     this.account(decisions);
     if (decisions.length > 0 && Effects.needed(decisions)) {
       // A rejection means abandoned at shutdown; the checkpointer then never writes the agent.

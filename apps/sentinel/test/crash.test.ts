@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { type AddressInfo, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { connectNatsBus } from '@immune/bus';
-import { eventually, natsUrlForTests, removeTopology, uniquePrefix } from '@immune/bus/testing';
+import { eventually, natsUrlForTests, removeTopology, uniquePrefix, vitalBacklog } from '@immune/bus/testing';
 import { AgentTriage } from '@immune/core';
 import { createRepositories } from '@immune/store';
 import { createTestStore, resolveTestDatabaseUrl } from '@immune/store/testing';
@@ -63,8 +63,8 @@ describe('sentinel crash safety', { timeout: 120_000 }, () => {
       DATABASE_URL: url.toString(),
       IMMUNE_SUBJECT_PREFIX: prefix,
       SENTINEL_PORT: String(port),
-      // The default. With 2 s, a machine at load 20 stalled the starting process long enough for vitals it had
-      // pulled but not yet handled to expire and come back a second time, too late for the 16-id dedupe ring.
+      // The default. Under load, vitals the starting (or killed) process had pulled but not yet handled expire
+      // and come back after they were judged and checkpointed: the stream-sequence watermark must skip them.
       SENTINEL_ACK_WAIT_MS: '5000',
     };
     const bus = await connectNatsBus({ url: natsUrl, prefix, partitions: 4 });
@@ -104,21 +104,26 @@ describe('sentinel crash safety', { timeout: 120_000 }, () => {
       const atKill = (await samples()).total;
       expect(atKill).toBeLessThan(vitals.length);
       await publisher;
-      // Redeliver one vital on purpose as well: a publisher retry with the same id is deduped by the stream,
-      // and a redelivery after the crash by the sentinel's ring.
+      // Publish one vital again as well: a publisher retry with the same id is deduped by the stream (so every
+      // vital's stream sequence is its index + 1), and redeliveries after the crash by the watermark.
       await bus.publishVital(vitals[0]!);
 
       child = spawnSentinel(env);
-      await eventually(async () => expect((await samples()).total).toBe(vitals.length), 60_000, 100);
-      await sleep(500);
+      // Settled: every consumer has been handed everything and acked it, so no redelivery is still to come, and
+      // acks follow checkpoints, so the stored state is final.
+      await eventually(
+        async () => expect(await vitalBacklog(natsUrl, prefix)).toEqual({ pending: 0, ackPending: 0 }),
+        90_000,
+        100,
+      );
       const { total, per } = await samples();
       expect(total).toBe(vitals.length);
       for (const agent of agents) expect(per.get(agent)).toBe(perAgent);
       // In order: the same vitals judged once each in stream order by a fresh triage give bit-identical
-      // baselines (EWMA updates do not commute) and the same dedupe ring. Without in-order recovery, the
-      // vitals the killed instance held came back after newer ones had been judged.
+      // baselines (EWMA updates do not commute), the same dedupe ring and the same watermark. Without in-order
+      // recovery, the vitals the killed instance held came back after newer ones had been judged.
       const reference = new AgentTriage(triageConfigFrom(sentinelConfig(env)));
-      for (const v of vitals) reference.observe(v);
+      for (const [i, v] of vitals.entries()) reference.observe(v, i + 1);
       const stored = new Map(
         (await repos.sentinelAgents.list()).map((c) => [c.snapshot.agent_id, c.snapshot] as const),
       );
@@ -126,6 +131,7 @@ describe('sentinel crash safety', { timeout: 120_000 }, () => {
         const expected = reference.snapshot(agent)!;
         expect(stored.get(agent)?.detectors, agent).toEqual(expected.detectors);
         expect(stored.get(agent)?.packed, agent).toBe(expected.packed);
+        expect(stored.get(agent)?.stream_seq, agent).toBe(expected.stream_seq);
       }
       child.kill('SIGTERM');
       await exited(child);

@@ -18,6 +18,13 @@ export interface VitalDelivery {
   /** True when an earlier delivery of this message was not acked (crash, timeout, or a thrown handler). */
   redelivered: boolean;
   deliveryCount: number;
+  /**
+   * The message's position in the vitals stream (JetStream stream sequence; the embedded bus numbers its
+   * stream the same way): unique per stored vital, increasing in publish order, and unchanged on
+   * redelivery. An agent's vitals all go to one partition, so its sequences increase in the order it is
+   * handed them, which lets a consumer recognise a redelivery of something it already applied.
+   */
+  streamSeq: number;
 }
 
 /**

@@ -203,6 +203,7 @@ class EmbeddedBus implements Bus {
             text: () => delivery.json,
             deliveryCount: delivery.deliveryCount,
             redelivered: delivery.redelivered,
+            streamSeq: delivery.seq,
             ack: delivery.ack,
             nak: delivery.nak,
             term: delivery.term,

@@ -716,6 +716,7 @@ function rawDelivery(msg: JsMsg, nc: NatsConnection): RawDelivery {
     text: () => msg.string(),
     deliveryCount: msg.info.deliveryCount,
     redelivered: msg.redelivered,
+    streamSeq: msg.info.streamSequence,
     ack: () => msg.ack(),
     nak: (delayMs) => msg.nak(delayMs),
     term: () => msg.term(),

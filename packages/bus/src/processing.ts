@@ -8,6 +8,8 @@ export interface RawDelivery {
   text(): string;
   deliveryCount: number;
   redelivered: boolean;
+  /** The message's stream sequence (see `VitalDelivery.streamSeq`). */
+  streamSeq: number;
   ack(): void;
   nak(delayMs: number): void;
   term(): void;
@@ -57,6 +59,7 @@ export function vitalProcessor(topology: Topology, options: ConsumeVitalsOptions
       partition: topology.partitionOf(checked.envelope.data.agent_id),
       redelivered: raw.redelivered,
       deliveryCount: raw.deliveryCount,
+      streamSeq: raw.streamSeq,
     };
     await settle(raw, () => options.handler(delivery), settlements);
   };

@@ -77,6 +77,30 @@ export async function removeTopology(url: string, prefix: string): Promise<void>
   }
 }
 
+/**
+ * What the consumers of a prefix's vitals stream still owe, summed: messages not yet handed out (`pending`) and
+ * handed out but not acked (`ackPending`). Both 0 means nothing more will be delivered, redeliveries included.
+ */
+export async function vitalBacklog(
+  url: string,
+  prefix: string,
+): Promise<{ pending: number; ackPending: number }> {
+  const topology = createTopology({ prefix });
+  const nc = await connect({ servers: url });
+  try {
+    const jsm = await jetstreamManager(nc);
+    let pending = 0;
+    let ackPending = 0;
+    for await (const info of jsm.consumers.list(topology.vitalsStream)) {
+      pending += info.num_pending;
+      ackPending += info.num_ack_pending;
+    }
+    return { pending, ackPending };
+  } finally {
+    await nc.close();
+  }
+}
+
 /** Polls until `check` passes or the time is up; the last failure is rethrown. */
 export async function eventually(
   check: () => void | Promise<void>,

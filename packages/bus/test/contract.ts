@@ -175,6 +175,21 @@ export function busContract(
       await bus.publishVital(testVital('retry-agent'));
       await eventually(() => expect(attempts).toHaveLength(2));
       expect(attempts[1]).toMatchObject({ redelivered: true, deliveryCount: 2 });
+      // A redelivery is the same stored message: the same stream sequence.
+      expect(attempts[1]!.streamSeq).toBe(attempts[0]!.streamSeq);
+      await sub.stop();
+    });
+
+    it("numbers an agent's vitals with increasing stream sequences", async () => {
+      const seen: VitalDelivery[] = [];
+      const sub = await bus.consumeVitals({ durable: 'seq', handler: async (d) => void seen.push(d) });
+      const agent = agentOn(1);
+      for (let i = 0; i < 5; i++) await bus.publishVital(testVital(agent));
+      await eventually(() => expect(seen).toHaveLength(5));
+      const seqs = seen.map((d) => d.streamSeq);
+      for (const seq of seqs) expect(Number.isSafeInteger(seq) && seq >= 1).toBe(true);
+      expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      expect(new Set(seqs).size).toBe(5);
       await sub.stop();
     });
 

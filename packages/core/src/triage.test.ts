@@ -189,6 +189,24 @@ describe('AgentTriage: one agent', () => {
     expect(triage.detectorOf('a', 'llm')!.samples).toBe(samples);
   });
 
+  it('skips a redelivery at or below the stream-sequence watermark however late, also after a restore', () => {
+    const triage = new AgentTriage(triageConfig());
+    const first = vital('a', 1_000);
+    triage.observe(first, 10);
+    // Far more vitals than the id ring remembers come in between.
+    for (let i = 1; i <= 40; i++) triage.observe(vital('a', 1_000 + i * 1_000), 10 + i);
+    const samples = triage.detectorOf('a', 'llm')!.samples;
+    expect(triage.observe(first, 10)).toEqual([{ kind: 'duplicate' }]);
+    expect(triage.observe(vital('a', 99_000), 50)).toEqual([{ kind: 'duplicate' }]);
+    const copy = new AgentTriage(triageConfig());
+    copy.restore(triage.snapshot('a')!);
+    expect(copy.snapshot('a')?.stream_seq).toBe(50);
+    expect(copy.observe(first, 10)).toEqual([{ kind: 'duplicate' }]);
+    expect(copy.detectorOf('a', 'llm')!.samples).toBe(samples);
+    expect(copy.observe(vital('a', 99_000), 51)).not.toEqual([{ kind: 'duplicate' }]);
+    expect(copy.detectorOf('a', 'llm')!.samples).toBe(samples + 1);
+  });
+
   it('catches a tool-call loop and a retry storm from repeated hashes alone', () => {
     const triage = new AgentTriage(triageConfig({ fleetHoldMs: 0 }));
     let t = warm(triage, 'a', 0);

@@ -226,6 +226,11 @@ export const AgentTriageSnapshot = Type.Object(
     state: LifecycleState,
     entered_at: Type.Integer({ minimum: 0 }),
     seq: Type.Integer({ minimum: 0 }),
+    /**
+     * The highest stream sequence among the vitals this state has applied (0: none came with one). A
+     * redelivery at or below it was counted already, however long ago (see `AgentTriage.observe`).
+     */
+    stream_seq: Type.Integer({ minimum: 0 }),
     detectors: Type.Object(
       {
         llm: Type.Optional(DetectorSnapshot),
@@ -261,6 +266,8 @@ class AgentRecord {
   readonly ids: Uint32Array;
   idNext = 0;
   idFill = 0;
+  /** Highest stream sequence applied: the redelivery watermark. */
+  streamSeq = 0;
   readonly recent: RecentVitals;
   /** The agent's event-time clock: the newest vital timestamp (or applied `now`) seen. */
   clock = 0;
@@ -353,10 +360,18 @@ export class AgentTriage {
   }
 
   /**
-   * Judges one vital and returns what follows from it. A vital whose id was among the agent's last
-   * `dedupeWindow` vitals returns a single `duplicate` decision and changes nothing.
+   * Judges one vital and returns what follows from it; a duplicate returns a single `duplicate` decision and
+   * changes nothing. Two checks, for two kinds of duplicate:
+   *
+   * - `streamSeq`, the vital's stream sequence (`VitalDelivery.streamSeq`), at or below the highest one this
+   *   agent has applied: a redelivery, however late. This relies on an agent's vitals reaching the triage in
+   *   stream-sequence order, which holds because they all share one partition (one consumer, handed out in
+   *   order, and in-order recovery after a takeover). Sources without a stream (replays) pass none.
+   * - the vital's id among the agent's last `dedupeWindow` ids: the same vital stored twice under different
+   *   sequences, which the stream's own duplicate window misses (a publisher retrying after a bus outage
+   *   longer than that window) and a replayed file may hold.
    */
-  observe(vital: Vital): readonly TriageDecision[] {
+  observe(vital: Vital, streamSeq?: number): readonly TriageDecision[] {
     const config = this.config;
     let agent = this.agents.get(vital.agent_id);
     const idA = fnv1a(vital.id);
@@ -364,9 +379,10 @@ export class AgentTriage {
     if (agent === undefined) {
       agent = new AgentRecord(vital.agent_id, vital.ts, config.dedupeWindow, config.recentVitals);
       this.agents.set(vital.agent_id, agent);
-    } else if (seenId(agent, idA, idB)) {
+    } else if ((streamSeq !== undefined && streamSeq <= agent.streamSeq) || seenId(agent, idA, idB)) {
       return DUPLICATE;
     }
+    if (streamSeq !== undefined) agent.streamSeq = streamSeq;
     rememberId(agent, idA, idB);
     this.touch(agent);
     const now = Math.max(vital.ts, agent.clock);
@@ -621,6 +637,7 @@ export class AgentTriage {
       state: agent.lifecycle.state,
       entered_at: agent.lifecycle.entered_at,
       seq: agent.lifecycle.seq,
+      stream_seq: agent.streamSeq,
       detectors,
       packed: this.pack(agent),
     };
@@ -647,6 +664,7 @@ export class AgentTriage {
       entered_at: snapshot.entered_at,
       seq: snapshot.seq,
     };
+    agent.streamSeq = snapshot.stream_seq;
     for (let i = 0; i < KINDS.length; i++) {
       const detector = snapshot.detectors[KINDS[i]!];
       if (detector !== undefined) agent.detectors[i] = AgentDetector.restore(detector, config.detector);

@@ -484,6 +484,7 @@ describe.each(drivers)('store on $driver', { timeout: 60_000 }, ({ driver, creat
         state: 'HEALTHY' as const,
         entered_at: T0,
         seq: 1,
+        stream_seq: 0,
         detectors: { llm: detector(samples), tool: detector(samples + 1) },
         packed: 'AQ==',
       },
