@@ -230,6 +230,12 @@ export async function startLoop(
 
 let sequence = 0;
 const runTag = Math.random().toString(36).slice(2, 8);
+/**
+ * Noise is numbered per agent: numbered across the file, an agent's vitals (and so the σ its anomaly reaches)
+ * depended on how many vitals earlier tests had published, which `feedUntil` makes load-dependent. A shift
+ * meant to be mild then came out severe now and then, and the healer waited for an approval no test gave.
+ */
+const perAgent = new Map<string, number>();
 
 /**
  * One LLM call of ~1000 tokens and ~800 ms with a little deterministic noise; `factor` multiplies every token
@@ -237,7 +243,9 @@ const runTag = Math.random().toString(36).slice(2, 8);
  */
 export function vital(agentId: string, ts: number, factor = 1): Vital {
   const n = ++sequence;
-  const noise = (k: number) => ((n * 7919 + k * 104_729) % 1000) / 1000;
+  const m = (perAgent.get(agentId) ?? 0) + 1;
+  perAgent.set(agentId, m);
+  const noise = (k: number) => ((m * 7919 + k * 104_729) % 1000) / 1000;
   const input = Math.round((700 + noise(1) * 40) * factor);
   const output = Math.round((300 + noise(2) * 20) * factor);
   return {
