@@ -15,6 +15,8 @@ export class ServiceProcess {
   private stdoutRest = '';
   /** Every JSON log line the process wrote to stdout, parsed, across restarts (the outage tests count them). */
   readonly logs: Array<Record<string, unknown>> = [];
+  /** Everything the process wrote to stderr, across restarts (the secret scan reads it whole). */
+  readonly stderr: string[] = [];
 
   constructor(
     readonly app: string,
@@ -40,6 +42,7 @@ export class ServiceProcess {
     // Kept for the failure message only: the last few kB of what the service said.
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
       this.stderrTail = (this.stderrTail + chunk).slice(-4_000);
+      this.stderr.push(chunk);
     });
     await eventually(
       async () => {
