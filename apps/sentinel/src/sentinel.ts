@@ -21,6 +21,7 @@ import {
   type TriageConfig,
   type TriageDecision,
   triageConfig,
+  triageView,
 } from '@immune/core';
 import {
   authorizeOperator,
@@ -473,7 +474,16 @@ export class Sentinel {
         .then((t) => t && { agent_id: agentId, state: t.to, entered_at: t.ts, seq: t.seq }));
     if (!latest) throw coded('not_found', `the sentinel has not seen agent '${agentId}'`);
     const history = await events.history(agentId, { afterSeq: Math.max(0, latest.seq - 100) });
-    return { ...latest, history };
+    // Probation and baselines come from the triage state: this instance's own when it owns the agent, else
+    // the owner's checkpoint (every instance runs the same config), so any instance answers a query alike.
+    const snapshot = known
+      ? this.triage.snapshot(agentId)
+      : (await this.repos.sentinelAgents.get(agentId))?.snapshot;
+    return {
+      ...latest,
+      history,
+      ...(snapshot === undefined ? {} : triageView(snapshot, this.triage.config)),
+    };
   }
 
   private async applyTrigger(

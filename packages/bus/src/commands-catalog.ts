@@ -1,4 +1,5 @@
 import {
+  BASELINE_METRICS,
   DiagnosisType,
   HealingActionType,
   HealingAttempt,
@@ -28,6 +29,43 @@ export const EXTERNAL_LIFECYCLE_TRIGGERS = [
 ] as const;
 export const ExternalLifecycleTrigger = Type.Enum(EXTERNAL_LIFECYCLE_TRIGGERS);
 export type ExternalLifecycleTrigger = (typeof EXTERNAL_LIFECYCLE_TRIGGERS)[number];
+
+/** An agent on probation: clean vitals so far and needed, and when its probation length is served. */
+export const ProbationProgress = Type.Object(
+  {
+    clean_vitals: Type.Integer({ minimum: 0 }),
+    min_vitals: Type.Integer({ minimum: 0 }),
+    ends_at: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type ProbationProgress = Static<typeof ProbationProgress>;
+
+/** One metric's learned baseline in its own unit at the anomaly threshold `k` (core's `MetricBand`). */
+export const MetricBand = Type.Object(
+  {
+    typical: Type.Number(),
+    low: Type.Number(),
+    high: Type.Number(),
+    k: Type.Number(),
+    samples: Type.Number({ minimum: 0 }),
+    young: Type.Boolean(),
+  },
+  { additionalProperties: false },
+);
+export type MetricBand = Static<typeof MetricBand>;
+
+/** The sentinel's learned baselines of an agent's busiest vital kind, per metric. */
+export const AgentBaselines = Type.Object(
+  {
+    kind: Type.Union([Type.Literal('llm'), Type.Literal('tool'), Type.Literal('task')]),
+    metrics: Type.Object(Object.fromEntries(BASELINE_METRICS.map((metric) => [metric, MetricBand])), {
+      additionalProperties: false,
+    }),
+  },
+  { additionalProperties: false },
+);
+export type AgentBaselines = Static<typeof AgentBaselines>;
 
 /**
  * `immune.cmd.sentinel.lifecycle`. Without `trigger`, a query: the agent's state and history. With one, the
@@ -65,6 +103,10 @@ export const SENTINEL_LIFECYCLE = defineCommand({
       entered_at: Type.Integer({ minimum: 0 }),
       seq: Type.Integer({ minimum: 0 }),
       history: Type.Array(LifecycleTransition),
+      /** While the agent is on probation: how far it is (from the sentinel's triage state). */
+      probation: Type.Optional(ProbationProgress),
+      /** The learned baselines, once the agent has sent a vital (from the sentinel's triage state). */
+      baselines: Type.Optional(AgentBaselines),
     },
     { additionalProperties: false },
   ),

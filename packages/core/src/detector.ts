@@ -205,6 +205,36 @@ export function fromScale(scale: Scale, y: number): number {
   return Math.max(0, half * half - 0.375);
 }
 
+/** A baseline band in the metric's own unit: the typical value and the range within k σ of it. */
+export interface UnitBand {
+  typical: number;
+  low: number;
+  high: number;
+}
+
+/**
+ * Turns a baseline on its judged scale (mean and sd, e.g. of log latency) back into the metric's unit for the
+ * threshold `k`: mean ± k·sd mapped through the inverse of the scale. On the log scales the band is
+ * asymmetric (a ratio either way); `high` is where a rise becomes anomalous.
+ */
+export function unitBand(scale: Scale, mean: number, sd: number, k: number): UnitBand {
+  return {
+    typical: fromScale(scale, mean),
+    low: fromScale(scale, mean - k * sd),
+    high: fromScale(scale, mean + k * sd),
+  };
+}
+
+/** One metric's learned baseline as a dashboard draws it (see `AgentDetector.band`). */
+export interface MetricBand extends UnitBand {
+  /** The anomaly threshold (σ-equivalent) the band is drawn at. */
+  k: number;
+  /** Samples the baseline has learned. */
+  samples: number;
+  /** Fewer samples than the detector needs before it judges: the band is not yet what it decides on. */
+  young: boolean;
+}
+
 const METRIC_COUNT = BASELINE_METRICS.length;
 const ERROR_AT = METRIC_COUNT * BASELINE_SLOTS;
 const RETRY_AT = ERROR_AT + EWMA_SLOTS;
@@ -335,6 +365,25 @@ export class AgentDetector {
       sd: Math.sqrt(baselineVariance(this.stats, at)),
       n: baselineCount(this.stats, at),
       typical: fromScale(METRIC_SCALE[metric], mean),
+    };
+  }
+
+  /**
+   * One metric's baseline in its own unit at its anomaly threshold: the spread is the learned one, never
+   * below the metric's noise floor, as the detector judges it (the Student-t widening of a young baseline
+   * is left out; `young` says the baseline does not judge yet).
+   */
+  band(metric: BaselineMetric): MetricBand {
+    const at = BASELINE_METRICS.indexOf(metric) * BASELINE_SLOTS;
+    const floor = this.config.sigmaFloor[metric];
+    const sd = Math.max(Math.sqrt(baselineVariance(this.stats, at)), floor);
+    const k = this.config.thresholds[METRIC_ANOMALY[metric]];
+    const samples = baselineCount(this.stats, at);
+    return {
+      ...unitBand(METRIC_SCALE[metric], baselineMean(this.stats, at), sd, k),
+      k,
+      samples,
+      young: samples < this.config.minSamples,
     };
   }
 

@@ -22,6 +22,7 @@ import {
   type DetectorConfig,
   DetectorSnapshot,
   detectorConfig,
+  type MetricBand,
 } from './detector.js';
 import type { FleetTally } from './fleet-tally.js';
 import { djb2, fnv1a } from './hash.js';
@@ -41,7 +42,7 @@ import {
 import type { QuarantineOrder } from './quarantine-order.js';
 import { RecentVitals } from './recent-vitals.js';
 import { DEFAULT_REPETITION_CONFIG, type RepetitionConfig, RepetitionTracker } from './repetition.js';
-import type { Vital, VitalKind } from './vital.js';
+import { BASELINE_METRICS, type BaselineMetric, type Vital, type VitalKind } from './vital.js';
 
 /**
  * The sentinel's decision module: every rule that turns a stream of vitals into lifecycle moves, infections,
@@ -1264,6 +1265,58 @@ function rememberId(agent: AgentRecord, a: number, b: number): void {
   agent.ids[agent.idNext * 2 + 1] = b;
   agent.idNext = (agent.idNext + 1) % size;
   if (agent.idFill < size) agent.idFill++;
+}
+
+/** Where an agent on probation stands: what `probation_passed` waits for (see the lifecycle's guard). */
+export interface ProbationProgress {
+  clean_vitals: number;
+  min_vitals: number;
+  /** Event time at which the probation length is served. */
+  ends_at: number;
+}
+
+/** What a dashboard shows of one agent's triage state, read from its checkpoint (see `triageView`). */
+export interface TriageView {
+  /** Present while the agent is on probation. */
+  probation?: ProbationProgress;
+  /** The learned baselines of the agent's busiest vital kind (most samples), absent before its first vital. */
+  baselines?: { kind: VitalKind; metrics: Record<BaselineMetric, MetricBand> };
+}
+
+/**
+ * The read model of a checkpointed triage state under `config` (the sentinel's): probation progress and the
+ * learned baselines in the metrics' own units. Derived, never stored, so it cannot disagree with the state.
+ */
+export function triageView(snapshot: AgentTriageSnapshot, config: TriageConfig): TriageView {
+  const view: TriageView = {};
+  if (snapshot.state === 'PROBATION') {
+    view.probation = {
+      clean_vitals: packedCleanVitals(snapshot.packed),
+      min_vitals: config.lifecycle.probationMinVitals,
+      ends_at: snapshot.entered_at + config.lifecycle.probationMs,
+    };
+  }
+  let busiest: { kind: VitalKind; snapshot: DetectorSnapshot } | undefined;
+  for (const kind of KINDS) {
+    const detector = snapshot.detectors[kind];
+    if (detector !== undefined && (busiest === undefined || detector.samples > busiest.snapshot.samples))
+      busiest = { kind, snapshot: detector };
+  }
+  if (busiest !== undefined) {
+    const detector = AgentDetector.restore(busiest.snapshot, config.detector);
+    const metrics = Object.fromEntries(BASELINE_METRICS.map((metric) => [metric, detector.band(metric)]));
+    view.baselines = { kind: busiest.kind, metrics: metrics as Record<BaselineMetric, MetricBand> };
+  }
+  return view;
+}
+
+/** The clean-vital counter of a packed state (both versions write it after the version byte and two clocks). */
+function packedCleanVitals(packed: string): number {
+  const bytes = base64ToBytes(packed, 'triage: packed state');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint8(0);
+  if (version !== 1 && version !== PACK_VERSION) throw new RangeError('triage: unknown packed state version');
+  return view.getUint32(1 + 8 + 8);
 }
 
 /**

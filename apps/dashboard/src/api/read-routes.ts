@@ -10,6 +10,7 @@ import { DIAGNOSIS_TYPES, HEALING_ACTIONS, LIFECYCLE_STATES, summarizeMemory } f
 import { ErrorResponse, HttpError, type HttpPlugin } from '@immune/runtime';
 import type { Repositories } from '@immune/store';
 import Type from 'typebox';
+import type { Operator } from '../auth/operators.js';
 import type { LiveHub } from '../live/live-hub.js';
 import type { CommandClient } from './command-client.js';
 import { AgentParams, IncidentParams, WindowQuery, windowMs } from './schemas.js';
@@ -51,6 +52,12 @@ export const readRoutes: HttpPlugin<ReadRouteOptions> = async (app, { commands, 
       healing_success_rate: healed + exhausted === 0 ? null : healed / (healed + exhausted),
     };
   };
+  /** The sentinel's view of an agent's triage state; an agent it never saw has none. */
+  const sentinelView = (agentId: string, operator: Operator) =>
+    commands.send(SENTINEL_LIFECYCLE, { agent_id: agentId }, operator).catch((error: unknown) => {
+      if (error instanceof HttpError && error.statusCode === 404) return undefined;
+      throw error;
+    });
 
   app.get(
     '/api/overview',
@@ -166,12 +173,13 @@ export const readRoutes: HttpPlugin<ReadRouteOptions> = async (app, { commands, 
     },
     async (request) => {
       const agentId = request.params.agentId;
-      const [{ agents }, lifecycle, { infections }, healing, recent] = await Promise.all([
+      const [{ agents }, lifecycle, { infections }, healing, recent, sentinel] = await Promise.all([
         commands.send(HEALER_AGENTS, {}, request.operator!),
         repos.lifecycleEvents.history(agentId),
         commands.send(HEALER_INFECTIONS, { agent_id: agentId, limit: 50 }, request.operator!),
         repos.healingActions.forAgent(agentId, { limit: 100 }),
         repos.vitals.recent(agentId, { limit: 50 }),
+        sentinelView(agentId, request.operator!),
       ]);
       const row = agents.find((agent) => agent.agent_id === agentId);
       if (row === undefined) throw new HttpError(404, 'AGENT_NOT_FOUND', `no agent ${agentId}`);
@@ -182,6 +190,7 @@ export const readRoutes: HttpPlugin<ReadRouteOptions> = async (app, { commands, 
         infections,
         healing: healing.map(({ updated_at: _updated, ...attempt }) => attempt),
         recent_vitals: recent,
+        probation: sentinel?.probation ?? null,
       };
     },
   );
@@ -201,10 +210,11 @@ export const readRoutes: HttpPlugin<ReadRouteOptions> = async (app, { commands, 
       const agentId = request.params.agentId;
       const to = now();
       const from = to - windowMs(request.query.window);
-      const [vitals, lifecycle, healing] = await Promise.all([
+      const [vitals, lifecycle, healing, sentinel] = await Promise.all([
         repos.vitals.between({ from, to: to + 1, agentId, limit: 5000 }),
         repos.lifecycleEvents.history(agentId),
         repos.healingActions.forAgent(agentId, { limit: 200 }),
+        sentinelView(agentId, request.operator!),
       ]);
       return {
         from,
@@ -219,6 +229,7 @@ export const readRoutes: HttpPlugin<ReadRouteOptions> = async (app, { commands, 
         healing: healing
           .filter((attempt) => attempt.ts >= from)
           .map(({ updated_at: _updated, ...attempt }) => attempt),
+        baselines: sentinel?.baselines ?? null,
       };
     },
   );
@@ -280,7 +291,7 @@ export const readRoutes: HttpPlugin<ReadRouteOptions> = async (app, { commands, 
       if (infection === undefined) {
         throw new HttpError(404, 'INCIDENT_NOT_FOUND', `no incident ${request.params.infectionId}`);
       }
-      const [{ approvals }, lifecycle] = await Promise.all([
+      const [{ approvals }, lifecycle, sentinel] = await Promise.all([
         commands
           .send(HEALER_APPROVALS, { agent_id: infection.agent_id, limit: 1000 }, request.operator!)
           .then(async (pending) => {
@@ -298,11 +309,13 @@ export const readRoutes: HttpPlugin<ReadRouteOptions> = async (app, { commands, 
             return { approvals: lists.flatMap((list) => list.approvals) };
           }),
         repos.lifecycleEvents.history(infection.agent_id),
+        sentinelView(infection.agent_id, request.operator!),
       ]);
       return {
         infection,
         approval: approvals.find((a) => a.infection_id === infection.infection_id) ?? null,
         lifecycle: lifecycle.filter((transition) => transition.ts >= infection.ts - 60_000),
+        probation: sentinel?.probation ?? null,
       };
     },
   );

@@ -1,4 +1,4 @@
-import { ApprovalView, InfectionView } from '@immune/bus';
+import { AgentBaselines, ApprovalView, InfectionView, ProbationProgress } from '@immune/bus';
 import {
   DiagnosisType,
   HealingAttempt,
@@ -92,6 +92,8 @@ export const AgentDetail = Type.Object({
   infections: Type.Array(InfectionView),
   healing: Type.Array(HealingAttempt),
   recent_vitals: Type.Array(Vital),
+  /** From the sentinel's triage state while the agent is on probation. */
+  probation: Type.Union([ProbationProgress, Type.Null()]),
 });
 export type AgentDetail = Static<typeof AgentDetail>;
 
@@ -116,6 +118,8 @@ export const AgentSeries = Type.Object({
   }),
   lifecycle: Type.Array(LifecycleTransition),
   healing: Type.Array(HealingAttempt),
+  /** The sentinel's learned baselines now (not over time), null before the agent's first vital. */
+  baselines: Type.Union([AgentBaselines, Type.Null()]),
 });
 export type AgentSeries = Static<typeof AgentSeries>;
 
@@ -123,6 +127,8 @@ export const Incident = Type.Object({
   infection: InfectionView,
   approval: Type.Union([ApprovalView, Type.Null()]),
   lifecycle: Type.Array(LifecycleTransition),
+  /** The incident's agent on probation now (from the sentinel's triage state), else null. */
+  probation: Type.Union([ProbationProgress, Type.Null()]),
 });
 export type Incident = Static<typeof Incident>;
 

@@ -1,11 +1,12 @@
 import { useQuery } from '@tanstack/react-query';
 import { useMemo, useState } from 'react';
 import { api } from './api.js';
-import { baselineBand } from './band.js';
+import { sentinelBand } from './band.js';
 import { type Annotation, MetricChart } from './Chart.js';
 import { ContainmentButtons } from './Containment.js';
 import { FeedbackForm } from './FeedbackForm.js';
 import { Link } from './Link.js';
+import { PROBATION_REFRESH_MS, ProbationCountdown } from './Probation.js';
 
 const METRICS = [
   'latency_ms',
@@ -21,7 +22,11 @@ const METRICS = [
 export function AgentPage({ agentId, canDecide }: { agentId: string; canDecide: boolean }) {
   const [metric, setMetric] = useState('latency_ms');
   const [window, setWindow] = useState('1h');
-  const detail = useQuery({ queryKey: ['agent', agentId], queryFn: () => api.agent(agentId) });
+  const detail = useQuery({
+    queryKey: ['agent', agentId],
+    queryFn: () => api.agent(agentId),
+    refetchInterval: (query) => (query.state.data?.probation ? PROBATION_REFRESH_MS : false),
+  });
   const series = useQuery({
     queryKey: ['agent', agentId, 'series', window],
     queryFn: () => api.series(agentId, window),
@@ -41,12 +46,7 @@ export function AgentPage({ agentId, canDecide }: { agentId: string; canDecide: 
         kind: 'lifecycle' as const,
       })),
     ].sort((a, b) => a.ts - b.ts);
-    const firstCure = series.data.healing.reduce<number | undefined>(
-      (first, attempt) => (first === undefined || attempt.ts < first ? attempt.ts : first),
-      undefined,
-    );
-    const metricValues = values[metric] ?? [];
-    return { ts, values: metricValues, band: baselineBand(metricValues, ts, firstCure), annotations };
+    return { ts, values: values[metric] ?? [], band: sentinelBand(series.data, metric), annotations };
   }, [series.data, metric]);
 
   if (detail.isError) return <p role="alert">{String(detail.error.message)}</p>;
@@ -61,6 +61,11 @@ export function AgentPage({ agentId, canDecide }: { agentId: string; canDecide: 
           {agent.agent_id} · {agent.model ?? 'model unknown'}
           {agent.mcp_servers.length > 0 && ` · MCP: ${agent.mcp_servers.join(', ')}`}
           {agent.quarantined && ' · quarantined'}
+        </p>
+      )}
+      {detail.data?.probation && (
+        <p>
+          <ProbationCountdown probation={detail.data.probation} />
         </p>
       )}
       {agent && canDecide && (

@@ -79,14 +79,15 @@ export function MetricChart({
       data-testid={`chart-${metric}`}
       data-points={ts.length}
       data-band={band === null ? 'none' : `${band.low.toFixed(2)}..${band.high.toFixed(2)}`}
+      data-band-samples={band?.samples ?? 0}
       data-annotations={annotations.length}
     >
       <div ref={ref} role="img" aria-label={`${metric} over time`} />
       <figcaption>
         {metric}: {ts.length} samples.{' '}
         {band
-          ? `Baseline band ${band.low.toFixed(1)} – ${band.high.toFixed(1)} (typical ${band.typical.toFixed(1)} ± 3σ, estimated before the first cure).`
-          : 'No baseline yet.'}{' '}
+          ? `Sentinel's learned baseline now: ${band.low.toFixed(1)} – ${band.high.toFixed(1)} (typical ${band.typical.toFixed(1)}, ±${band.k}σ on the judged scale, ${band.samples} samples${band.young ? ', still warming up' : ''}).`
+          : 'No learned baseline for this metric.'}{' '}
         {annotations.length > 0 && (
           <span>
             Marks:{' '}

@@ -3,6 +3,7 @@ import type { ReactNode } from 'react';
 import { api, type Incident } from './api.js';
 import { FeedbackForm } from './FeedbackForm.js';
 import { Link } from './Link.js';
+import { PROBATION_REFRESH_MS, ProbationCountdown } from './Probation.js';
 
 type Step = { key: string; title: string; ts: number | null; body: ReactNode; done: boolean };
 
@@ -17,6 +18,7 @@ export function IncidentPage({ infectionId, canDecide }: { infectionId: string; 
   const incident = useQuery({
     queryKey: ['incident', infectionId],
     queryFn: () => api.incident(infectionId),
+    refetchInterval: (query) => (query.state.data?.probation ? PROBATION_REFRESH_MS : false),
   });
   if (incident.isError) return <p role="alert">{incident.error.message}</p>;
   if (incident.data === undefined) return <p className="loading">Loading…</p>;
@@ -43,7 +45,7 @@ export function IncidentPage({ infectionId, canDecide }: { infectionId: string; 
   );
 }
 
-function steps({ infection, approval, lifecycle }: Incident): Step[] {
+function steps({ infection, approval, lifecycle, probation: progress }: Incident): Step[] {
   const top = infection.hypotheses[0];
   const list: Step[] = [
     {
@@ -96,13 +98,19 @@ function steps({ infection, approval, lifecycle }: Incident): Step[] {
     ts: probation?.ts ?? null,
     done: after !== undefined,
     body:
-      probation === undefined
-        ? 'not started'
-        : after === undefined
-          ? 'watching clean vitals'
-          : after.to === 'HEALTHY'
-            ? 'passed'
-            : `ended: ${after.to} (${after.trigger})`,
+      probation === undefined ? (
+        'not started'
+      ) : after === undefined ? (
+        progress ? (
+          <ProbationCountdown probation={progress} />
+        ) : (
+          'watching clean vitals'
+        )
+      ) : after.to === 'HEALTHY' ? (
+        'passed'
+      ) : (
+        `ended: ${after.to} (${after.trigger})`
+      ),
   });
   const closed = ['resolved', 'exhausted', 'dismissed'].includes(infection.status);
   list.push({
