@@ -153,6 +153,9 @@ describe('the dashboard in Chromium', { timeout: 90_000 }, () => {
     await chart.locator('canvas').waitFor();
     await expect.poll(async () => Number(await chart.getAttribute('data-annotations'))).toBeGreaterThan(0);
     expect(await chart.getAttribute('data-band')).not.toBe('none');
+    // The band is the sentinel's learned baseline (its triage state), not an estimate in the browser.
+    expect(Number(await chart.getAttribute('data-band-samples'))).toBeGreaterThanOrEqual(20);
+    expect(await chart.textContent()).toMatch(/Sentinel's learned baseline now: .*±3σ/);
     expect(await chart.textContent()).toMatch(/cure \w+ \(succeeded\)/);
     await shoot(page, 'agent');
     // The incident page, one link per incident: every step from detection to the verdict.
@@ -185,6 +188,27 @@ describe('the dashboard in Chromium', { timeout: 90_000 }, () => {
       ['rejected', 'alice'],
       ['heal_now', 'alice'],
     ]);
+  });
+
+  it('counts the probation down on the agent and incident pages from the sentinel, live', async () => {
+    const agent = 'data-1';
+    await page.getByRole('link', { name: agent }).first().click();
+    await page.getByRole('heading', { name: agent }).waitFor();
+    const countdown = page.getByTestId('probation-countdown');
+    await expect.poll(() => countdown.textContent()).toMatch(/^On probation: 0 of 3 clean vitals · /);
+    await deployment.bus.publishVital(vital(agent, Date.now()));
+    // No event follows a clean vital: the page refetches while the probation shows.
+    await expect.poll(() => countdown.textContent(), { timeout: 15_000 }).toContain('1 of 3 clean vitals');
+    await page.locator('[data-testid^="incident-link-"]').first().getByRole('link').click();
+    await page.getByRole('heading', { name: `Incident of ${agent}` }).waitFor();
+    await expect
+      .poll(() => page.getByTestId('incident-probation').textContent())
+      .toMatch(/1 of 3 clean vitals · (\d+ s left|probation time served)/);
+    await page.goBack();
+    await page.getByRole('heading', { name: agent }).waitFor();
+    await page.goBack();
+    await page.getByRole('heading', { name: 'Cases waiting for a decision' }).waitFor();
+    await feedUntil(agent, 'HEALTHY');
   });
 
   it('quarantines an agent from its card and releases it from its page; feedback names the true cause', async () => {

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { AgentTriage, type TriageDecision, triageConfig } from './triage.js';
+import { AgentTriage, type TriageDecision, triageConfig, triageView } from './triage.js';
 import type { Vital } from './vital.js';
 
 /** A deterministic fleet: each agent's normal is ~1000 tokens and ~800 ms with a little noise. */
@@ -497,5 +497,39 @@ describe('AgentTriage: the dirty list a checkpoint takes', () => {
     copy.restore(triage.snapshot('a')!);
     expect(copy.snapshot('a')).toEqual(triage.snapshot('a'));
     expect(copy.observe(seen[5]!)).toEqual([{ kind: 'duplicate' }]);
+  });
+});
+
+describe('triageView: what a dashboard reads of a checkpoint', () => {
+  it('gives the learned baselines in the metric units and the probation progress', () => {
+    const config = triageConfig({ fleetHoldMs: 0, lifecycle: { probationMs: 5_000, drainTimeoutMs: 100 } });
+    const triage = new AgentTriage(config);
+    let t = warm(triage, 'a', 0);
+    const healthy = triageView(triage.snapshot('a')!, config);
+    expect(healthy.probation).toBeUndefined();
+    const tokens = healthy.baselines!.metrics.total_tokens;
+    expect(healthy.baselines!.kind).toBe('llm');
+    // ~1030 tokens with a few % noise: the band is the log-scale baseline at 3σ (the 10 % floor), in tokens.
+    expect(tokens.typical).toBeGreaterThan(1000);
+    expect(tokens.typical).toBeLessThan(1060);
+    expect(tokens.low).toBeLessThan(tokens.typical);
+    expect(tokens.high).toBeGreaterThan(tokens.typical * 1.3);
+    expect(tokens).toMatchObject({ k: 3, samples: 20, young: false });
+    // Tool calls on the Anscombe scale: never below zero in calls.
+    expect(healthy.baselines!.metrics.tool_calls.low).toBeGreaterThanOrEqual(0);
+
+    triage.observe(vital('a', t, spike(10)));
+    triage.observe(vital('a', (t += 10), spike(10)));
+    triage.tick((t += 100));
+    triage.apply('a', 'healing_started', (t += 10));
+    triage.apply('a', 'healing_succeeded', (t += 10));
+    const entered = t;
+    triage.observe(vital('a', (t += 200)));
+    triage.observe(vital('a', (t += 200)));
+    expect(triageView(triage.snapshot('a')!, config).probation).toEqual({
+      clean_vitals: 2,
+      min_vitals: 10,
+      ends_at: entered + 5_000,
+    });
   });
 });
