@@ -134,6 +134,12 @@ describe('sentinel on NATS + PostgreSQL', { timeout: 60_000 }, () => {
       adapt_baseline: true,
     });
     expect(healed.state).toBe('PROBATION');
+    // The reply carries the probation's progress and the learned baselines (the dashboard shows both).
+    expect(healed.probation).toEqual({ clean_vitals: 0, min_vitals: 3, ends_at: healed.entered_at + 500 });
+    expect(healed.baselines).toMatchObject({ kind: 'llm', metrics: { total_tokens: { k: 3, young: false } } });
+    const tokens = healed.baselines!.metrics.total_tokens!;
+    expect(tokens.low).toBeLessThan(tokens.typical);
+    expect(tokens.high).toBeGreaterThan(tokens.typical);
     expect(await kv.get(agent)).toBeUndefined();
     expect(sentinel.triage.detectorOf(agent, 'llm')?.adapting).toBe(true);
     await eventually(() =>

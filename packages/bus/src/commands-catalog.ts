@@ -68,7 +68,8 @@ export const AgentBaselines = Type.Object(
 export type AgentBaselines = Static<typeof AgentBaselines>;
 
 /**
- * `immune.cmd.sentinel.lifecycle`. Without `trigger`, a query: the agent's state and history. With one, the
+ * `immune.cmd.sentinel.lifecycle`. Without `trigger`, a query: the agent's state and history, with its probation
+ * progress and learned baselines (see `triageView` in core). With one, the
  * sentinel applies it (and writes or removes the quarantine entry it implies) and replies with the state
  * after it. `released` (or `by: operator`) is an operator's act, forwarded by the healer: it needs an operator
  * token of the operator role beside the body, and the sentinel records the token's name; the healer's own
