@@ -136,7 +136,10 @@ describe('sentinel on NATS + PostgreSQL', { timeout: 60_000 }, () => {
     expect(healed.state).toBe('PROBATION');
     // The reply carries the probation's progress and the learned baselines (the dashboard shows both).
     expect(healed.probation).toEqual({ clean_vitals: 0, min_vitals: 3, ends_at: healed.entered_at + 500 });
-    expect(healed.baselines).toMatchObject({ kind: 'llm', metrics: { total_tokens: { k: 3, young: false } } });
+    expect(healed.baselines).toMatchObject({
+      kind: 'llm',
+      metrics: { total_tokens: { k: 3, young: false } },
+    });
     const tokens = healed.baselines!.metrics.total_tokens!;
     expect(tokens.low).toBeLessThan(tokens.typical);
     expect(tokens.high).toBeGreaterThan(tokens.typical);

@@ -518,14 +518,18 @@ describe('triageView: what a dashboard reads of a checkpoint', () => {
     // Tool calls on the Anscombe scale: never below zero in calls.
     expect(healthy.baselines!.metrics.tool_calls.low).toBeGreaterThanOrEqual(0);
 
+    const advance = (ms: number) => {
+      t += ms;
+      return t;
+    };
     triage.observe(vital('a', t, spike(10)));
-    triage.observe(vital('a', (t += 10), spike(10)));
-    triage.tick((t += 100));
-    triage.apply('a', 'healing_started', (t += 10));
-    triage.apply('a', 'healing_succeeded', (t += 10));
+    triage.observe(vital('a', advance(10), spike(10)));
+    triage.tick(advance(100));
+    triage.apply('a', 'healing_started', advance(10));
+    triage.apply('a', 'healing_succeeded', advance(10));
     const entered = t;
-    triage.observe(vital('a', (t += 200)));
-    triage.observe(vital('a', (t += 200)));
+    triage.observe(vital('a', advance(200)));
+    triage.observe(vital('a', advance(200)));
     expect(triageView(triage.snapshot('a')!, config).probation).toEqual({
       clean_vitals: 2,
       min_vitals: 10,
