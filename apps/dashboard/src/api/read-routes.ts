@@ -52,10 +52,14 @@ export const readRoutes: HttpPlugin<ReadRouteOptions> = async (app, { commands, 
       healing_success_rate: healed + exhausted === 0 ? null : healed / (healed + exhausted),
     };
   };
-  /** The sentinel's view of an agent's triage state; an agent it never saw has none. */
+  /**
+   * The sentinel's view of an agent's triage state (probation, learned baselines); an agent it never saw has
+   * none. It only adds to a page, so a sentinel not answering leaves it out instead of failing the page.
+   */
   const sentinelView = (agentId: string, operator: Operator) =>
     commands.send(SENTINEL_LIFECYCLE, { agent_id: agentId }, operator).catch((error: unknown) => {
-      if (error instanceof HttpError && error.statusCode === 404) return undefined;
+      if (error instanceof HttpError && (error.statusCode === 404 || error.code === 'SERVICE_UNAVAILABLE'))
+        return undefined;
       throw error;
     });
 
