@@ -102,7 +102,7 @@ export async function fuzzOperationalSurface(
       const response = await fetch(`${baseUrl}${request.target}`, {
         method: request.method,
         headers: request.headers,
-        ...(request.body === undefined ? {} : { body: request.body.payload }),
+        ...(request.body === undefined ? {} : { body: Buffer.from(request.body.payload) }),
       });
       const text = await response.text();
       requests++;
