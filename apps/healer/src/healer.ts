@@ -9,6 +9,7 @@ import {
   type HEALER_FEEDBACK,
   type HEALER_QUARANTINE,
   type HEALER_RELEASE,
+  type HealerEvent,
   QUARANTINE_BUCKET,
   type QuarantineEntry,
   type ReplyOf,
@@ -913,7 +914,7 @@ export class Healer {
   }
 
   /** Events are notifications: the database is the record, so a failed publish is logged, not fatal. */
-  private async publish<T extends EventType>(
+  private async publish<T extends HealerEvent>(
     type: T,
     agentId: string,
     data: EventData<T>,

@@ -7,6 +7,7 @@ import {
   type KvBucket,
   type PublishEventOptions,
   type QuarantineEntry,
+  type SentinelEvent,
 } from '@immune/bus';
 import {
   HEALING_ACTIONS,
@@ -172,7 +173,7 @@ export class Effects {
     }
   }
 
-  private async publish<T extends EventType>(
+  private async publish<T extends SentinelEvent>(
     type: T,
     agentId: string,
     data: EventData<T>,

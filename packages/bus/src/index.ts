@@ -26,5 +26,6 @@ export * from './messages.js';
 export { connectNatsBus, type NatsBusOptions } from './nats-bus.js';
 export { type NatsAuthMethod, type NatsSecurity, natsSecurity } from './nats-security.js';
 export { type OpenBusOptions, openBus, openBusFromEnv } from './open-bus.js';
+export { HEALER_EVENTS, type HealerEvent, SENTINEL_EVENTS, type SentinelEvent } from './service-access.js';
 export * from './subjects.js';
 export * from './vital-publisher.js';

@@ -46,6 +46,12 @@ describe('NATS permissions derived from the bus contract', () => {
     expect(allow.filter((s) => s.includes('KV_') || s.startsWith('$KV.'))).toEqual([]);
   });
 
+  it('grants events subject by subject: nobody may publish the whole catalogue', () => {
+    for (const user of BUS_USERS)
+      expect(permissions[user].publish.allow, user).not.toContain('immune.events.>');
+    expect(publishers('immune.events.lifecycle.changed.*')).toEqual(['sentinel']);
+  });
+
   it('follows the deployment prefix', () => {
     const other = deploymentPermissions({ prefix: 'staging' });
     expect(other.sentinel.publish.allow).toContain('$KV.staging_quarantine.>');

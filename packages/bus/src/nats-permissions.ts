@@ -55,8 +55,7 @@ export function natsPermissions(access: BusAccess, topology: Topology): NatsPerm
 
   if (access.publishesVitals) publish.add(topology.vitalsWildcard);
   if (access.consumesVitals) add(publish, consumerSubjects(topology.vitalsStream, false));
-  if (access.publishesEvents === 'all') publish.add(topology.eventsWildcard);
-  else for (const type of access.publishesEvents ?? []) publish.add(`${topology.prefix}.events.${type}.*`);
+  for (const type of access.publishesEvents ?? []) publish.add(`${topology.prefix}.events.${type}.*`);
   if (access.consumesEvents) {
     add(publish, consumerSubjects(topology.eventsStream, access.consumesEvents === 'ephemeral'));
   }

@@ -33,8 +33,8 @@ export interface BusAccess {
   publishesVitals?: boolean;
   /** Durable consumers on the vitals stream (any durable name: it is configurable). */
   consumesVitals?: boolean;
-  /** Event types it publishes; 'all' for the services whose effects span the catalogue. */
-  publishesEvents?: readonly EventType[] | 'all';
+  /** Event types it publishes: exactly those its code publishes, each granted on its own subject. */
+  publishesEvents?: readonly EventType[];
   /** Reads the events stream: 'durable' consumers, or 'ephemeral' ordered ones (live views). */
   consumesEvents?: 'durable' | 'ephemeral';
   /** Buckets it reads (get, watch, keys). */
@@ -46,6 +46,36 @@ export interface BusAccess {
   /** Commands it may send. */
   sendsCommands?: ReadonlyArray<CommandDef<TSchema, TSchema>>;
 }
+
+/**
+ * The events the sentinel publishes (its verdicts and the lifecycle it owns). Its publishing code takes only
+ * these types (`SentinelEvent`), so the compiler keeps this list and the code in step, and its NATS user may
+ * publish exactly these subjects.
+ */
+export const SENTINEL_EVENTS = [
+  'lifecycle.changed',
+  'infection.detected',
+  'quarantine.applied',
+  'quarantine.released',
+  'fleet.correlated',
+  'probation.passed',
+  'probation.failed',
+] as const satisfies readonly EventType[];
+export type SentinelEvent = (typeof SENTINEL_EVENTS)[number];
+
+/** The events the healer publishes (diagnosis, approvals, healing, manual quarantine); see SENTINEL_EVENTS. */
+export const HEALER_EVENTS = [
+  'infection.diagnosed',
+  'approval.requested',
+  'approval.decided',
+  'healing.attempted',
+  'healing.succeeded',
+  'healing.failed',
+  'healing.exhausted',
+  'quarantine.applied',
+  'quarantine.released',
+] as const satisfies readonly EventType[];
+export type HealerEvent = (typeof HEALER_EVENTS)[number];
 
 /** Operators' commands: the healer's whole command surface. */
 export const HEALER_OPERATOR_COMMANDS: ReadonlyArray<CommandDef<TSchema, TSchema>> = [
@@ -100,13 +130,13 @@ export const SERVICE_ACCESS: Readonly<Record<BusUser, BusAccess>> = {
   },
   sentinel: {
     consumesVitals: true,
-    publishesEvents: 'all',
+    publishesEvents: SENTINEL_EVENTS,
     writesBuckets: [QUARANTINE_BUCKET, FLEET_BUCKET],
     servesCommands: [SENTINEL_LIFECYCLE],
   },
   healer: {
     consumesEvents: 'durable',
-    publishesEvents: 'all',
+    publishesEvents: HEALER_EVENTS,
     writesBuckets: [QUARANTINE_BUCKET, GATEWAY_BUCKET],
     servesCommands: HEALER_OPERATOR_COMMANDS,
     sendsCommands: [SENTINEL_LIFECYCLE],

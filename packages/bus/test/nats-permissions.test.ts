@@ -127,6 +127,16 @@ describe('least-privilege NATS permissions per service (real nats-server)', { ti
     await refused(() => sentinel.request(HEALER_RELEASE, { agent_id: 'x' }), `${PREFIX}.cmd.healer.release`);
     await refused(() => sentinel.kv(GATEWAY_BUCKET), `$JS.API.STREAM.INFO.KV_${PREFIX}_gateway`);
     await refused(() => sentinel.publishVital(testVital('agent-x')), `${PREFIX}.vitals.`);
+    // It publishes only the events it owns (SENTINEL_EVENTS), not the whole catalogue.
+    await refused(
+      () =>
+        sentinel.publishEvent('agent.discovered', 'agent-x', {
+          agent_id: 'agent-x',
+          source: 'gateway',
+          identity: 'header',
+        }),
+      `${PREFIX}.events.agent.discovered`,
+    );
   });
 
   it('ingest: publishes vitals and agent.discovered, records vitals; reads no bucket, sends no command', async () => {
@@ -189,6 +199,19 @@ describe('least-privilege NATS permissions per service (real nats-server)', { ti
 
     await refused(() => healer.publishVital(testVital('agent-h')), `${PREFIX}.vitals.`);
     await refused(() => healer.kv(GATEWAY_LIMITS_BUCKET), `$JS.API.STREAM.INFO.KV_${PREFIX}_gateway_limits`);
+    // The lifecycle is the sentinel's: the healer asks for transitions, it never announces one (HEALER_EVENTS).
+    await refused(
+      () =>
+        healer.publishEvent('lifecycle.changed', 'agent-h', {
+          agent_id: 'agent-h',
+          from: 'HEALING',
+          to: 'HEALTHY',
+          trigger: 'anomaly_detected',
+          ts: Date.now(),
+          seq: 9,
+        }),
+      `${PREFIX}.events.lifecycle.changed`,
+    );
   });
 
   it('dashboard and the CLI (operator): send healer commands; the dashboard watches events and quarantine', async () => {
