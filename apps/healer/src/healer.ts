@@ -4,7 +4,6 @@ import {
   type DecisionReply,
   type EventData,
   type EventEnvelope,
-  type EventType,
   type HEALER_APPROVE,
   type HEALER_FEEDBACK,
   type HEALER_QUARANTINE,

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import {
   type Bus,
   type EventData,
-  type EventType,
   FLEET_AGENT_ID,
   type KvBucket,
   type PublishEventOptions,
