@@ -190,6 +190,26 @@ describe('the dashboard in Chromium', { timeout: 90_000 }, () => {
     ]);
   });
 
+  it('counts the probation down on the agent and incident pages from the sentinel, live', async () => {
+    const agent = 'data-1';
+    await page.getByRole('link', { name: agent }).first().click();
+    await page.getByRole('heading', { name: agent }).waitFor();
+    const countdown = page.getByTestId('probation-countdown');
+    await expect.poll(() => countdown.textContent()).toMatch(/^On probation: 0 of 3 clean vitals · /);
+    await deployment.bus.publishVital(vital(agent, Date.now()));
+    // No event follows a clean vital: the page refetches while the probation shows.
+    await expect.poll(() => countdown.textContent(), { timeout: 15_000 }).toContain('1 of 3 clean vitals');
+    await page.locator('[data-testid^="incident-link-"]').first().getByRole('link').click();
+    await page.getByRole('heading', { name: `Incident of ${agent}` }).waitFor();
+    await expect
+      .poll(() => page.getByTestId('incident-probation').textContent())
+      .toMatch(/1 of 3 clean vitals · (\d+ s left|probation time served)/);
+    await page.goBack();
+    await page.getByRole('heading', { name: agent }).waitFor();
+    await page.goBack();
+    await page.getByRole('heading', { name: 'Cases waiting for a decision' }).waitFor();
+  });
+
   it('quarantines an agent from its card and releases it from its page; feedback names the true cause', async () => {
     const agent = 'ops-1';
     await warmUp(agent);
@@ -486,27 +506,5 @@ describe('the dashboard in Chromium', { timeout: 90_000 }, () => {
     } finally {
       await audit.close();
     }
-  });
-
-  // Last: leaving the cases page for the agent and incident pages and back kept a later agent's card from
-  // appearing in the grid (seen on ops-1); data-1 stays on probation untouched until here.
-  it('counts the probation down on the agent and incident pages from the sentinel, live', async () => {
-    const agent = 'data-1';
-    await page.getByRole('link', { name: agent }).first().click();
-    await page.getByRole('heading', { name: agent }).waitFor();
-    const countdown = page.getByTestId('probation-countdown');
-    await expect.poll(() => countdown.textContent()).toMatch(/^On probation: 0 of 3 clean vitals · /);
-    await deployment.bus.publishVital(vital(agent, Date.now()));
-    // No event follows a clean vital: the page refetches while the probation shows.
-    await expect.poll(() => countdown.textContent(), { timeout: 15_000 }).toContain('1 of 3 clean vitals');
-    await page.locator('[data-testid^="incident-link-"]').first().getByRole('link').click();
-    await page.getByRole('heading', { name: `Incident of ${agent}` }).waitFor();
-    await expect
-      .poll(() => page.getByTestId('incident-probation').textContent())
-      .toMatch(/1 of 3 clean vitals · (\d+ s left|probation time served)/);
-    await page.goBack();
-    await page.getByRole('heading', { name: agent }).waitFor();
-    await page.goBack();
-    await page.getByRole('heading', { name: 'Cases waiting for a decision' }).waitFor();
   });
 });

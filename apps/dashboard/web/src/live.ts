@@ -79,14 +79,16 @@ function applyUpdate(client: QueryClient, frame: UpdateFrame): void {
 }
 
 function patchAgent(client: QueryClient, agentId: string, patch: Partial<AgentCard>): void {
+  let unknown = false;
   // Every window's list (the key is ['agents', window]).
-  client.setQueriesData<{ agents: AgentCard[] }>({ queryKey: ['agents'] }, (previous) =>
-    previous === undefined
-      ? previous
-      : {
-          agents: previous.agents.map((agent) =>
-            agent.agent_id === agentId ? { ...agent, ...patch } : agent,
-          ),
-        },
-  );
+  client.setQueriesData<{ agents: AgentCard[] }>({ queryKey: ['agents'] }, (previous) => {
+    if (previous === undefined) return previous;
+    if (!previous.agents.some((agent) => agent.agent_id === agentId)) unknown = true;
+    return {
+      agents: previous.agents.map((agent) => (agent.agent_id === agentId ? { ...agent, ...patch } : agent)),
+    };
+  });
+  // A patch cannot add a card: an agent the cached list does not hold yet (new since it was fetched, or
+  // fetched before the healer knew it) makes the list refetch.
+  if (unknown) void client.invalidateQueries({ queryKey: ['agents'] });
 }
