@@ -333,6 +333,19 @@ describe('the dashboard in Chromium', { timeout: 90_000 }, () => {
     });
     expect(overview.previous.infections).toBe(0);
     expect(overview.infections).toBeGreaterThan(0);
+    // Agents were held (quarantined, healing) during this run: the fleet's uptime is below 1 and shown in
+    // percent; the agents figure compares with the agents known when the previous window closed.
+    const fleetTime = await page.evaluate(async () => {
+      const response = await fetch('/api/overview?window=1h');
+      return (await response.json()) as { uptime: number | null; agents: { total: number } };
+    });
+    expect(fleetTime.uptime).toBeGreaterThan(0);
+    expect(fleetTime.uptime).toBeLessThan(1);
+    expect(await page.getByTestId('figure-uptime').locator('.value').textContent()).toMatch(/^\d+%$/);
+    expect(await page.getByTestId('figure-agents').locator('.trend').getAttribute('data-trend')).toMatch(
+      /^(up|level)$/,
+    );
+    expect(await page.getByTestId('agents-by-state').textContent()).toMatch(/HEALTHY \d+/);
     await page.goto(deployment.url);
   });
 

@@ -637,6 +637,39 @@ describe.each(drivers)('store on $driver', { timeout: 60_000 }, ({ driver, creat
       expect((await repos.lifecycleEvents.history('n')).map((t) => t.seq)).toEqual([1, 5]);
     });
 
+    it("gives each agent its state at a window's start and its transitions inside, agents seen later from their first sighting", async () => {
+      await repos.agents.seen('t1', T0);
+      await repos.agents.seen('t2', T0 + 50);
+      await repos.agents.seen('t3', T0 + 500);
+      const move = (agent: string, seq: number, to: 'HEALTHY' | 'QUARANTINED', ts: number) => ({
+        agent_id: agent,
+        from: 'INITIALIZING' as const,
+        to,
+        trigger: 'baseline_ready' as const,
+        ts,
+        seq,
+      });
+      await repos.lifecycleEvents.appendMany([
+        move('t1', 1, 'HEALTHY', T0 + 10),
+        move('t1', 2, 'QUARANTINED', T0 + 20),
+        move('t1', 3, 'HEALTHY', T0 + 150),
+        move('t2', 1, 'HEALTHY', T0 + 120),
+        move('t2', 2, 'QUARANTINED', T0 + 250),
+      ]);
+      const timelines = await repos.lifecycleEvents.timelines({ since: T0 + 100, until: T0 + 200 });
+      expect(timelines.map((t) => ({ ...t, transitions: t.transitions.map((m) => m.seq) }))).toEqual([
+        { agent_id: 't1', from: T0 + 100, initial: 'QUARANTINED', transitions: [3] },
+        { agent_id: 't2', from: T0 + 100, initial: 'INITIALIZING', transitions: [1] },
+      ]);
+      const later = await repos.lifecycleEvents.timelines({ since: T0 + 400, until: T0 + 600 });
+      expect(later.find((t) => t.agent_id === 't3')).toEqual({
+        agent_id: 't3',
+        from: T0 + 500,
+        initial: 'INITIALIZING',
+        transitions: [],
+      });
+    });
+
     it('records transitions of agents not registered yet', async () => {
       const event = {
         agent_id: 'ghost',

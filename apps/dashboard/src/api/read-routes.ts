@@ -13,6 +13,7 @@ import Type from 'typebox';
 import type { Operator } from '../auth/operators.js';
 import type { LiveHub } from '../live/live-hub.js';
 import type { CommandClient } from './command-client.js';
+import { fleetTime } from './fleet-time.js';
 import { AgentParams, IncidentParams, WindowQuery, windowMs } from './schemas.js';
 import {
   AgentCard,
@@ -39,9 +40,10 @@ const errors = { '4xx': ErrorResponse, '5xx': ErrorResponse };
 export const readRoutes: HttpPlugin<ReadRouteOptions> = async (app, { commands, repos, hub, now }) => {
   /** Calls, infections detected, healed and the healing success rate over [since, until). */
   const windowFigures = async (since: number, until: number): Promise<WindowFigures> => {
-    const [calls, infections] = await Promise.all([
+    const [calls, infections, timelines] = await Promise.all([
       repos.vitals.count({ since, until }),
       repos.infections.list({ since, until, limit: 10_000 }),
+      repos.lifecycleEvents.timelines({ since, until }),
     ]);
     const healed = infections.filter((infection) => infection.status === 'resolved').length;
     const exhausted = infections.filter((infection) => infection.status === 'exhausted').length;
@@ -50,6 +52,7 @@ export const readRoutes: HttpPlugin<ReadRouteOptions> = async (app, { commands, 
       infections: infections.length,
       healed,
       healing_success_rate: healed + exhausted === 0 ? null : healed / (healed + exhausted),
+      ...fleetTime(timelines, until),
     };
   };
   /**

@@ -55,13 +55,20 @@ export const FleetCauseView = Type.Object({
 /** Resolved / (resolved + exhausted) among the window's infections; null when none of them has ended. */
 const HealingSuccessRate = Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.Null()]);
 
-/** The headline figures PostgreSQL can count for any window (calls, infections detected, healed, success rate). */
+/**
+ * The headline figures PostgreSQL can count for any window: calls, infections detected, healed, success rate,
+ * uptime (the share of the agents' time spent serving, from the lifecycle log) and the agents per state when the
+ * window closed.
+ */
 export const WindowFigures = Type.Object(
   {
     calls: Type.Integer(),
     infections: Type.Integer(),
     healed: Type.Integer(),
     healing_success_rate: HealingSuccessRate,
+    uptime: Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.Null()]),
+    by_state_at_end: Type.Record(Type.String(), Type.Integer()),
+    held_at_end: Type.Integer(),
   },
   { additionalProperties: false },
 );
@@ -76,10 +83,7 @@ export const Overview = Type.Object({
     quarantined: Type.Integer(),
     by_state: Type.Record(Type.String(), Type.Integer()),
   }),
-  calls: Type.Integer(),
-  infections: Type.Integer(),
-  healed: Type.Integer(),
-  healing_success_rate: HealingSuccessRate,
+  ...WindowFigures.properties,
   /** The same figures over the window before this one, for each headline's trend. */
   previous: WindowFigures,
   fleet: Type.Array(FleetCauseView),

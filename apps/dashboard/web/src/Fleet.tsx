@@ -48,8 +48,18 @@ export function Fleet({ canDecide }: { canDecide: boolean }) {
           <h2 id="headline-title" className="visually-hidden">
             Headline, last {o.window}
           </h2>
-          <Figure label="agents" value={o.agents.total} />
-          <Figure label="quarantined" value={o.agents.quarantined} />
+          <Figure
+            label="agents"
+            value={o.agents.total}
+            previous={Object.values(o.previous.by_state_at_end).reduce((sum, n) => sum + n, 0)}
+          />
+          <Figure
+            label="quarantined"
+            value={o.agents.quarantined}
+            previous={o.previous.held_at_end}
+            upIsBad
+          />
+          <Figure label={`uptime (${o.window})`} value={o.uptime} previous={o.previous.uptime} percent />
           <Figure label={`calls (${o.window})`} value={o.calls} previous={o.previous.calls} />
           <Figure
             label={`infections (${o.window})`}
@@ -64,6 +74,19 @@ export function Fleet({ canDecide }: { canDecide: boolean }) {
             previous={o.previous.healing_success_rate}
             percent
           />
+          <p className="by-state" data-testid="agents-by-state">
+            {Object.entries(o.agents.by_state)
+              .filter(([state, n]) => n > 0 || (o.previous.by_state_at_end[state] ?? 0) > 0)
+              .map(([state, n]) => {
+                const before = o.previous.by_state_at_end[state] ?? 0;
+                return (
+                  <span key={state} className="state-count" title={`end of the previous window: ${before}`}>
+                    {state} {n}
+                    {n !== before && ` (${n > before ? '▲' : '▼'}${Math.abs(n - before)})`}
+                  </span>
+                );
+              })}
+          </p>
           {o.fleet.map((cause) => (
             <p key={cause.anomaly_type} role="status" className="banner">
               {cause.agents.length} of {cause.fleet_size} agents show {cause.anomaly_type} at once: external,

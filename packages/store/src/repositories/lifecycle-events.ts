@@ -1,4 +1,4 @@
-import type { LifecycleTransition } from '@immune/core';
+import type { LifecycleState, LifecycleTransition } from '@immune/core';
 import { type Selectable, sql } from 'kysely';
 import { toDate, toMillis } from '../conversions.js';
 import type { Db, LifecycleEventsTable } from '../database.js';
@@ -12,6 +12,17 @@ const toTransition = (row: Selectable<LifecycleEventsTable>): LifecycleTransitio
   seq: row.seq,
   ...(row.reason === null ? {} : { reason: row.reason }),
 });
+
+/** One agent's lifecycle over a window: where it stood when the window opened, and what happened inside. */
+export interface StateTimeline {
+  agent_id: string;
+  /** When the agent enters the window: the window's start, or its first sighting if that is later. */
+  from: number;
+  /** Its state then: the newest transition before `from`, else INITIALIZING. */
+  initial: LifecycleState;
+  /** Transitions at or after `from` and before the window's end, in order. */
+  transitions: LifecycleTransition[];
+}
 
 export class LifecycleEventRepository {
   constructor(private readonly db: Db) {}
@@ -109,5 +120,51 @@ export class LifecycleEventRepository {
       .limit(options.limit ?? 100)
       .execute();
     return rows.map(toTransition);
+  }
+
+  /**
+   * Every agent known before `until` with its lifecycle over [since, until): three queries whatever the fleet's
+   * size, for headline figures such as the share of agent-time spent serving.
+   */
+  async timelines(options: { since: number; until: number }): Promise<StateTimeline[]> {
+    const since = toDate(options.since);
+    const until = toDate(options.until);
+    const [agents, before, inside] = await Promise.all([
+      this.db
+        .selectFrom('agents')
+        .select(['id', 'first_seen'])
+        .where('first_seen', '<', until)
+        .orderBy('id')
+        .execute(),
+      this.db
+        .selectFrom('lifecycle_events')
+        .distinctOn('agent_id')
+        .select(['agent_id', 'to_state'])
+        .where('ts', '<', since)
+        .orderBy('agent_id')
+        .orderBy('seq', 'desc')
+        .execute(),
+      this.db
+        .selectFrom('lifecycle_events')
+        .selectAll()
+        .where('ts', '>=', since)
+        .where('ts', '<', until)
+        .orderBy('agent_id')
+        .orderBy('seq')
+        .execute(),
+    ]);
+    const initial = new Map(before.map((row) => [row.agent_id, row.to_state]));
+    const moves = new Map<string, LifecycleTransition[]>();
+    for (const row of inside) {
+      const list = moves.get(row.agent_id) ?? [];
+      list.push(toTransition(row));
+      moves.set(row.agent_id, list);
+    }
+    return agents.map((agent) => ({
+      agent_id: agent.id,
+      from: Math.max(options.since, toMillis(agent.first_seen)),
+      initial: initial.get(agent.id) ?? 'INITIALIZING',
+      transitions: moves.get(agent.id) ?? [],
+    }));
   }
 }
