@@ -8,7 +8,13 @@ import {
   type RunningService,
   runService,
 } from '@immune/runtime';
-import { fuzzOperationalSurface, OPERATIONAL_ROUTES, runAbuse } from '@immune/runtime/testing';
+import {
+  abuseOperationalRoute,
+  fuzzOperationalSurface,
+  OPERATIONAL_FUZZ_LIMITS,
+  OPERATIONAL_ROUTES,
+  probeReady,
+} from '@immune/runtime/testing';
 import { createTestStore, type TestStore } from '@immune/store/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HealerEnv } from '../src/config.js';
@@ -22,13 +28,7 @@ import { OPERATOR_TOKEN_LINES } from './harness.js';
  */
 
 const RUNS = 400;
-const LIMITS = {
-  HTTP_MAX_HEADER_BYTES: '8192',
-  HTTP_MAX_CONNECTIONS: '1000',
-  HTTP_HEADERS_TIMEOUT_MS: '2000',
-  HTTP_REQUEST_TIMEOUT_MS: '3000',
-  BODY_LIMIT_BYTES: '65536',
-};
+const LIMITS = OPERATIONAL_FUZZ_LIMITS;
 
 let natsUrl: string;
 let prefix: string;
@@ -67,11 +67,7 @@ afterAll(async () => {
   await store?.cleanup();
 });
 
-const probe = async () => {
-  const response = await fetch(`${url}/readyz`);
-  await response.arrayBuffer();
-  if (response.status !== 200) throw new Error(`probe: /readyz answered ${response.status}`);
-};
+const probe = () => probeReady(url);
 
 describe('the healer over HTTP', () => {
   it(`answers ${RUNS} hostile requests to its operational routes and around them without a 5xx`, async () => {
@@ -87,20 +83,7 @@ describe('the healer over HTTP', () => {
     it(`survives raw-socket abuse of ${method} ${path} and stays ready`, async () => {
       expect(OPERATIONAL_ROUTES).toContain(path);
       const limits = httpLimits(loadConfig(HealerEnv, LIMITS));
-      const report = await runAbuse(
-        {
-          host: '127.0.0.1',
-          port: Number(new URL(url).port),
-          method,
-          path,
-          headers: method === 'POST' ? { 'content-type': 'application/json' } : {},
-          body: method === 'POST' ? '{"probe":true}' : '',
-          maxHeaderBytes: limits.maxHeaderBytes,
-          headersTimeoutMs: limits.timeouts.headersTimeoutMs,
-          idleConnections: 200,
-        },
-        probe,
-      );
+      const report = await abuseOperationalRoute(url, { method, path }, limits);
       expect(report.probesDuring).toBeGreaterThan(0);
     }, 120_000);
   }

@@ -9,10 +9,13 @@ export {
   wrongJson,
 } from './testing/hostile-bodies.js';
 export {
+  abuseOperationalRoute,
   fuzzOperationalSurface,
+  OPERATIONAL_FUZZ_LIMITS,
   OPERATIONAL_ROUTES,
   type OperationalRequest,
   operationalRequests,
+  probeReady,
 } from './testing/operational-surface.js';
 export {
   type RawExchange,

@@ -1,4 +1,6 @@
 import fc from 'fast-check';
+import type { HttpLimits } from '../http/server-limits.js';
+import { type AbuseReport, runAbuse } from './abuse.js';
 import { answerProblems, type HostileBody, hostileBodies } from './hostile-bodies.js';
 
 /**
@@ -121,4 +123,46 @@ export async function fuzzOperationalSurface(
   await health.arrayBuffer();
   if (health.status !== 200) throw new Error(`after fuzzing, /healthz answered ${health.status}`);
   return requests;
+}
+
+/** Small HTTP limits for these suites (as env values), so the abuse cases reach them quickly. */
+export const OPERATIONAL_FUZZ_LIMITS = {
+  HTTP_MAX_HEADER_BYTES: '8192',
+  HTTP_MAX_CONNECTIONS: '1000',
+  HTTP_HEADERS_TIMEOUT_MS: '2000',
+  HTTP_REQUEST_TIMEOUT_MS: '3000',
+  BODY_LIMIT_BYTES: '65536',
+} as const;
+
+/** What a load balancer keeps asking during the abuse: `/readyz` must answer 200. */
+export async function probeReady(baseUrl: string): Promise<void> {
+  const response = await fetch(`${baseUrl}/readyz`);
+  await response.arrayBuffer();
+  if (response.status !== 200) throw new Error(`probe: /readyz answered ${response.status}`);
+}
+
+/**
+ * The raw-socket abuse cases of `runAbuse` against one operational route, with 200 idle connections held, while
+ * readiness keeps being probed. Throws on a case the service mishandled.
+ */
+export function abuseOperationalRoute(
+  baseUrl: string,
+  route: { method: 'GET' | 'POST'; path: (typeof OPERATIONAL_ROUTES)[number] },
+  limits: HttpLimits,
+): Promise<AbuseReport> {
+  const post = route.method === 'POST';
+  return runAbuse(
+    {
+      host: '127.0.0.1',
+      port: Number(new URL(baseUrl).port),
+      method: route.method,
+      path: route.path,
+      headers: post ? { 'content-type': 'application/json' } : {},
+      body: post ? '{"probe":true}' : '',
+      maxHeaderBytes: limits.maxHeaderBytes,
+      headersTimeoutMs: limits.timeouts.headersTimeoutMs,
+      idleConnections: 200,
+    },
+    () => probeReady(baseUrl),
+  );
 }
