@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { type K8sObject, schemaErrors } from './schemas.js';
 
 // deploy/kubernetes is the tested source of the Kubernetes install: rendered here by the real `kubectl
 // kustomize` (.ci/run refuses to go on without kubectl), every object validated against the Kubernetes API's
@@ -12,43 +13,9 @@ import { parseAllDocuments } from 'yaml';
 
 const kustomizeDir = fileURLToPath(new URL('../kubernetes', import.meta.url));
 
-interface K8sObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; labels?: Record<string, string> };
-  // biome-ignore lint/suspicious/noExplicitAny: rendered YAML, inspected loosely and validated by the schemas
-  spec?: any;
-  data?: Record<string, string>;
-}
-
 function render(path: string): K8sObject[] {
   const out = execFileSync('kubectl', ['kustomize', join(kustomizeDir, path)], { encoding: 'utf8' });
   return parseAllDocuments(out).map((doc) => doc.toJSON() as K8sObject);
-}
-
-/** The schema model of an object's kind; throws when there is none (an unknown kind or version). */
-async function modelOf(object: K8sObject): Promise<new (data: unknown) => { validate(): void }> {
-  const [group, version] = object.apiVersion.includes('/')
-    ? object.apiVersion.split('/')
-    : ['', object.apiVersion];
-  const module =
-    group === 'monitoring.coreos.com'
-      ? await import(`@kubernetes-models/prometheus-operator/${group}/${version}/${object.kind}`)
-      : await import(`kubernetes-models/${group === '' ? '' : `${group}/`}${version}/${object.kind}`);
-  return module[object.kind];
-}
-
-async function schemaErrors(objects: readonly K8sObject[]): Promise<string[]> {
-  const errors: string[] = [];
-  for (const object of objects) {
-    try {
-      const Model = await modelOf(object);
-      new Model(object).validate();
-    } catch (error) {
-      errors.push(`${object.kind}/${object.metadata.name}: ${(error as Error).message}`);
-    }
-  }
-  return errors;
 }
 
 const SCALED = ['gateway', 'mcp-proxy', 'ingest'];
@@ -58,6 +25,7 @@ describe.each([
   ['base', 'base'],
   ['production', 'overlays/production'],
   ['nats-users', 'overlays/nats-users'],
+  ['nats-credentials', 'overlays/nats-credentials'],
 ])('deploy/kubernetes %s', (name, path) => {
   const objects = render(path);
   const byKind = (kind: string) => objects.filter((o) => o.kind === kind);
@@ -175,18 +143,21 @@ describe('NATS authentication components', () => {
     expect(permissions?.data?.['immune-permissions.conf']).toBe(shipped);
   });
 
-  it('nats-credentials (production): each service reads its own .creds file from the mounted Secret', () => {
-    const objects = render('overlays/production');
-    for (const [service, env] of containerEnv(objects)) {
-      expect(env.find((e) => e.name === 'NATS_CREDS_FILE')?.value, service).toBe(
-        `/etc/immune/nats/${service}.creds`,
-      );
-      expect(
-        env.find((e) => e.name === 'NATS_USER'),
-        service,
-      ).toBeUndefined();
-    }
-  });
+  it.each(['overlays/nats-credentials', 'overlays/production'])(
+    'nats-credentials (%s): each service reads its own .creds file from the mounted Secret',
+    (path) => {
+      const objects = render(path);
+      for (const [service, env] of containerEnv(objects)) {
+        expect(env.find((e) => e.name === 'NATS_CREDS_FILE')?.value, service).toBe(
+          `/etc/immune/nats/${service}.creds`,
+        );
+        expect(
+          env.find((e) => e.name === 'NATS_USER'),
+          service,
+        ).toBeUndefined();
+      }
+    },
+  );
 });
 
 describe('the schema validation', () => {

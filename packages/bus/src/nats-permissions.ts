@@ -160,13 +160,13 @@ export function nscUsersScript(options: TopologyOptions = {}): string {
 
 /**
  * Where the generated permissions are shipped, relative to the repository root: compose mounts deploy/nats,
- * and kustomize and Helm can only read files inside their own folders, hence the copies.
+ * and kustomize can only read files inside its own folders, hence the copy (the Helm chart is generated from
+ * the kustomize component, so after regenerating these run `pnpm --filter @immune/deploy helm:generate`).
  */
 export const NATS_PERMISSION_FILES = {
   config: [
     'deploy/nats/immune-permissions.conf',
     'deploy/kubernetes/components/nats-users/immune-permissions.conf',
-    'deploy/helm/immune/files/immune-permissions.conf',
   ],
   nsc: 'deploy/nats/nsc-users.sh',
 } as const;
