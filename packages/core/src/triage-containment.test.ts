@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { QuarantineOrder } from './quarantine-order.js';
-import { AgentTriage, type TriageDecision, triageConfig } from './triage.js';
+import { AgentTriage } from './triage.js';
+import { triageConfig } from './triage-config.js';
+import type { TriageDecision } from './triage-decision.js';
 import type { Vital } from './vital.js';
 
 function rng(seed: number) {

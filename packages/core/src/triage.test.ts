@@ -1,5 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { AgentTriage, type TriageDecision, triageConfig, triageView } from './triage.js';
+import { AgentTriage } from './triage.js';
+import { triageConfig } from './triage-config.js';
+import type { TriageDecision } from './triage-decision.js';
+import { triageView } from './triage-view.js';
 import type { Vital } from './vital.js';
 
 /** A deterministic fleet: each agent's normal is ~1000 tokens and ~800 ms with a little noise. */

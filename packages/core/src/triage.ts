@@ -1,48 +1,30 @@
-import Type, { type Static } from 'typebox';
-import {
-  ANOMALY_TYPES,
-  Anomaly,
-  AnomalyType,
-  buildInfectionReport,
-  DEFAULT_SEVERITY_THRESHOLDS,
-  type InfectionReport,
-  type SeverityThresholds,
-} from './anomaly.js';
-import { base64ToBytes, bytesToBase64 } from './base64.js';
-import { type ContainmentConfig, DEFAULT_CONTAINMENT_CONFIG, softContainment } from './containment.js';
-import {
-  type CorrelatorConfig,
-  DEFAULT_CORRELATOR_CONFIG,
-  FleetCorrelator,
-  UPSTREAM_SYMPTOMS,
-} from './correlator.js';
-import {
-  AgentDetector,
-  DEFAULT_DETECTOR_CONFIG,
-  type DetectorConfig,
-  DetectorSnapshot,
-  detectorConfig,
-  type MetricBand,
-} from './detector.js';
+import { ANOMALY_TYPES, type Anomaly, type AnomalyType, buildInfectionReport } from './anomaly.js';
+import { softContainment } from './containment.js';
+import { FleetCorrelator, UPSTREAM_SYMPTOMS } from './correlator.js';
+import { DeadlineHeap } from './deadline-heap.js';
+import { AgentDetector } from './detector.js';
 import type { FleetTally } from './fleet-tally.js';
 import { djb2, fnv1a } from './hash.js';
 import {
   type AgentLifecycle,
   checkTransition,
-  DEFAULT_LIFECYCLE_CONFIG,
   IllegalTransitionError,
   isBlocked,
-  type LifecycleConfig,
-  LifecycleState,
-  type LifecycleTransition,
   type LifecycleTrigger,
-  type TransitionGuardError,
   transition,
 } from './lifecycle.js';
 import type { QuarantineOrder } from './quarantine-order.js';
-import { RecentVitals } from './recent-vitals.js';
-import { DEFAULT_REPETITION_CONFIG, type RepetitionConfig, RepetitionTracker } from './repetition.js';
-import { BASELINE_METRICS, type BaselineMetric, type Vital, type VitalKind } from './vital.js';
+import { RepetitionTracker } from './repetition.js';
+import { AgentRecord, KIND_INDEX } from './triage-agent.js';
+import {
+  type AgentTriageSnapshot,
+  type EvidenceEntry,
+  restoreAgent,
+  snapshotAgent,
+} from './triage-checkpoint.js';
+import { DEFAULT_TRIAGE_CONFIG, type TriageConfig } from './triage-config.js';
+import type { ApplyResult, ExternalTrigger, TriageDecision } from './triage-decision.js';
+import type { Vital, VitalKind } from './vital.js';
 
 /**
  * The sentinel's decision module: every rule that turns a stream of vitals into lifecycle moves, infections,
@@ -55,256 +37,8 @@ import { BASELINE_METRICS, type BaselineMetric, type Vital, type VitalKind } fro
  * transition (suspect window over, fleet hold over, drain timeout, probation over) can happen.
  */
 
-export interface TriageConfig {
-  detector: DetectorConfig;
-  lifecycle: LifecycleConfig;
-  correlator: CorrelatorConfig;
-  repetition: RepetitionConfig;
-  severity: SeverityThresholds;
-  /**
-   * σ at or above which a corroborated anomaly is enough to quarantine, without waiting for
-   * `confirmAnomalies`. For the per-vital metrics, corroborated means the detector's sustained evidence is
-   * over its alarm level (never one vital alone); windowed rates, prompt changes and repetition loops are
-   * built from several vitals already.
-   */
-  severeSigma: number;
-  /**
-   * How long an agent stays SUSPECTED before any escalation, ms, so the fleet picture (other agents, other
-   * sentinel instances) can form first. It must cover the time the agents hit by a shared cause take to report
-   * it: with calls every few seconds and tallies exchanged every ~0.5 s, 10 s. 0 escalates at once.
-   */
-  fleetHoldMs: number;
-  /** Vitals kept per agent for the infection report (in memory only; not checkpointed). */
-  recentVitals: number;
-  /** Vital ids remembered per agent so a redelivered vital is not counted twice (at most 255). */
-  dedupeWindow: number;
-  /**
-   * An agent counts in the active fleet while its last vital is at most this old, ms. It matches the
-   * correlator's window by default: an agent idle for the whole window could not have shown the anomaly, so
-   * counting it would only dilute the fraction.
-   */
-  activeWindowMs: number;
-  /** A peer's fleet tally older than this (relative to `now`) is ignored, ms. */
-  peerStaleMs: number;
-  /** Soft containment of a SUSPECTED agent at its first severe, corroborated vital (see containment.ts). */
-  containment: ContainmentConfig;
-}
-
-export const DEFAULT_TRIAGE_CONFIG: TriageConfig = {
-  detector: DEFAULT_DETECTOR_CONFIG,
-  lifecycle: DEFAULT_LIFECYCLE_CONFIG,
-  correlator: DEFAULT_CORRELATOR_CONFIG,
-  repetition: DEFAULT_REPETITION_CONFIG,
-  severity: DEFAULT_SEVERITY_THRESHOLDS,
-  severeSigma: 5,
-  fleetHoldMs: 10_000,
-  recentVitals: 5,
-  dedupeWindow: 16,
-  activeWindowMs: 60_000,
-  peerStaleMs: 15_000,
-  containment: DEFAULT_CONTAINMENT_CONFIG,
-};
-
-export interface TriageOverrides {
-  detector?: Partial<DetectorConfig>;
-  lifecycle?: Partial<LifecycleConfig>;
-  correlator?: Partial<CorrelatorConfig>;
-  repetition?: Partial<RepetitionConfig>;
-  severity?: Partial<SeverityThresholds>;
-  severeSigma?: number;
-  fleetHoldMs?: number;
-  recentVitals?: number;
-  dedupeWindow?: number;
-  activeWindowMs?: number;
-  peerStaleMs?: number;
-  containment?: Partial<ContainmentConfig>;
-}
-
-/** Merges overrides (from env, a file or CLI flags) over the defaults and validates them. */
-export function triageConfig(overrides: TriageOverrides = {}): TriageConfig {
-  const { detector, lifecycle, correlator, repetition, severity, containment, ...rest } = overrides;
-  const config: TriageConfig = {
-    ...DEFAULT_TRIAGE_CONFIG,
-    ...stripUndefined(rest),
-    detector: detectorConfig(detector),
-    lifecycle: { ...DEFAULT_LIFECYCLE_CONFIG, ...stripUndefined(lifecycle ?? {}) },
-    correlator: { ...DEFAULT_CORRELATOR_CONFIG, ...stripUndefined(correlator ?? {}) },
-    repetition: { ...DEFAULT_REPETITION_CONFIG, ...stripUndefined(repetition ?? {}) },
-    severity: { ...DEFAULT_SEVERITY_THRESHOLDS, ...stripUndefined(severity ?? {}) },
-    containment: { ...DEFAULT_CONTAINMENT_CONFIG, ...stripUndefined(containment ?? {}) },
-  };
-  if (!(Number.isInteger(config.dedupeWindow) && config.dedupeWindow >= 1 && config.dedupeWindow <= 255)) {
-    throw new RangeError('triage: dedupeWindow must be an integer in 1..255');
-  }
-  if (!(config.fleetHoldMs >= 0 && config.recentVitals >= 0 && config.severeSigma > 0)) {
-    throw new RangeError('triage: fleetHoldMs and recentVitals must be >= 0, severeSigma > 0');
-  }
-  if (
-    !(config.repetition.window >= 1 && config.repetition.window <= 255 && config.repetition.minRepeats >= 2)
-  ) {
-    throw new RangeError('triage: repetition.window must be in 1..255 and minRepeats at least 2');
-  }
-  return config;
-}
-
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-/** Same anomaly type across much of the fleet at once: an external cause. */
-export interface FleetCorrelation {
-  anomaly_type: AnomalyType;
-  /** The agents this triage owns that showed the anomaly in the window (other instances name theirs). */
-  agents: string[];
-  /** Fleet-wide, every instance's tally included. */
-  fraction: number;
-  fleet_size: number;
-  /** Fleet-wide count of distinct agents with the anomaly. */
-  affected: number;
-  window_ms: number;
-  ts: number;
-}
-
-/**
- * One consequence of a vital or a tick, in the order the caller must apply them. A `transition` is always
- * emitted before the infection, quarantine or release it causes.
- */
-export type TriageDecision =
-  /** The vital was seen before (a redelivery) and changed nothing. */
-  | { kind: 'duplicate' }
-  /** The vital was anomalous against the agent's baseline (or repeated a call too often). */
-  | { kind: 'anomalies'; agent_id: string; vital_id: string; ts: number; anomalies: readonly Anomaly[] }
-  | { kind: 'transition'; transition: LifecycleTransition }
-  /** Escalation out of SUSPECTED: the evidence for `infection.detected`. */
-  | { kind: 'infection'; report: InfectionReport }
-  /** Write (or update) the agent's entry in the quarantine bucket: the gateway blocks it. */
-  | { kind: 'quarantine'; order: QuarantineOrder }
-  /** Remove the agent's entry from the quarantine bucket. */
-  | { kind: 'release'; agent_id: string; reason: string; ts: number; infection_id?: string }
-  | { kind: 'fleet'; correlation: FleetCorrelation }
-  /** Probation ended: passed on clean vitals, or failed on an anomaly (the agent relapsed to HEALING). */
-  | {
-      kind: 'probation';
-      agent_id: string;
-      passed: boolean;
-      infection_id?: string;
-      action?: string;
-      clean_vitals: number;
-      anomalies: readonly Anomaly[];
-    };
-
-/** Triggers the outside world (healer, operator) may apply through `apply`. */
-export type ExternalTrigger = Extract<
-  LifecycleTrigger,
-  'healing_started' | 'healing_succeeded' | 'exhausted' | 'released'
->;
-
-export type ApplyResult =
-  | { ok: true; decisions: TriageDecision[] }
-  | { ok: false; error: IllegalTransitionError | TransitionGuardError };
-
-const EvidenceEntry = Type.Object(
-  {
-    anomaly: Anomaly,
-    count: Type.Integer({ minimum: 1 }),
-    /** The anomaly was corroborated at least once (see `severeSigma`); absent in older checkpoints. */
-    corroborated: Type.Optional(Type.Boolean()),
-  },
-  { additionalProperties: false },
-);
-type EvidenceEntry = Static<typeof EvidenceEntry>;
-
-/**
- * One agent's whole triage state, as checkpointed. Detector baselines are plain `DetectorSnapshot`s (one per
- * vital kind the agent used, so they can go to the `baselines` table); the rest is small fields plus `packed`,
- * base64 of the counters, the dedupe ring and the repetition ring. Recent vitals are not kept: after a
- * restart an infection report lists only vitals seen since.
- */
-export const AgentTriageSnapshot = Type.Object(
-  {
-    v: Type.Literal(1),
-    agent_id: Type.String({ minLength: 1 }),
-    state: LifecycleState,
-    entered_at: Type.Integer({ minimum: 0 }),
-    seq: Type.Integer({ minimum: 0 }),
-    /**
-     * The highest stream sequence among the vitals this state has applied (0: none came with one). A
-     * redelivery at or below it was counted already, however long ago (see `AgentTriage.observe`).
-     */
-    stream_seq: Type.Integer({ minimum: 0 }),
-    detectors: Type.Object(
-      {
-        llm: Type.Optional(DetectorSnapshot),
-        tool: Type.Optional(DetectorSnapshot),
-        task: Type.Optional(DetectorSnapshot),
-      },
-      { additionalProperties: false },
-    ),
-    packed: Type.String(),
-    evidence: Type.Optional(Type.Array(EvidenceEntry)),
-    infection_id: Type.Optional(Type.String()),
-    action: Type.Optional(Type.String()),
-    /** What the agent was quarantined for: on probation, one vital of these types is a relapse. */
-    infection_types: Type.Optional(Type.Array(AnomalyType)),
-    /** The agent's entry in the quarantine bucket is a soft containment this triage must release. */
-    soft_contained: Type.Optional(Type.Literal(true)),
-  },
-  { additionalProperties: false },
-);
-export type AgentTriageSnapshot = Static<typeof AgentTriageSnapshot>;
-
-const KINDS: readonly VitalKind[] = ['llm', 'tool', 'task'];
-const KIND_INDEX: Record<VitalKind, number> = { llm: 0, tool: 1, task: 2 };
 const NOTHING: readonly TriageDecision[] = Object.freeze([]);
 const DUPLICATE: readonly TriageDecision[] = Object.freeze([Object.freeze({ kind: 'duplicate' as const })]);
-const PACK_VERSION = 2;
-
-class AgentRecord {
-  lifecycle: AgentLifecycle;
-  readonly detectors: Array<AgentDetector | undefined> = [undefined, undefined, undefined];
-  repetition: RepetitionTracker | undefined;
-  /** Two independent 32-bit hashes per remembered id: a false "duplicate" needs both to collide. */
-  readonly ids: Uint32Array;
-  idNext = 0;
-  idFill = 0;
-  /** Highest stream sequence applied: the redelivery watermark. */
-  streamSeq = 0;
-  readonly recent: RecentVitals;
-  /** The agent's event-time clock: the newest vital timestamp (or applied `now`) seen. */
-  clock = 0;
-  lastSeen = 0;
-  evidence: EvidenceEntry[] = [];
-  infectionId: string | undefined;
-  action: string | undefined;
-  /** The anomaly types of the evidence the agent was quarantined for (probation judges them strictly). */
-  infectionTypes: AnomalyType[] = [];
-  cleanVitals = 0;
-  /**
-   * Until when (event time) this agent counts as hit by a fleet-wide upstream failure: it showed one of
-   * `UPSTREAM_SYMPTOMS` while that symptom was fleet-wide, so its other upstream symptoms are the same cause.
-   */
-  externalUntil = 0;
-  /** A soft containment entry is written for this SUSPECTED agent (released when it leaves SUSPECTED). */
-  softContained = false;
-  /** Deadline currently armed in the heap, NaN when none. */
-  armed = Number.NaN;
-  /** On the triage's dirty list (changed since the last checkpoint took it). */
-  dirty = false;
-
-  constructor(agentId: string, now: number, dedupeWindow: number, recentVitals: number) {
-    this.lifecycle = { agent_id: agentId, state: 'INITIALIZING', entered_at: now, seq: 0 };
-    this.ids = new Uint32Array(dedupeWindow * 2);
-    this.recent = new RecentVitals(recentVitals, agentId);
-    this.clock = now;
-    this.lastSeen = now;
-  }
-}
-
-interface HeapEntry {
-  at: number;
-  agentId: string;
-}
-
 /**
  * Per-agent triage for the agents one sentinel instance owns, plus that instance's share of the fleet view.
  *
@@ -322,7 +56,7 @@ export class AgentTriage {
   private readonly agents = new Map<string, AgentRecord>();
   private readonly correlator: FleetCorrelator;
   private readonly peers = new Map<string, FleetTally>();
-  private readonly heap: HeapEntry[] = [];
+  private readonly heap = new DeadlineHeap();
   /** Agents changed since the last `takeDirty`: a flag on the record and a list, no hashing per vital. */
   private dirty: AgentRecord[] = [];
   private readonly lastFleetEmit = new Map<AnomalyType, number>();
@@ -380,11 +114,11 @@ export class AgentTriage {
     if (agent === undefined) {
       agent = new AgentRecord(vital.agent_id, vital.ts, config.dedupeWindow, config.recentVitals);
       this.agents.set(vital.agent_id, agent);
-    } else if ((streamSeq !== undefined && streamSeq <= agent.streamSeq) || seenId(agent, idA, idB)) {
+    } else if ((streamSeq !== undefined && streamSeq <= agent.streamSeq) || agent.seenId(idA, idB)) {
       return DUPLICATE;
     }
     if (streamSeq !== undefined) agent.streamSeq = streamSeq;
-    rememberId(agent, idA, idB);
+    agent.rememberId(idA, idB);
     this.touch(agent);
     const now = Math.max(vital.ts, agent.clock);
     agent.clock = now;
@@ -467,8 +201,8 @@ export class AgentTriage {
   tick(now: number): TriageDecision[] {
     const decisions: TriageDecision[] = [];
     const heap = this.heap;
-    while (heap.length > 0 && heap[0]!.at <= now) {
-      const entry = heapPop(heap);
+    while (heap.size > 0 && heap.peek()! <= now) {
+      const entry = heap.pop();
       const agent = this.agents.get(entry.agentId);
       if (agent === undefined || agent.armed !== entry.at) continue;
       agent.armed = Number.NaN;
@@ -483,7 +217,7 @@ export class AgentTriage {
 
   /** When `tick` next has something to do (epoch ms), or undefined when nothing is pending. */
   nextDue(): number | undefined {
-    return this.heap.length > 0 ? this.heap[0]!.at : undefined;
+    return this.heap.peek();
   }
 
   /**
@@ -626,58 +360,14 @@ export class AgentTriage {
 
   snapshot(agentId: string): AgentTriageSnapshot | undefined {
     const agent = this.agents.get(agentId);
-    if (agent === undefined) return undefined;
-    const detectors: AgentTriageSnapshot['detectors'] = {};
-    for (let i = 0; i < KINDS.length; i++) {
-      const detector = agent.detectors[i];
-      if (detector !== undefined) detectors[KINDS[i]!] = detector.snapshot();
-    }
-    const snapshot: AgentTriageSnapshot = {
-      v: 1,
-      agent_id: agentId,
-      state: agent.lifecycle.state,
-      entered_at: agent.lifecycle.entered_at,
-      seq: agent.lifecycle.seq,
-      stream_seq: agent.streamSeq,
-      detectors,
-      packed: this.pack(agent),
-    };
-    if (agent.evidence.length > 0) snapshot.evidence = agent.evidence.map((e) => ({ ...e }));
-    if (agent.infectionId !== undefined) snapshot.infection_id = agent.infectionId;
-    if (agent.action !== undefined) snapshot.action = agent.action;
-    if (agent.infectionTypes.length > 0) snapshot.infection_types = [...agent.infectionTypes];
-    if (agent.softContained) snapshot.soft_contained = true;
-    return snapshot;
+    return agent === undefined ? undefined : snapshotAgent(agent);
   }
 
   /** Loads an agent from a checkpoint, replacing what was held for it. */
   restore(snapshot: AgentTriageSnapshot): void {
-    const config = this.config;
-    const agent = new AgentRecord(
-      snapshot.agent_id,
-      snapshot.entered_at,
-      config.dedupeWindow,
-      config.recentVitals,
-    );
-    agent.lifecycle = {
-      agent_id: snapshot.agent_id,
-      state: snapshot.state,
-      entered_at: snapshot.entered_at,
-      seq: snapshot.seq,
-    };
-    agent.streamSeq = snapshot.stream_seq;
-    for (let i = 0; i < KINDS.length; i++) {
-      const detector = snapshot.detectors[KINDS[i]!];
-      if (detector !== undefined) agent.detectors[i] = AgentDetector.restore(detector, config.detector);
-    }
-    agent.evidence = (snapshot.evidence ?? []).map((e) => ({ ...e }));
-    agent.infectionId = snapshot.infection_id;
-    agent.action = snapshot.action;
-    agent.infectionTypes = [...(snapshot.infection_types ?? [])];
-    agent.softContained = snapshot.soft_contained === true;
+    const agent = restoreAgent(snapshot, this.config);
     if (agent.softContained) this.softContained.add(snapshot.agent_id);
     else this.softContained.delete(snapshot.agent_id);
-    this.unpack(agent, snapshot.packed);
     const previous = this.agents.get(snapshot.agent_id);
     this.agents.set(snapshot.agent_id, agent);
     if (previous?.dirty) this.touch(agent);
@@ -688,78 +378,6 @@ export class AgentTriage {
   forget(agentId: string): void {
     this.agents.delete(agentId);
     this.softContained.delete(agentId);
-  }
-
-  private pack(agent: AgentRecord): string {
-    const view = PACK_VIEW;
-    let at = 0;
-    view.setUint8(at, PACK_VERSION);
-    at += 1;
-    view.setFloat64(at, agent.clock);
-    at += 8;
-    view.setFloat64(at, agent.lastSeen);
-    at += 8;
-    view.setUint32(at, Math.min(agent.cleanVitals, 0xffffffff));
-    at += 4;
-    const ids = agent.idFill;
-    view.setUint8(at++, ids);
-    // Oldest first, so restoring in order rebuilds the same ring.
-    const size = agent.ids.length / 2;
-    const start = agent.idFill < size ? 0 : agent.idNext;
-    for (let k = 0; k < ids; k++) {
-      const i = (start + k) % size;
-      view.setUint32(at, agent.ids[i * 2]!);
-      view.setUint32(at + 4, agent.ids[i * 2 + 1]!);
-      at += 8;
-    }
-    const countAt = at++;
-    const reps = agent.repetition?.writeLive(agent.clock, view, at) ?? 0;
-    view.setUint8(countAt, reps);
-    at += reps * 8;
-    view.setFloat64(at, agent.externalUntil);
-    at += 8;
-    return bytesToBase64(PACK_SCRATCH, at);
-  }
-
-  private unpack(agent: AgentRecord, packed: string): void {
-    const bytes = base64ToBytes(packed, 'triage: packed state');
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    let at = 0;
-    // Version 1 is version 2 without the trailing `externalUntil`.
-    const version = view.getUint8(at);
-    if (version !== 1 && version !== PACK_VERSION) {
-      throw new RangeError('triage: unknown packed state version');
-    }
-    at += 1;
-    agent.clock = view.getFloat64(at);
-    at += 8;
-    agent.lastSeen = view.getFloat64(at);
-    at += 8;
-    agent.cleanVitals = view.getUint32(at);
-    at += 4;
-    const ids = view.getUint8(at++);
-    const size = agent.ids.length / 2;
-    const keep = Math.min(ids, size);
-    at += (ids - keep) * 8;
-    for (let k = 0; k < keep; k++) {
-      agent.ids[k * 2] = view.getUint32(at);
-      agent.ids[k * 2 + 1] = view.getUint32(at + 4);
-      at += 8;
-    }
-    agent.idFill = keep;
-    agent.idNext = keep % size;
-    const reps = view.getUint8(at++);
-    if (reps > 0) {
-      const hashes: number[] = [];
-      const times: number[] = [];
-      for (let k = 0; k < reps; k++) {
-        hashes.push(view.getUint32(at));
-        times.push(agent.clock - view.getUint32(at + 4));
-        at += 8;
-      }
-      agent.repetition = RepetitionTracker.restore({ hashes, times }, this.config.repetition);
-    }
-    agent.externalUntil = version >= 2 ? view.getFloat64(at) : 0;
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -1191,7 +809,7 @@ export class AgentTriage {
     }
     if (agent.armed === at) return;
     agent.armed = at;
-    heapPush(this.heap, { at, agentId: agent.lifecycle.agent_id });
+    this.heap.push(at, agent.lifecycle.agent_id);
   }
 
   private deadlineOf(agent: AgentRecord): number | undefined {
@@ -1250,110 +868,4 @@ function mergeAnomaly(anomalies: readonly Anomaly[], extra: Anomaly): readonly A
 
 function describe(anomalies: readonly Anomaly[]): string {
   return anomalies.map((a) => `${a.type} ${a.sigma.toFixed(1)}σ`).join(', ');
-}
-
-/** Whether the agent's dedupe ring holds the id whose two hashes are `a` and `b`. */
-function seenId(agent: AgentRecord, a: number, b: number): boolean {
-  const ids = agent.ids;
-  for (let i = 0; i < agent.idFill; i++) if (ids[i * 2] === a && ids[i * 2 + 1] === b) return true;
-  return false;
-}
-
-function rememberId(agent: AgentRecord, a: number, b: number): void {
-  const size = agent.ids.length / 2;
-  agent.ids[agent.idNext * 2] = a;
-  agent.ids[agent.idNext * 2 + 1] = b;
-  agent.idNext = (agent.idNext + 1) % size;
-  if (agent.idFill < size) agent.idFill++;
-}
-
-/** Where an agent on probation stands: what `probation_passed` waits for (see the lifecycle's guard). */
-export interface ProbationProgress {
-  clean_vitals: number;
-  min_vitals: number;
-  /** Event time at which the probation length is served. */
-  ends_at: number;
-}
-
-/** What a dashboard shows of one agent's triage state, read from its checkpoint (see `triageView`). */
-export interface TriageView {
-  /** Present while the agent is on probation. */
-  probation?: ProbationProgress;
-  /** The learned baselines of the agent's busiest vital kind (most samples), absent before its first vital. */
-  baselines?: { kind: VitalKind; metrics: Record<BaselineMetric, MetricBand> };
-}
-
-/**
- * The read model of a checkpointed triage state under `config` (the sentinel's): probation progress and the
- * learned baselines in the metrics' own units. Derived, never stored, so it cannot disagree with the state.
- */
-export function triageView(snapshot: AgentTriageSnapshot, config: TriageConfig): TriageView {
-  const view: TriageView = {};
-  if (snapshot.state === 'PROBATION') {
-    view.probation = {
-      clean_vitals: packedCleanVitals(snapshot.packed),
-      min_vitals: config.lifecycle.probationMinVitals,
-      ends_at: snapshot.entered_at + config.lifecycle.probationMs,
-    };
-  }
-  let busiest: { kind: VitalKind; snapshot: DetectorSnapshot } | undefined;
-  for (const kind of KINDS) {
-    const detector = snapshot.detectors[kind];
-    if (detector !== undefined && (busiest === undefined || detector.samples > busiest.snapshot.samples))
-      busiest = { kind, snapshot: detector };
-  }
-  if (busiest !== undefined) {
-    const detector = AgentDetector.restore(busiest.snapshot, config.detector);
-    const metrics = Object.fromEntries(BASELINE_METRICS.map((metric) => [metric, detector.band(metric)]));
-    view.baselines = { kind: busiest.kind, metrics: metrics as Record<BaselineMetric, MetricBand> };
-  }
-  return view;
-}
-
-/** The clean-vital counter of a packed state (both versions write it after the version byte and two clocks). */
-function packedCleanVitals(packed: string): number {
-  const bytes = base64ToBytes(packed, 'triage: packed state');
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const version = view.getUint8(0);
-  if (version !== 1 && version !== PACK_VERSION) throw new RangeError('triage: unknown packed state version');
-  return view.getUint32(1 + 8 + 8);
-}
-
-/**
- * Where `pack` writes: the largest packed state (255 remembered ids, 255 repetition entries) fits. One buffer
- * for the process, so a checkpoint of thousands of agents allocates no byte arrays (each one an external
- * backing store the garbage collector has to account for).
- */
-const PACK_SCRATCH = new Uint8Array(1 + 8 + 8 + 4 + 1 + 255 * 8 + 1 + 255 * 8 + 8);
-const PACK_VIEW = new DataView(PACK_SCRATCH.buffer);
-
-function heapPush(heap: HeapEntry[], entry: HeapEntry): void {
-  heap.push(entry);
-  let i = heap.length - 1;
-  while (i > 0) {
-    const parent = (i - 1) >> 1;
-    if (heap[parent]!.at <= entry.at) break;
-    heap[i] = heap[parent]!;
-    i = parent;
-  }
-  heap[i] = entry;
-}
-
-function heapPop(heap: HeapEntry[]): HeapEntry {
-  const top = heap[0]!;
-  const last = heap.pop()!;
-  if (heap.length > 0) {
-    let i = 0;
-    for (;;) {
-      const left = i * 2 + 1;
-      if (left >= heap.length) break;
-      const right = left + 1;
-      const child = right < heap.length && heap[right]!.at < heap[left]!.at ? right : left;
-      if (heap[child]!.at >= last.at) break;
-      heap[i] = heap[child]!;
-      i = child;
-    }
-    heap[i] = last;
-  }
-  return top;
 }
