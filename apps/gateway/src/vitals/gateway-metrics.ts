@@ -7,6 +7,7 @@ import {
   createNoopMeter,
   type Histogram,
   type Meter,
+  type ObservableResult,
 } from '@opentelemetry/api';
 import type { QuarantineView } from '../enforcement/quarantine-view.js';
 import type { ProxyMetrics } from '../proxy/proxy-call.js';
@@ -19,31 +20,40 @@ const FIRST_CHUNK_BUCKETS_SECONDS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 
  * conventions (`gen_ai.client.operation.duration`, `gen_ai.client.token.usage`,
  * `gen_ai.client.operation.time_to_first_chunk`, with `gen_ai.operation.name`, `gen_ai.provider.name`,
  * `gen_ai.request.model` and `error.type`); the gateway's own are `gateway_*`. Attribute objects are cached per
- * label set, so a call costs a map lookup and a few histogram updates.
+ * label set, and the per-call counters are plain totals read at collection, so a call costs a map lookup and
+ * its histogram updates (the SDK sorts and stringifies the attributes on every `add` and `record`).
  */
 export class GatewayMetrics implements ProxyMetrics {
-  private readonly requests: Counter;
-  private readonly refusals: Counter;
-  private readonly upstreamErrors: Counter;
+  /** Per-call counters kept as plain totals and observed at collection (see `LabelledTotals`). */
+  private readonly requests = new LabelledTotals<string>((outcome) => ({ outcome }));
+  private readonly upstreamErrors = new LabelledTotals<Attributes>((call) => call);
+  private refusals = 0;
   private readonly dropped: Counter;
   private readonly duration: Histogram;
   private readonly tokens: Histogram;
   private readonly firstChunk: Histogram;
   private readonly meter: Meter;
-  private readonly outcomes = new Map<string, Attributes>();
   private readonly labels = new Map<string, { call: Attributes; input: Attributes; output: Attributes }>();
 
   constructor(meter: Meter | undefined) {
     this.meter = meter ?? createNoopMeter();
     const make = instruments(this.meter);
-    this.requests = make.counter('gateway_requests', { description: 'Proxied requests by outcome' });
-    this.refusals = make.counter('gateway_quarantine_refusals', {
-      description: 'Requests refused, or calls cut, because their agent is quarantined',
-    });
-    this.upstreamErrors = make.counter('gateway_upstream_errors', {
-      description:
-        'Calls that failed, by provider and error type (provider errors and unreachable providers)',
-    });
+    make.observedCounter('gateway_requests', { description: 'Proxied requests by outcome' }, (result) =>
+      this.requests.observe(result),
+    );
+    make.observedCounter(
+      'gateway_quarantine_refusals',
+      { description: 'Requests refused, or calls cut, because their agent is quarantined' },
+      (result) => result.observe(this.refusals),
+    );
+    make.observedCounter(
+      'gateway_upstream_errors',
+      {
+        description:
+          'Calls that failed, by provider and error type (provider errors and unreachable providers)',
+      },
+      (result) => this.upstreamErrors.observe(result),
+    );
     this.dropped = make.counter('gateway_vitals_dropped', {
       description: 'Vitals dropped because the outage buffer was full',
     });
@@ -65,13 +75,8 @@ export class GatewayMetrics implements ProxyMetrics {
   }
 
   request(outcome: string): void {
-    let attributes = this.outcomes.get(outcome);
-    if (attributes === undefined) {
-      attributes = { outcome };
-      if (this.outcomes.size < 1_000) this.outcomes.set(outcome, attributes);
-    }
-    this.requests.add(1, attributes);
-    if (outcome === 'agent_quarantined') this.refusals.add(1);
+    this.requests.add(outcome);
+    if (outcome === 'agent_quarantined') this.refusals++;
   }
 
   call(vital: Vital, operation: string): void {
@@ -80,7 +85,7 @@ export class GatewayMetrics implements ProxyMetrics {
     if (vital.ttft_ms !== undefined) this.firstChunk.record(vital.ttft_ms / 1000, labels.call);
     if (vital.input_tokens > 0) this.tokens.record(vital.input_tokens, labels.input);
     if (vital.output_tokens > 0) this.tokens.record(vital.output_tokens, labels.output);
-    if (!vital.success) this.upstreamErrors.add(1, labels.call);
+    if (!vital.success) this.upstreamErrors.add(labels.call);
   }
 
   vitalDropped(count: number): void {
@@ -123,5 +128,33 @@ export class GatewayMetrics implements ProxyMetrics {
       if (this.labels.size < 10_000) this.labels.set(key, labels);
     }
     return labels;
+  }
+}
+
+/** Beyond this many label sets a counter adds to one overflow series, as the OpenTelemetry SDK itself does. */
+const MAX_LABEL_SETS = 1_000;
+const OVERFLOW: Attributes = { 'otel.metric.overflow': true };
+
+/**
+ * A counter by label set kept as plain totals, observed at collection time: adding is a `Map` lookup and an
+ * increment, where the SDK's `Counter.add` hashes the attribute set on every call.
+ */
+class LabelledTotals<Key> {
+  private readonly totals = new Map<Key, { attributes: Attributes; count: number }>();
+  private overflow = 0;
+
+  constructor(private readonly attributesOf: (key: Key) => Attributes) {}
+
+  add(key: Key): void {
+    const entry = this.totals.get(key);
+    if (entry !== undefined) entry.count++;
+    else if (this.totals.size < MAX_LABEL_SETS)
+      this.totals.set(key, { attributes: this.attributesOf(key), count: 1 });
+    else this.overflow++;
+  }
+
+  observe(result: ObservableResult): void {
+    for (const { attributes, count } of this.totals.values()) result.observe(count, attributes);
+    if (this.overflow > 0) result.observe(this.overflow, OVERFLOW);
   }
 }
