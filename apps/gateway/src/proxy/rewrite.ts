@@ -27,36 +27,45 @@ function maxTokenFields(kind: ApiKind, model: unknown): string[] {
   return ['max_tokens'];
 }
 
+/** The copy of the body to change, made on the first change (a plain function: no closure per call). */
+function writable(body: Record<string, unknown>, next: Record<string, unknown> | undefined) {
+  return next ?? { ...body };
+}
+
 /**
  * Applies the policy mutations and the usage injection to a parsed request body. Bodies are rewritten only
  * when something changes, so an unaffected request reaches the upstream byte for byte.
  */
 export function rewriteRequest(kind: ApiKind, body: Record<string, unknown>, mutations: Mutations): Rewrite {
-  // The copy is made on the first change (`next ??= { ...body }` at each edit), inline rather than through a
-  // helper closure: this runs on every proxied call.
   let next: Record<string, unknown> | undefined;
   let hideUsage = false;
 
   if (kind === 'chat' && body.stream === true) {
     const options = isRecord(body.stream_options) ? body.stream_options : undefined;
     if (options?.include_usage !== true) {
-      (next ??= { ...body }).stream_options = { ...options, include_usage: true };
+      next = writable(body, next);
+      next.stream_options = { ...options, include_usage: true };
       hideUsage = true;
     }
   }
 
-  if (mutations.model !== undefined && body.model !== mutations.model)
-    (next ??= { ...body }).model = mutations.model;
+  if (mutations.model !== undefined && body.model !== mutations.model) {
+    next = writable(body, next);
+    next.model = mutations.model;
+  }
 
   if (mutations.maxTokens !== undefined && kind !== 'embeddings' && kind !== 'other') {
     const fields = maxTokenFields(kind, mutations.model ?? body.model);
     const present = fields.filter((f) => typeof body[f] === 'number');
     if (present.length === 0) {
-      (next ??= { ...body })[fields.at(-1)!] = mutations.maxTokens;
+      next = writable(body, next);
+      next[fields.at(-1)!] = mutations.maxTokens;
     } else {
       for (const field of present) {
-        if ((body[field] as number) > mutations.maxTokens)
-          (next ??= { ...body })[field] = mutations.maxTokens;
+        if ((body[field] as number) > mutations.maxTokens) {
+          next = writable(body, next);
+          next[field] = mutations.maxTokens;
+        }
       }
     }
   }
@@ -69,7 +78,8 @@ export function rewriteRequest(kind: ApiKind, body: Record<string, unknown>, mut
           return name !== undefined && mutations.allowTools!.has(name);
         });
     if (kept.length !== body.tools.length) {
-      const target = (next ??= { ...body });
+      const target = writable(body, next);
+      next = target;
       if (kept.length === 0) {
         delete target.tools;
         delete target.tool_choice;
