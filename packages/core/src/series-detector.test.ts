@@ -105,4 +105,14 @@ describe('SeriesDetector (the production baseline on one generic metric)', () =>
       RUNS,
     );
   });
+
+  it('flags a noisy series that freezes, once, within a few samples', () => {
+    const noise = gaussian(seededRandom(5));
+    const values: number[] = [];
+    for (let i = 0; i < 1200; i++) values.push(i > 800 && i < 1000 ? values[i - 1]! : 50 + noise());
+    const found = alarms(new SeriesDetector(), values).filter((i) => i > 800);
+    expect(found.length).toBeGreaterThanOrEqual(1);
+    expect(found[0]!).toBeLessThanOrEqual(805);
+    expect(found.filter((i) => i < 1000)).toHaveLength(1);
+  });
 });

@@ -6,6 +6,7 @@ import {
   newVerdict,
   observeBaseline,
 } from './metric-baseline.js';
+import { StuckValue } from './stuck-value.js';
 
 /** What `immune replay --csv` and the benchmark tune: the agent detector's rules, for one generic metric. */
 export interface SeriesDetectorConfig {
@@ -69,6 +70,7 @@ export class SeriesDetector {
   /** Smallest positive step seen between consecutive values, and the last value. */
   private quantum = 0;
   private last = Number.NaN;
+  private readonly stuck: StuckValue;
 
   constructor(
     config: SeriesDetectorConfig = DEFAULT_SERIES_DETECTOR_CONFIG,
@@ -90,6 +92,7 @@ export class SeriesDetector {
       evidenceAlarm: detector.evidenceAlarm * config.threshold,
       maxSigma: detector.maxSigma,
     };
+    this.stuck = new StuckValue(config.minSamples);
   }
 
   /** Judges `value`, then learns it. A non-finite value is a gap: nothing is judged or learned. */
@@ -98,12 +101,17 @@ export class SeriesDetector {
     // Half the resolution the series has shown so far: its smallest change is two floors, not 1000σ.
     this.params.floor = this.quantum / 2;
     const verdict = observeBaseline(this.stats, 0, value, this.params, this.verdict);
+    const stuck = this.stuck.observe(value);
     const step = Math.abs(value - this.last);
     if (step > 0 && (this.quantum === 0 || step < this.quantum)) this.quantum = step;
     this.last = value;
-    // A sustained state is not a new episode: only the onset alarms.
-    const s2 = verdict.sigma * verdict.sigma;
+    let sigma = verdict.sigma;
+    if (stuck > Math.abs(sigma)) sigma = stuck;
+    const s2 = sigma * sigma;
     const t2 = this.params.threshold * this.params.threshold;
-    return { score: s2 / (s2 + t2), sigma: verdict.sigma, alarm: verdict.onset };
+    // A sustained state is not a new episode: only the onset alarms, and a stuck run once.
+    const stuckOnset = stuck >= this.params.threshold;
+    if (stuckOnset) this.stuck.markAlarmed();
+    return { score: s2 / (s2 + t2), sigma, alarm: verdict.onset || stuckOnset };
   }
 }

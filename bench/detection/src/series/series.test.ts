@@ -6,8 +6,8 @@ import { scoreAlarms } from './scoring.js';
 /**
  * Smoke test of the real-world-like suite on a small seeded corpus: a ranking, never a timing. It asserts only
  * what the full run (docs/detection-benchmark.md) also shows: the production detector beats flagging nothing,
- * and beats the naive EWMA z-score at thresholds 3 to 5. (At |z| ≥ 6 the naive one scores about as well on the
- * full corpus: not asserted, see the doc.)
+ * and beats the naive EWMA z-score at every threshold, its best one included (on this corpus by 13 points;
+ * asserted with a margin of 5).
  */
 describe('real-world-like series suite (seeded smoke)', () => {
   const corpus = generateCorpus(7, 18);
@@ -19,9 +19,9 @@ describe('real-world-like series suite (seeded smoke)', () => {
     expect(score(nullDetector).score).toBe(0);
   });
 
-  it('ranks our detector above null and above the naive EWMA z-score at 3, 4 and 5', () => {
+  it('ranks our detector above null and above the naive EWMA z-score at every threshold', () => {
     const ours = score(ourDetector()).score;
     expect(ours).toBeGreaterThan(0);
-    for (const t of [3, 4, 5]) expect(ours).toBeGreaterThan(score(naiveEwma(t)).score);
+    for (const t of [3, 4, 5, 6, 8]) expect(ours).toBeGreaterThan(score(naiveEwma(t)).score + 5);
   });
 });
