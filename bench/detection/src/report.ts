@@ -1,7 +1,13 @@
 import { judgeConfig } from '@immune/cli';
 import { CELLS, INJECTION_KINDS, type InjectionKind, MAGNITUDES } from './injections.js';
 import { PROFILES } from './profiles.js';
-import type { InjectionOutcome, SimulationOptions, SimulationResult } from './simulation.js';
+import {
+  type Containment,
+  firstContainment,
+  type InjectionOutcome,
+  type SimulationOptions,
+  type SimulationResult,
+} from './simulation.js';
 
 export interface BenchRun {
   mode: 'full' | 'quick';
@@ -23,7 +29,13 @@ export interface Figures {
   outageAffected: number;
   outageQuarantined: number;
   outageExternal: number;
+  /** Calls served in full before the first clamp or refusal, over ≥ 5σ token explosions (none counts as never). */
+  tokenExplosionCalls: { n: number; median: number; p95: number };
 }
+
+/** The issue's "token explosion": more tokens than the agent asks for, in total or in its answers. */
+const TOKEN_EXPLOSIONS: readonly InjectionKind[] = ['token_spike', 'output_token_spike'];
+const AIM_CONTAIN_CALLS = 3;
 
 const AIM_RECALL = 0.99;
 const AIM_FALSE_PER_10K = 1;
@@ -45,6 +57,11 @@ export function figures(results: readonly SimulationResult[]): Figures {
       if (outcome.quarantined) strongCaught++;
     }
   }
+  const explosions = results
+    .flatMap((r) => r.injections)
+    .filter((x) => TOKEN_EXPLOSIONS.includes(x.kind) && x.sigma !== undefined && x.sigma >= 5)
+    // An explosion never contained while it lasted counts as more calls than any contained one.
+    .map((x) => firstContainment(x)?.calls ?? Number.POSITIVE_INFINITY);
   const healthyAgentHours = sum(results.map((r) => r.healthyAgentHours));
   const falseQuarantines = sum(results.map((r) => r.falseQuarantines.length));
   const outages = results.flatMap((r) => (r.outage ? [r.outage] : []));
@@ -58,6 +75,11 @@ export function figures(results: readonly SimulationResult[]): Figures {
     outageAffected: sum(outages.map((o) => o.affected)),
     outageQuarantined: sum(outages.map((o) => o.quarantined)),
     outageExternal: sum(outages.map((o) => o.classifiedExternal)),
+    tokenExplosionCalls: {
+      n: explosions.length,
+      median: quantile(explosions, 0.5) ?? 0,
+      p95: quantile(explosions, 0.95) ?? 0,
+    },
   };
 }
 
@@ -93,6 +115,10 @@ export function renderReport(run: BenchRun): string {
     `| 0 quarantines in the provider outage | ${f.outageQuarantined} of ${f.outageAffected} affected agents | ${yes(
       f.outageQuarantined === 0,
     )} |`,
+    `| a ≥ 5σ token explosion is clamped or refused within ≤ ${AIM_CONTAIN_CALLS} calls (95th percentile; the ≤ 1 s ` +
+      `half is timed on the real stack, see "Containment" at the end) | median ${calls(f.tokenExplosionCalls.median)}, ` +
+      `95th percentile ${calls(f.tokenExplosionCalls.p95)} calls served in full (${f.tokenExplosionCalls.n} token_spike and ` +
+      `output_token_spike injections) | ${yes(f.tokenExplosionCalls.p95 <= AIM_CONTAIN_CALLS)} |`,
     '',
     '## Setup',
     '',
@@ -166,13 +192,12 @@ export function renderReport(run: BenchRun): string {
     ...missedStrong(outcomes),
     '## Detection delay',
     '',
-    'From the first injected vital. "Detected": the agent leaves HEALTHY (suspected or drained). "Contained": it ' +
-      'is drained, so the gateway refuses its new requests; quarantine follows when the 10 s drain ends. ' +
-      'Median / 95th percentile over the caught injections; samples count the injected vitals up to and ' +
-      'including the one that triggered the transition.',
+    'From the first injected vital. "Detected": the agent leaves HEALTHY (suspected or drained). Median / 95th ' +
+      'percentile over the detected injections; samples count the injected vitals up to and including the one ' +
+      'that triggered the transition. How soon the gateway limits the agent: next section.',
     '',
-    '| injected | magnitudes | detected: samples | detected: seconds | contained: samples | contained: seconds |',
-    '|---|---|---|---|---|---|',
+    '| injected | magnitudes | detected: samples | detected: seconds |',
+    '|---|---|---|---|',
   );
   for (const kind of INJECTION_KINDS) {
     for (const [name, keep] of [
@@ -182,7 +207,6 @@ export function renderReport(run: BenchRun): string {
       const group = outcomes.filter((x) => x.kind === kind && keep(x));
       if (group.length === 0) continue;
       const detected = group.filter((x) => x.detectSamples !== undefined);
-      const contained = group.filter((x) => x.containSamples !== undefined);
       push(
         `| ${label(kind)} | ${kind === 'prompt_change' || kind === 'tool_loop' ? '-' : name} | ${quantiles(
           detected.map((x) => x.detectSamples!),
@@ -190,16 +214,11 @@ export function renderReport(run: BenchRun): string {
         )} | ${quantiles(
           detected.map((x) => x.detectMs! / 1000),
           1,
-        )} | ${quantiles(
-          contained.map((x) => x.containSamples!),
-          0,
-        )} | ${quantiles(
-          contained.map((x) => x.containMs! / 1000),
-          1,
         )} |`,
       );
     }
   }
+  push(...containmentTable(outcomes, config.fleetHoldMs, config.lifecycle.drainTimeoutMs));
 
   const falseOnes = run.results.flatMap((r) => r.falseQuarantines);
   push(
@@ -215,7 +234,13 @@ export function renderReport(run: BenchRun): string {
         run.results.map((r) => r.falseDrainsReleased),
       )} drains released as fleet-wide in the same time; ${sum(
         run.results.map((r) => r.lingeringQuarantines),
-      )} quarantines fell in a cool-down and are not counted.`,
+      )} quarantines fell in a cool-down and are not counted. ${fmt(
+        sum(run.results.map((r) => r.falseSoftContainments)),
+      )} soft containments of healthy agents (their calls clamped to their own baseline and throttled to their ` +
+      'usual rate until the suspicion cleared), ' +
+      `${(
+        (sum(run.results.map((r) => r.falseSoftContainments)) / Math.max(1, f.healthyAgentHours)) * 10_000
+      ).toFixed(1)} per 10k agent-hours.`,
     '',
     '| profile | false quarantines | per 10k agent-hours (approx.) |',
     '|---|---|---|',
@@ -253,6 +278,9 @@ export function renderReport(run: BenchRun): string {
     `| affected (${run.results.length} outages) | ${f.outageAffected} |`,
     `| classified fleet-wide (external) at least once | ${f.outageExternal} |`,
     `| suspected | ${sum(run.results.map((r) => r.outage?.suspected ?? 0))} |`,
+    `| softly contained (clamped and throttled while suspected) | ${sum(
+      run.results.map((r) => r.outage?.softContained ?? 0),
+    )} |`,
     `| drained | ${sum(run.results.map((r) => r.outage?.drained ?? 0))} |`,
     `| **quarantined** | **${f.outageQuarantined}** |`,
     `| agents outside the outage quarantined meanwhile | ${sum(
@@ -272,6 +300,72 @@ export function renderReport(run: BenchRun): string {
   return lines.join('\n');
 }
 
+/**
+ * Per anomaly type and magnitude: how many injected calls the agent got served in full before the gateway
+ * first limited it, and after how long, for the first containment and for each kind on its own.
+ */
+function containmentTable(
+  outcomes: readonly InjectionOutcome[],
+  fleetHoldMs: number,
+  drainMs: number,
+): string[] {
+  const lines = [
+    '',
+    '## Containment per anomaly type and magnitude',
+    '',
+    'Calls served in full between the first injected call and the first call the gateway clamps or refuses, and ' +
+      'the time from the first injected call to the decision. "Soft": the sentinel writes the soft quarantine ' +
+      "entry at the agent's first severe (≥ 5σ), corroborated vital while the " +
+      `${fleetHoldMs / 1000} s fleet hold runs; the gateway clamps \`max_tokens\` to the agent's baseline and ` +
+      'throttles it to its usual rate from the next call on. "Full": the agent is drained and the gateway ' +
+      `refuses every call; quarantine follows when the ${drainMs / 1000} s drain ends. "First": the earlier of ` +
+      'the two. Shares are of all injections of the cell; median / 95th percentile over the injections ' +
+      'contained that way while they lasted. The simulation takes an entry as enforced at once (on the real ' +
+      'stack it reaches the gateway about 0.3 s later, see "Containment" below) and does not apply the clamp to ' +
+      "the agent's later calls, so recall and the full containment are as without soft containment. Seconds " +
+      "follow each agent's own call spacing (seconds between calls for most profiles).",
+    '',
+    '| injected | σ | contained | first: calls | first: seconds | soft | soft: calls | soft: seconds | full | full: calls | full: seconds |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  const columns = (
+    group: readonly InjectionOutcome[],
+    pick: (x: InjectionOutcome) => Containment | undefined,
+  ) => {
+    const hits = group.flatMap((x) => {
+      const c = pick(x);
+      return c === undefined ? [] : [c];
+    });
+    return [
+      pct(hits.length / group.length),
+      quantiles(
+        hits.map((c) => c.calls),
+        0,
+      ),
+      quantiles(
+        hits.map((c) => c.ms / 1000),
+        1,
+      ),
+    ];
+  };
+  for (const kind of INJECTION_KINDS) {
+    const sigmas = [...new Set(CELLS.filter((c) => c.kind === kind).map((c) => c.sigma))];
+    for (const sigma of sigmas) {
+      const group = outcomes.filter((x) => x.kind === kind && x.sigma === sigma);
+      if (group.length === 0) continue;
+      const row = [
+        label(kind),
+        sigma === undefined ? '-' : `${sigma}σ`,
+        ...columns(group, firstContainment),
+        ...columns(group, (x) => x.soft),
+        ...columns(group, (x) => x.full),
+      ];
+      lines.push(`| ${row.join(' | ')} |`);
+    }
+  }
+  return lines;
+}
+
 /** How the injections ≥ 5σ that were not caught ended: often with too few vitals to tell anything. */
 function missedStrong(outcomes: readonly InjectionOutcome[]): string[] {
   const missed = outcomes.filter((x) => x.sigma !== undefined && x.sigma >= 5 && !x.quarantined);
@@ -288,6 +382,11 @@ function missedStrong(outcomes: readonly InjectionOutcome[]): string[] {
 
 function thresholdsOf(run: BenchRun): string {
   return `${run.options.judge.threshold ?? 3}σ`;
+}
+
+/** A count of calls served, where never contained (while the injection lasted) is infinitely many. */
+function calls(n: number): string {
+  return Number.isFinite(n) ? String(n) : 'all (never contained)';
 }
 
 function label(kind: InjectionKind): string {
@@ -317,11 +416,15 @@ function upper95(events: number, hours: number): number {
   return (bound / hours) * 10_000;
 }
 
-function quantiles(values: number[], digits: number): string {
+function quantiles(values: readonly number[], digits: number): string {
   if (values.length === 0) return '-';
+  return `${quantile(values, 0.5)!.toFixed(digits)} / ${quantile(values, 0.95)!.toFixed(digits)}`;
+}
+
+function quantile(values: readonly number[], q: number): number | undefined {
+  if (values.length === 0) return undefined;
   const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-  return `${at(0.5).toFixed(digits)} / ${at(0.95).toFixed(digits)}`;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
 function countBy(keys: readonly string[]): Array<[string, number]> {

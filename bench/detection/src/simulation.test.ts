@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { benchPlan } from './config.js';
 import { CELLS } from './injections.js';
 import { type BenchRun, figures, renderReport } from './report.js';
-import { simulate } from './simulation.js';
+import { firstContainment, simulate } from './simulation.js';
 
 // A small fleet through the whole benchmark path, so the simulation and the report cannot rot unnoticed.
 // The figures themselves are the benchmark's business (docs/detection-benchmark.md), not asserted here.
@@ -19,8 +19,21 @@ describe('detection benchmark simulation', () => {
     expect(new Set(result.injections.map((i) => i.kind)).size).toBeGreaterThanOrEqual(8);
     expect(result.outage!.affected).toBeGreaterThan(5);
     for (const injection of result.injections) {
-      if (injection.quarantined) expect(injection.contained).toBe(true);
-      if (injection.contained) expect(injection.containSamples).toBeGreaterThanOrEqual(1);
+      if (injection.quarantined) expect(injection.full).toBeDefined();
+      if (injection.full) expect(injection.full.calls).toBeGreaterThanOrEqual(1);
+      // One vital alone is never corroborated: soft containment needs a second anomalous call.
+      if (injection.soft) expect(injection.soft.calls).toBeGreaterThanOrEqual(2);
+    }
+  });
+
+  it('contains severe injections softly, before the drain', () => {
+    const severe = result.injections.filter((i) => i.sigma !== undefined && i.sigma >= 8 && i.full);
+    expect(severe.length).toBeGreaterThan(0);
+    const soft = severe.filter((i) => i.soft !== undefined);
+    expect(soft.length).toBeGreaterThan(0);
+    for (const i of soft) {
+      expect(firstContainment(i)).toBe(i.soft);
+      expect(i.soft!.ms).toBeLessThanOrEqual(i.full!.ms);
     }
   });
 
@@ -49,6 +62,7 @@ describe('detection benchmark simulation', () => {
       '## Aims',
       '## Recall per anomaly type',
       '## Detection delay',
+      '## Containment per anomaly type and magnitude',
       '## False quarantines',
       '## Provider outage',
     ]) {

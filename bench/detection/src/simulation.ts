@@ -45,7 +45,7 @@ export interface SimulationOptions {
   warmupMinutes: number;
   /** Mean time between two injections into the same agent. */
   injectionEveryHours: number;
-  /** An injection that has not got the agent contained after this many vitals (or minutes) is a miss. */
+  /** An injection that has not got the agent drained after this many vitals (or minutes) is a miss. */
   injectionMaxVitals: number;
   injectionMaxMinutes: number;
   /** After an injection ends the agent's time counts neither as healthy nor as injected for this long. */
@@ -73,8 +73,6 @@ export interface InjectionOutcome {
   profile: Profile;
   /** The agent left HEALTHY (suspected or drained) while the injection lasted. */
   detected: boolean;
-  /** The agent was drained: the gateway refuses its traffic from here. */
-  contained: boolean;
   /** Draining ended in quarantine (rather than a fleet-wide explanation). */
   quarantined: boolean;
   /** One of the injected vitals was flagged with the anomaly type that was injected. */
@@ -85,8 +83,25 @@ export interface InjectionOutcome {
   vitals: number;
   detectSamples: number | undefined;
   detectMs: number | undefined;
-  containSamples: number | undefined;
-  containMs: number | undefined;
+  /** The first soft containment entry (clamp and throttle while SUSPECTED) written while the injection lasted. */
+  soft: Containment | undefined;
+  /** The agent was drained: the gateway refuses its calls from here, and quarantine follows. */
+  full: Containment | undefined;
+}
+
+/** When the gateway started to limit an injected agent (the sentinel's entry taken as enforced at once). */
+export interface Containment {
+  /** Injected calls served in full: up to and including the one whose vital (or timer) contained the agent. */
+  calls: number;
+  /** From the first injected call to the decision. */
+  ms: number;
+}
+
+/** The earliest containment of an injection, soft or full. */
+export function firstContainment(outcome: InjectionOutcome): Containment | undefined {
+  const { soft, full } = outcome;
+  if (soft === undefined || full === undefined) return soft ?? full;
+  return full.ms < soft.ms ? full : soft;
 }
 
 export interface FalseQuarantine {
@@ -103,6 +118,8 @@ export interface OutageOutcome {
   /** Affected agents whose anomalies were classified fleet-wide at least once. */
   classifiedExternal: number;
   suspected: number;
+  /** Affected agents the sentinel softly contained (clamped and throttled) at least once. */
+  softContained: number;
   drained: number;
   quarantined: number;
   /** Agents outside the outage that were quarantined while it lasted. */
@@ -119,6 +136,8 @@ export interface SimulationResult {
   healthyAgentHours: number;
   falseQuarantines: FalseQuarantine[];
   falseSuspicions: number;
+  /** Soft containment entries written for healthy agents (counted like false quarantines). */
+  falseSoftContainments: number;
   /** Healthy agents drained, then released because the fleet explained it. */
   falseDrainsReleased: number;
   /** Quarantines in the cool-down after an injection: neither false nor a detection. */
@@ -151,7 +170,13 @@ interface SimAgent {
   excludedUntil: number;
   inOutage: boolean;
   lastRequest: string;
-  outageSeen: { external: boolean; suspected: boolean; drained: boolean; quarantined: boolean };
+  outageSeen: {
+    external: boolean;
+    suspected: boolean;
+    softContained: boolean;
+    drained: boolean;
+    quarantined: boolean;
+  };
   outageQuarantineReason: string | undefined;
 }
 
@@ -209,7 +234,13 @@ export function simulate(options: SimulationOptions): SimulationResult {
       excludedUntil: 0,
       inOutage: outage !== undefined && random.chance(outage.fraction),
       lastRequest: '',
-      outageSeen: { external: false, suspected: false, drained: false, quarantined: false },
+      outageSeen: {
+        external: false,
+        suspected: false,
+        softContained: false,
+        drained: false,
+        quarantined: false,
+      },
       outageQuarantineReason: undefined,
     };
     agents.set(id, agent);
@@ -224,6 +255,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
     healthyAgentHours: 0,
     falseQuarantines: [],
     falseSuspicions: 0,
+    falseSoftContainments: 0,
     falseDrainsReleased: 0,
     lingeringQuarantines: 0,
     injections: [],
@@ -261,9 +293,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
         outcome.detectMs = t.ts - injection.startTs;
       }
       if (t.to === 'DRAINING') {
-        outcome.contained = true;
-        outcome.containSamples = injection.vitals;
-        outcome.containMs = t.ts - injection.startTs;
+        outcome.full = { calls: injection.vitals, ms: t.ts - injection.startTs };
       } else if (t.to === 'QUARANTINED') {
         outcome.quarantined = true;
         finishInjection(agent, t.ts + holdMs + cooldownMs);
@@ -300,6 +330,17 @@ export function simulate(options: SimulationOptions): SimulationResult {
     }
   };
 
+  // A soft entry for `agent` at `ts`: the injection's first containment, or a healthy agent clamped for nothing.
+  const onSoftContainment = (agent: SimAgent, ts: number) => {
+    const injection = agent.injection;
+    if (injection) {
+      injection.outcome.soft ??= { calls: injection.vitals, ms: ts - injection.startTs };
+      return;
+    }
+    if (inOutageWatch(agent, ts)) agent.outageSeen.softContained = true;
+    else if (ts >= countFrom && ts >= agent.excludedUntil) result.falseSoftContainments++;
+  };
+
   while (heap.length > 0 && heap[0]!.nextTs < end) {
     const agent = heap[0]!;
     const now = Math.round(agent.nextTs);
@@ -322,7 +363,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
     let injection = agent.injection;
     if (
       injection &&
-      !injection.outcome.contained &&
+      injection.outcome.full === undefined &&
       (injection.vitals >= options.injectionMaxVitals ||
         now - injection.startTs >= options.injectionMaxMinutes * MINUTE)
     ) {
@@ -357,15 +398,14 @@ export function simulate(options: SimulationOptions): SimulationResult {
           sigma: cell.sigma,
           profile: agent.model.profile,
           detected: false,
-          contained: false,
           quarantined: false,
           typeFlagged: false,
           vitals: 0,
           external: false,
           detectSamples: undefined,
           detectMs: undefined,
-          containSamples: undefined,
-          containMs: undefined,
+          soft: undefined,
+          full: undefined,
         },
       };
       agent.injection = injection;
@@ -384,6 +424,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
       injection.outcome.typeFlagged = decision.anomalies.some((a) => expected.includes(a.type));
     }
     if (decision.external.length > 0 && inOutageWatch(agent, now)) agent.outageSeen.external = true;
+    if (decision.softContainment) onSoftContainment(agent, now);
     for (const t of decision.transitions) onTransition(t);
 
     agent.nextTs = now + Math.max(1, nextInterval(agent.model, now, random));
@@ -402,6 +443,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
       affected: affected.length,
       classifiedExternal: affected.filter((a) => a.outageSeen.external).length,
       suspected: affected.filter((a) => a.outageSeen.suspected).length,
+      softContained: affected.filter((a) => a.outageSeen.softContained).length,
       drained: affected.filter((a) => a.outageSeen.drained).length,
       quarantined: affected.filter((a) => a.outageSeen.quarantined).length,
       bystandersQuarantined: result.falseQuarantines.filter(

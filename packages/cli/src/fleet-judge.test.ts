@@ -100,6 +100,29 @@ describe('FleetJudge', () => {
     expect(path(late, 'a')).toEqual(['HEALTHY']);
   });
 
+  it('reports the soft containment entry at the corroborating severe vital, not at the first', () => {
+    const judge = new FleetJudge();
+    const vitals = fleetStream({
+      agents: ['a'],
+      count: 40,
+      spike: (_, i) => (i === 30 || i === 31 ? { latency_ms: 20_000 } : undefined),
+    });
+    const soft: number[] = [];
+    for (const [i, v] of vitals.entries()) {
+      judge.advance(v.ts);
+      const decision = judge.observe(v);
+      if (decision.softContainment) {
+        soft.push(i);
+        expect(decision.softContainment).toMatchObject({
+          agent_id: 'a',
+          containment: 'soft',
+          state: 'SUSPECTED',
+        });
+      }
+    }
+    expect(soft).toEqual([31]);
+  });
+
   it('lets an operator release a quarantined agent', () => {
     const judge = new FleetJudge();
     replay(

@@ -10,6 +10,7 @@ import {
   type AnomalyType,
   type LifecycleState,
   type LifecycleTransition,
+  type QuarantineOrder,
   type TriageConfig,
   type TriageDecision,
   triageConfig,
@@ -63,6 +64,11 @@ export interface VitalDecision {
   transitions: readonly LifecycleTransition[];
   /** The agent's state after the vital. */
   state: LifecycleState;
+  /**
+   * The soft containment entry this vital made the sentinel write (clamp and throttle while the agent stays
+   * SUSPECTED): the vital's own call was served in full, the gateway limits the agent's next calls.
+   */
+  softContainment: QuarantineOrder | undefined;
 }
 
 const NONE: readonly never[] = Object.freeze([]);
@@ -118,9 +124,12 @@ export class FleetJudge {
     let anomalies: readonly Anomaly[] = NONE;
     let transitions: LifecycleTransition[] | undefined;
     let duplicate = false;
+    let softContainment: QuarantineOrder | undefined;
     for (const decision of decisions) {
       if (decision.kind === 'anomalies') anomalies = decision.anomalies;
-      else if (decision.kind === 'transition') {
+      else if (decision.kind === 'quarantine' && decision.order.containment === 'soft') {
+        softContainment = decision.order;
+      } else if (decision.kind === 'transition') {
         transitions ??= [];
         transitions.push(decision.transition);
       } else if (decision.kind === 'duplicate') duplicate = true;
@@ -139,6 +148,7 @@ export class FleetJudge {
       external: external ?? NONE,
       transitions: transitions ?? NONE,
       state: this.state(vital.agent_id) ?? 'INITIALIZING',
+      softContainment,
     };
   }
 
