@@ -320,8 +320,8 @@ function containmentTable(
       'throttles it to its usual rate from the next call on. "Full": the agent is drained and the gateway ' +
       `refuses every call; quarantine follows when the ${drainMs / 1000} s drain ends. "First": the earlier of ` +
       'the two. Shares are of all injections of the cell; median / 95th percentile over the injections ' +
-      'contained that way while they lasted. The simulation takes an entry as enforced at once (on the real ' +
-      'stack it reaches the gateway about 0.3 s later, see "Containment" below) and does not apply the clamp to ' +
+      "contained that way while they lasted. The simulation takes an entry as enforced from the agent's next call " +
+      '(on the real stack at 5 calls/s it was, see "Containment" below) and does not apply the clamp to ' +
       "the agent's later calls, so recall and the full containment are as without soft containment. Seconds " +
       "follow each agent's own call spacing (seconds between calls for most profiles).",
     '',
