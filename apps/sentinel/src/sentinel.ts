@@ -279,8 +279,17 @@ export class Sentinel {
     for (const { snapshot } of checkpoints) {
       // A deployment that changed IMMUNE_PARTITIONS re-homes agents: only keep the ones this instance owns.
       if (!this.ownsAgent(snapshot.agent_id)) continue;
-      this.triage.restore(snapshot);
-      count++;
+      try {
+        this.triage.restore(snapshot);
+        count++;
+      } catch (error) {
+        // Another build's layout (or a damaged row): misreading it would judge the agent on someone else's
+        // numbers, so it starts fresh and its next checkpoint replaces the row.
+        this.deps.logger.error(
+          { event: 'sentinel-checkpoint-refused', agent_id: snapshot.agent_id, err: error },
+          `checkpoint of agent ${snapshot.agent_id} refused, the agent starts fresh`,
+        );
+      }
     }
     return count;
   }

@@ -1,6 +1,6 @@
 import { type Bus, connectNatsBus, type EventEnvelope } from '@immune/bus';
 import { natsUrlForTests, removeTopology, uniquePrefix } from '@immune/bus/testing';
-import { createLogger, hashOperatorToken, loadConfig, mintOperatorToken } from '@immune/runtime';
+import { createLogger, hashOperatorToken, type Logger, loadConfig, mintOperatorToken } from '@immune/runtime';
 import type { Store } from '@immune/store';
 import { createTestStore, type TestStore } from '@immune/store/testing';
 import { type SentinelConfig, SentinelEnv } from '../src/config.js';
@@ -80,14 +80,10 @@ export async function startSentinel(
   store: Store,
   connect: () => Promise<Bus>,
   env: Record<string, string> = {},
+  logger: Logger = createLogger({ service: 'test', level: 'silent' }),
 ): Promise<RunningSentinel> {
   const bus = await connect();
-  const sentinel = new Sentinel({
-    config: sentinelConfig(env),
-    bus,
-    store,
-    logger: createLogger({ service: 'test', level: 'silent' }),
-  });
+  const sentinel = new Sentinel({ config: sentinelConfig(env), bus, store, logger });
   await sentinel.start();
   let stopped = false;
   return {

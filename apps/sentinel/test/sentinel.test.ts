@@ -1,11 +1,12 @@
 import { QUARANTINE_BUCKET, SENTINEL_LIFECYCLE } from '@immune/bus';
 import { eventually } from '@immune/bus/testing';
 import type { Vital } from '@immune/core';
+import { captureLogs } from '@immune/runtime/testing';
 import { createRepositories } from '@immune/store';
 import type { Static } from 'typebox';
 import { afterEach, describe, expect, it } from 'vitest';
 import { normalVital, retryStorm, rng, spike, toolLoop } from './fixtures.js';
-import { ALICE_TOKEN, type Deployment, deployment, VICTOR_TOKEN } from './harness.js';
+import { ALICE_TOKEN, type Deployment, deployment, startSentinel, VICTOR_TOKEN } from './harness.js';
 
 /**
  * The sentinel on real NATS and real PostgreSQL, in process: each test has its own subject prefix and schema.
@@ -243,6 +244,46 @@ describe('sentinel on NATS + PostgreSQL', { timeout: 60_000 }, () => {
     await eventually(() => expect(second.sentinel.triage.lifecycleOf('agent-b')?.state).toBe('SUSPECTED'));
     const moves = d.events.filter((e) => e.type === 'lifecycle.changed').map((e) => e.data);
     expect(moves.filter((m) => (m as { from: string }).from === 'INITIALIZING')).toHaveLength(1);
+  });
+
+  it('refuses a checkpoint of another layout loudly and starts that agent fresh', async () => {
+    const d = await deploy();
+    const first = await d.startSentinel();
+    const random = rng(3);
+    for (const agent of ['agent-kept', 'agent-stale'])
+      for (const v of warmUp(agent, random)) await d.bus.publishVital(v);
+    await eventually(() => {
+      for (const agent of ['agent-kept', 'agent-stale'])
+        expect(first.sentinel.triage.detectorOf(agent, 'llm')?.samples).toBe(20);
+    });
+    await first.stop();
+    // What a build with another packing would have written: a packed state this build's layout does not open.
+    const repos = createRepositories(d.store.db);
+    const stale = (await repos.sentinelAgents.get('agent-stale'))!;
+    await repos.sentinelAgents.saveMany([
+      { ...stale, updated_at: stale.updated_at + 1, snapshot: { ...stale.snapshot, packed: 'AQ==' } },
+    ]);
+
+    const logs = captureLogs({ level: 'warn' });
+    const second = await startSentinel(d.store, d.connect, {}, logs.logger);
+    try {
+      expect(second.sentinel.triage.detectorOf('agent-kept', 'llm')?.samples).toBe(20);
+      expect(second.sentinel.triage.has('agent-stale')).toBe(false);
+      const refused = logs.find('sentinel-checkpoint-refused');
+      expect(refused).toMatchObject({ level: 'error', agent_id: 'agent-stale' });
+      expect(refused?.err).toMatchObject({
+        message: expect.stringMatching(
+          /triage checkpoint of agent 'agent-stale' does not match this build: packed/,
+        ),
+      });
+      await d.bus.publishVital(normalVital('agent-stale', Date.now(), random));
+      await eventually(() =>
+        expect(second.sentinel.triage.detectorOf('agent-stale', 'llm')?.samples).toBe(1),
+      );
+      expect(second.sentinel.triage.lifecycleOf('agent-stale')?.state).toBe('INITIALIZING');
+    } finally {
+      await second.stop();
+    }
   });
 
   it('catches a tool-call loop and a retry storm from repeated hashes', async () => {

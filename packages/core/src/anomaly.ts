@@ -1,19 +1,5 @@
 import Type, { type Static } from 'typebox';
-import { Vital } from './vital.js';
-
-export const ANOMALY_TYPES = [
-  'token_spike',
-  'input_token_spike',
-  'output_token_spike',
-  'latency_spike',
-  'tool_explosion',
-  'high_retry_rate',
-  'cost_spike',
-  'prompt_change',
-  'error_rate_spike',
-] as const;
-export const AnomalyType = Type.Enum(ANOMALY_TYPES);
-export type AnomalyType = (typeof ANOMALY_TYPES)[number];
+import { BASELINE_METRICS, type BaselineMetric, Vital } from './vital.js';
 
 /** What an anomaly was measured on: a baseline metric, a windowed rate, or the prompt-hash set. */
 export const AnomalyMetric = Type.Union([
@@ -28,6 +14,37 @@ export const AnomalyMetric = Type.Union([
   Type.Literal('prompt_hash'),
 ]);
 export type AnomalyMetric = Static<typeof AnomalyMetric>;
+
+/**
+ * The anomaly catalogue: every anomaly type, in a fixed order (bit positions, tallies), with what it is
+ * measured on. Everything that sorts types by how they are measured derives from this one table.
+ */
+export const ANOMALY_CATALOGUE = {
+  token_spike: { metric: 'total_tokens' },
+  input_token_spike: { metric: 'input_tokens' },
+  output_token_spike: { metric: 'output_tokens' },
+  latency_spike: { metric: 'latency_ms' },
+  tool_explosion: { metric: 'tool_calls' },
+  high_retry_rate: { metric: 'retry_rate' },
+  cost_spike: { metric: 'cost' },
+  prompt_change: { metric: 'prompt_hash' },
+  error_rate_spike: { metric: 'error_rate' },
+} as const satisfies Record<string, { metric: AnomalyMetric }>;
+export type AnomalyType = keyof typeof ANOMALY_CATALOGUE;
+export const ANOMALY_TYPES = Object.keys(ANOMALY_CATALOGUE) as readonly AnomalyType[];
+export const AnomalyType = Type.Enum(ANOMALY_TYPES);
+
+/**
+ * The types judged per vital against one of the agent's metric baselines (`BASELINE_METRICS`), as opposed to
+ * windowed rates, the prompt set and repetition loops: one vital alone is never corroboration for them.
+ */
+export const METRIC_ANOMALY_TYPES: ReadonlySet<AnomalyType> = new Set(
+  ANOMALY_TYPES.filter((type) => isBaselineMetric(ANOMALY_CATALOGUE[type].metric)),
+);
+
+function isBaselineMetric(metric: AnomalyMetric): metric is BaselineMetric {
+  return (BASELINE_METRICS as readonly string[]).includes(metric);
+}
 
 export const Anomaly = Type.Object(
   {

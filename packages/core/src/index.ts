@@ -18,7 +18,7 @@ export * from './series-detector.js';
 export * from './system-prompt.js';
 export * from './tail.js';
 export * from './triage.js';
-export { AgentTriageSnapshot } from './triage-checkpoint.js';
+export { AgentTriageSnapshot, CheckpointMismatchError } from './triage-checkpoint.js';
 export * from './triage-config.js';
 export * from './triage-decision.js';
 export * from './triage-view.js';

@@ -2,8 +2,10 @@ import Type, { type Static } from 'typebox';
 import { Anomaly, AnomalyType } from './anomaly.js';
 import { base64ToBytes, bytesToBase64 } from './base64.js';
 import { AgentDetector, DetectorSnapshot } from './detector.js';
+import { fnv1a } from './hash.js';
 import { LifecycleState } from './lifecycle.js';
 import { RepetitionTracker } from './repetition.js';
+import { compileChecker } from './schema.js';
 import { AgentRecord, KINDS } from './triage-agent.js';
 import type { TriageConfig } from './triage-config.js';
 
@@ -11,8 +13,8 @@ export const EvidenceEntry = Type.Object(
   {
     anomaly: Anomaly,
     count: Type.Integer({ minimum: 1 }),
-    /** The anomaly was corroborated at least once (see `severeSigma`); absent in older checkpoints. */
-    corroborated: Type.Optional(Type.Boolean()),
+    /** The anomaly was corroborated at least once (see `severeSigma`). */
+    corroborated: Type.Boolean(),
   },
   { additionalProperties: false },
 );
@@ -23,10 +25,15 @@ export type EvidenceEntry = Static<typeof EvidenceEntry>;
  * vital kind the agent used, so they can go to the `baselines` table); the rest is small fields plus `packed`,
  * base64 of the counters, the dedupe ring and the repetition ring. Recent vitals are not kept: after a
  * restart an infection report lists only vitals seen since.
+ *
+ * Every part says what layout wrote it: `v` the document's, the first four bytes of `packed` the hash of
+ * `PACKED_LAYOUT`, each detector the hash of `DETECTOR_LAYOUT` (its metrics and fields in slot order). A
+ * checkpoint any part of which another build wrote is refused whole (`CheckpointMismatchError`), never read
+ * into shifted slots.
  */
 export const AgentTriageSnapshot = Type.Object(
   {
-    v: Type.Literal(1),
+    v: Type.Literal(2),
     agent_id: Type.String({ minLength: 1 }),
     state: LifecycleState,
     entered_at: Type.Integer({ minimum: 0 }),
@@ -57,7 +64,33 @@ export const AgentTriageSnapshot = Type.Object(
 );
 export type AgentTriageSnapshot = Static<typeof AgentTriageSnapshot>;
 
-const PACK_VERSION = 2;
+/**
+ * What `packed` holds, in order; its hash opens every packed state. Edit it with the codec below: a build
+ * whose packing differs then refuses the older states instead of misreading them.
+ */
+export const PACKED_LAYOUT = [
+  'layout:u32',
+  'clock:f64',
+  'last_seen:f64',
+  'clean_vitals:u32',
+  'dedupe_ids:u8 count,(fnv1a:u32,djb2:u32)*',
+  'repetition:u8 count,(hash:u32,age_ms:u32)*',
+  'external_until:f64',
+].join(',');
+const PACKED_LAYOUT_HASH = fnv1a(PACKED_LAYOUT);
+const CLEAN_VITALS_AT = 4 + 8 + 8;
+const checkSnapshot = compileChecker(AgentTriageSnapshot);
+
+/** A checkpoint written with another layout than this build's: refused, so the agent starts afresh. */
+export class CheckpointMismatchError extends Error {
+  override readonly name = 'CheckpointMismatchError';
+  constructor(
+    readonly agentId: string,
+    detail: string,
+  ) {
+    super(`triage checkpoint of agent '${agentId}' does not match this build: ${detail}`);
+  }
+}
 
 /** The checkpoint of one agent's state. */
 export function snapshotAgent(agent: AgentRecord): AgentTriageSnapshot {
@@ -67,7 +100,7 @@ export function snapshotAgent(agent: AgentRecord): AgentTriageSnapshot {
     if (detector !== undefined) detectors[KINDS[i]!] = detector.snapshot();
   }
   const snapshot: AgentTriageSnapshot = {
-    v: 1,
+    v: 2,
     agent_id: agent.lifecycle.agent_id,
     state: agent.lifecycle.state,
     entered_at: agent.lifecycle.entered_at,
@@ -84,39 +117,93 @@ export function snapshotAgent(agent: AgentRecord): AgentTriageSnapshot {
   return snapshot;
 }
 
-/** An agent's state rebuilt from its checkpoint under `config`. */
+/**
+ * An agent's state rebuilt from its checkpoint under `config`. Throws `CheckpointMismatchError` when any part
+ * of it was written with another layout (or is not a checkpoint at all), before anything is read from it.
+ */
 export function restoreAgent(snapshot: AgentTriageSnapshot, config: TriageConfig): AgentRecord {
-  const agent = new AgentRecord(
-    snapshot.agent_id,
-    snapshot.entered_at,
-    config.dedupeWindow,
-    config.recentVitals,
-  );
+  const agentId = typeof snapshot.agent_id === 'string' ? snapshot.agent_id : '?';
+  if (snapshot.v !== 2) throw new CheckpointMismatchError(agentId, `version ${String(snapshot.v)}, not 2`);
+  const issues = checkSnapshot.issues(snapshot);
+  if (issues.length > 0) {
+    const detail = issues.map((issue) => `${issue.path || '/'}: ${issue.message}`).join('; ');
+    throw new CheckpointMismatchError(agentId, detail);
+  }
+  const bytes = packedBytes(snapshot);
+  const agent = new AgentRecord(agentId, snapshot.entered_at, config.dedupeWindow, config.recentVitals);
   agent.lifecycle = {
-    agent_id: snapshot.agent_id,
+    agent_id: agentId,
     state: snapshot.state,
     entered_at: snapshot.entered_at,
     seq: snapshot.seq,
   };
   agent.streamSeq = snapshot.stream_seq;
   for (let i = 0; i < KINDS.length; i++) {
-    const detector = snapshot.detectors[KINDS[i]!];
-    if (detector !== undefined) agent.detectors[i] = AgentDetector.restore(detector, config.detector);
+    const kind = KINDS[i]!;
+    const detector = snapshot.detectors[kind];
+    if (detector === undefined) continue;
+    try {
+      agent.detectors[i] = AgentDetector.restore(detector, config.detector);
+    } catch (error) {
+      throw new CheckpointMismatchError(agentId, `${kind} ${(error as Error).message}`);
+    }
   }
   agent.evidence = (snapshot.evidence ?? []).map((e) => ({ ...e }));
   agent.infectionId = snapshot.infection_id;
   agent.action = snapshot.action;
   agent.infectionTypes = [...(snapshot.infection_types ?? [])];
   agent.softContained = snapshot.soft_contained === true;
-  unpack(agent, snapshot.packed, config);
+  unpack(agent, bytes, config);
   return agent;
+}
+
+/** The clean-vital counter of a checkpoint's packed state (refused like `restoreAgent` on another layout). */
+export function packedCleanVitals(snapshot: AgentTriageSnapshot): number {
+  const bytes = packedBytes(snapshot);
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(CLEAN_VITALS_AT);
+}
+
+/** The packed state's bytes, once its layout hash is this build's and its length what that layout reads. */
+function packedBytes(snapshot: AgentTriageSnapshot): Uint8Array {
+  const agentId = snapshot.agent_id;
+  let bytes: Uint8Array;
+  try {
+    bytes = base64ToBytes(snapshot.packed, 'packed state');
+  } catch (error) {
+    throw new CheckpointMismatchError(agentId, (error as Error).message);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const layout = bytes.length >= 4 ? view.getUint32(0) : undefined;
+  if (layout !== PACKED_LAYOUT_HASH) {
+    throw new CheckpointMismatchError(
+      agentId,
+      `packed layout ${String(layout)} is not this build's (${PACKED_LAYOUT_HASH}: ${PACKED_LAYOUT})`,
+    );
+  }
+  const expected = packedLength(view);
+  if (bytes.length !== expected) {
+    throw new CheckpointMismatchError(
+      agentId,
+      `packed state holds ${bytes.length} bytes, its layout ${expected}`,
+    );
+  }
+  return bytes;
+}
+
+/** How many bytes `PACKED_LAYOUT` reads from `view`, from its two counts (Infinity when they lie outside). */
+function packedLength(view: DataView): number {
+  const idsAt = CLEAN_VITALS_AT + 4;
+  if (view.byteLength <= idsAt) return Number.POSITIVE_INFINITY;
+  const repsAt = idsAt + 1 + view.getUint8(idsAt) * 8;
+  if (view.byteLength <= repsAt) return Number.POSITIVE_INFINITY;
+  return repsAt + 1 + view.getUint8(repsAt) * 8 + 8;
 }
 
 function pack(agent: AgentRecord): string {
   const view = PACK_VIEW;
   let at = 0;
-  view.setUint8(at, PACK_VERSION);
-  at += 1;
+  view.setUint32(at, PACKED_LAYOUT_HASH);
+  at += 4;
   view.setFloat64(at, agent.clock);
   at += 8;
   view.setFloat64(at, agent.lastSeen);
@@ -143,16 +230,9 @@ function pack(agent: AgentRecord): string {
   return bytesToBase64(PACK_SCRATCH, at);
 }
 
-function unpack(agent: AgentRecord, packed: string, config: TriageConfig): void {
-  const bytes = base64ToBytes(packed, 'triage: packed state');
+function unpack(agent: AgentRecord, bytes: Uint8Array, config: TriageConfig): void {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let at = 0;
-  // Version 1 is version 2 without the trailing `externalUntil`.
-  const version = view.getUint8(at);
-  if (version !== 1 && version !== PACK_VERSION) {
-    throw new RangeError('triage: unknown packed state version');
-  }
-  at += 1;
+  let at = 4;
   agent.clock = view.getFloat64(at);
   at += 8;
   agent.lastSeen = view.getFloat64(at);
@@ -181,16 +261,7 @@ function unpack(agent: AgentRecord, packed: string, config: TriageConfig): void 
     }
     agent.repetition = RepetitionTracker.restore({ hashes, times }, config.repetition);
   }
-  agent.externalUntil = version >= 2 ? view.getFloat64(at) : 0;
-}
-
-/** The clean-vital counter of a packed state (both versions write it after the version byte and two clocks). */
-export function packedCleanVitals(packed: string): number {
-  const bytes = base64ToBytes(packed, 'triage: packed state');
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const version = view.getUint8(0);
-  if (version !== 1 && version !== PACK_VERSION) throw new RangeError('triage: unknown packed state version');
-  return view.getUint32(1 + 8 + 8);
+  agent.externalUntil = view.getFloat64(at);
 }
 
 /**
@@ -198,5 +269,5 @@ export function packedCleanVitals(packed: string): number {
  * for the process, so a checkpoint of thousands of agents allocates no byte arrays (each one an external
  * backing store the garbage collector has to account for).
  */
-const PACK_SCRATCH = new Uint8Array(1 + 8 + 8 + 4 + 1 + 255 * 8 + 1 + 255 * 8 + 8);
+const PACK_SCRATCH = new Uint8Array(4 + 8 + 8 + 4 + 1 + 255 * 8 + 1 + 255 * 8 + 8);
 const PACK_VIEW = new DataView(PACK_SCRATCH.buffer);

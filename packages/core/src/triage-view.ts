@@ -28,7 +28,7 @@ export function triageView(snapshot: AgentTriageSnapshot, config: TriageConfig):
   const view: TriageView = {};
   if (snapshot.state === 'PROBATION') {
     view.probation = {
-      clean_vitals: packedCleanVitals(snapshot.packed),
+      clean_vitals: packedCleanVitals(snapshot),
       min_vitals: config.lifecycle.probationMinVitals,
       ends_at: snapshot.entered_at + config.lifecycle.probationMs,
     };

@@ -1,4 +1,10 @@
-import { ANOMALY_TYPES, type Anomaly, type AnomalyType, buildInfectionReport } from './anomaly.js';
+import {
+  ANOMALY_TYPES,
+  type Anomaly,
+  type AnomalyType,
+  buildInfectionReport,
+  METRIC_ANOMALY_TYPES,
+} from './anomaly.js';
 import { softContainment } from './containment.js';
 import { FleetCorrelator, UPSTREAM_SYMPTOMS } from './correlator.js';
 import { DeadlineHeap } from './deadline-heap.js';
@@ -167,7 +173,7 @@ export class AgentTriage {
           let corroborated = 0;
           for (const anomaly of anomalies) {
             const type = anomaly.type;
-            if (type === loop?.type || !METRIC_TYPES.has(type) || detector.sustained(type)) {
+            if (type === loop?.type || !METRIC_ANOMALY_TYPES.has(type) || detector.sustained(type)) {
               corroborated |= 1 << TYPE_BIT[type];
             }
           }
@@ -182,7 +188,7 @@ export class AgentTriage {
           (anomaly) =>
             agent.infectionTypes.includes(anomaly.type) ||
             anomaly.type === loop?.type ||
-            !METRIC_TYPES.has(anomaly.type) ||
+            !METRIC_ANOMALY_TYPES.has(anomaly.type) ||
             detector.sustained(anomaly.type),
         );
         if (anomalies.length > 0 && relapse.length === 0) break;
@@ -363,7 +369,10 @@ export class AgentTriage {
     return agent === undefined ? undefined : snapshotAgent(agent);
   }
 
-  /** Loads an agent from a checkpoint, replacing what was held for it. */
+  /**
+   * Loads an agent from a checkpoint, replacing what was held for it. A checkpoint of another layout throws
+   * `CheckpointMismatchError` and changes nothing: the agent is then learned afresh from its next vital.
+   */
   restore(snapshot: AgentTriageSnapshot): void {
     const agent = restoreAgent(snapshot, this.config);
     if (agent.softContained) this.softContained.add(snapshot.agent_id);
@@ -503,7 +512,7 @@ export class AgentTriage {
     // detector never corroborated (one-off spikes of a per-vital metric) does not escalate at all: on
     // heavy-tailed traffic single vitals far out happen every few thousand calls.
     for (const entry of kept) {
-      if (!(entry.corroborated ?? !METRIC_TYPES.has(entry.anomaly.type))) continue;
+      if (!entry.corroborated) continue;
       if (entry.count > count) count = entry.count;
       if (entry.anomaly.sigma >= config.severeSigma) severe = true;
     }
@@ -832,16 +841,6 @@ export class AgentTriage {
     }
   }
 }
-
-/** Anomaly types measured per vital against a metric baseline, as opposed to windows, prompts and loops. */
-const METRIC_TYPES: ReadonlySet<AnomalyType> = new Set([
-  'token_spike',
-  'input_token_spike',
-  'output_token_spike',
-  'latency_spike',
-  'tool_explosion',
-  'cost_spike',
-]);
 
 const TYPE_BIT = Object.fromEntries(ANOMALY_TYPES.map((type, i) => [type, i])) as Record<AnomalyType, number>;
 

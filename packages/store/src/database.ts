@@ -105,20 +105,13 @@ export interface BaselinesTable {
   updated_at: Timestamp;
 }
 
-/** The sentinel's triage state per agent, apart from the baselines (see `AgentTriageSnapshot`). */
+/** The sentinel's triage state per agent, baselines included (see `AgentTriageSnapshot`). */
 export interface SentinelAgentsTable {
   agent_id: string;
   partition: number;
-  state: Json<SentinelAgentState>;
+  state: Json<AgentTriageSnapshot>;
   updated_at: Timestamp;
 }
-
-/**
- * An `AgentTriageSnapshot`. Rows written before the detectors moved in here have none; theirs are in
- * `baselines`.
- */
-export type SentinelAgentState = Omit<AgentTriageSnapshot, 'detectors'> &
-  Partial<Pick<AgentTriageSnapshot, 'detectors'>>;
 
 export interface InfectionsTable {
   id: string;

@@ -479,7 +479,7 @@ describe.each(drivers)('store on $driver', { timeout: 60_000 }, ({ driver, creat
       partition,
       updated_at: at,
       snapshot: {
-        v: 1 as const,
+        v: 2 as const,
         agent_id: agent,
         state: 'HEALTHY' as const,
         entered_at: T0,
@@ -501,25 +501,6 @@ describe.each(drivers)('store on $driver', { timeout: 60_000 }, ({ driver, creat
       expect((await repos.sentinelAgents.list()).map((c) => c.snapshot.agent_id)).toEqual(['a', 'b']);
       expect(await repos.sentinelAgents.list({ partitions: [] })).toEqual([]);
       expect(await repos.sentinelAgents.get('b')).toEqual(checkpoint('b', 2, 30, T0));
-    });
-
-    it('reads a checkpoint written before the baselines moved into the state', async () => {
-      const { detectors, ...state } = checkpoint('old', 3, 40, T0).snapshot;
-      await store.db
-        .insertInto('sentinel_agents')
-        .values({
-          agent_id: 'old',
-          partition: 3,
-          state: JSON.stringify(state) as never,
-          updated_at: new Date(T0),
-        })
-        .execute();
-      await repos.baselines.saveMany([
-        { agent_id: 'old', kind: 'llm', snapshot: detectors.llm, updated_at: T0 },
-        { agent_id: 'old', kind: 'tool', snapshot: detectors.tool, updated_at: T0 },
-      ]);
-      expect(await repos.sentinelAgents.get('old')).toEqual(checkpoint('old', 3, 40, T0));
-      expect(await repos.sentinelAgents.list({ partitions: [3] })).toEqual([checkpoint('old', 3, 40, T0)]);
     });
 
     it('saves more agents at once than one statement can carry (65,535 parameters)', async () => {

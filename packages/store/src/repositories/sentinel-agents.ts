@@ -1,7 +1,7 @@
 import type { AgentTriageSnapshot, VitalKind } from '@immune/core';
 import { type Selectable, sql } from 'kysely';
 import { toJson, toMillis } from '../conversions.js';
-import type { Db, SentinelAgentState, SentinelAgentsTable } from '../database.js';
+import type { Db, SentinelAgentsTable } from '../database.js';
 import { BaselineRepository, type StoredBaseline } from './baselines.js';
 
 /** One agent's checkpoint as the sentinel writes it. */
@@ -20,8 +20,7 @@ const BASELINES_CHUNK = 2_000;
  * The sentinel's checkpoints: one row per agent in `sentinel_agents` with the whole triage state, baselines
  * included, so a checkpoint is one row per agent and a restored agent's dedupe ring always matches its
  * baselines. The `baselines` table (one row per agent and vital kind, for dashboards) is a read model the
- * sentinel refreshes less often with `saveBaselines`. Rows written before the baselines moved into the state
- * are still read, with their detectors from `baselines`.
+ * sentinel refreshes less often with `saveBaselines`.
  */
 export class SentinelAgentRepository {
   constructor(private readonly db: Db) {}
@@ -78,7 +77,7 @@ export class SentinelAgentRepository {
       query = query.where(sql<boolean>`partition = any(${[...options.partitions]}::int[])`);
     }
     const rows = await query.orderBy('agent_id').execute();
-    return this.withDetectors(rows);
+    return rows.map(toCheckpoint);
   }
 
   async get(agentId: string): Promise<SentinelCheckpoint | undefined> {
@@ -87,35 +86,12 @@ export class SentinelAgentRepository {
       .selectAll()
       .where('agent_id', '=', agentId)
       .executeTakeFirst();
-    return row === undefined ? undefined : (await this.withDetectors([row]))[0];
+    return row === undefined ? undefined : toCheckpoint(row);
   }
+}
 
-  private async withDetectors(
-    rows: ReadonlyArray<Selectable<SentinelAgentsTable>>,
-  ): Promise<SentinelCheckpoint[]> {
-    const older = rows.filter((row) => (row.state as SentinelAgentState).detectors === undefined);
-    const byAgent = new Map<string, AgentTriageSnapshot['detectors']>();
-    if (older.length > 0) {
-      for (const baseline of await new BaselineRepository(this.db).list({
-        agentIds: older.map((r) => r.agent_id),
-      })) {
-        let detectors = byAgent.get(baseline.agent_id);
-        if (detectors === undefined) {
-          detectors = {};
-          byAgent.set(baseline.agent_id, detectors);
-        }
-        detectors[baseline.kind] = baseline.snapshot;
-      }
-    }
-    return rows.map((row) => {
-      const state = row.state as SentinelAgentState;
-      return {
-        partition: row.partition,
-        updated_at: toMillis(row.updated_at),
-        snapshot: { ...state, detectors: state.detectors ?? byAgent.get(row.agent_id) ?? {} },
-      };
-    });
-  }
+function toCheckpoint(row: Selectable<SentinelAgentsTable>): SentinelCheckpoint {
+  return { partition: row.partition, updated_at: toMillis(row.updated_at), snapshot: row.state };
 }
 
 function newestPerAgent(checkpoints: readonly SentinelCheckpoint[]): Map<string, SentinelCheckpoint> {
