@@ -97,6 +97,8 @@ interface Totals {
   anomalies: Map<AnomalyType, number>;
   transitions: Map<string, number>;
   effectFailures: number;
+  /** Checkpoints `restore` refused at start (another build's layout, or a damaged row). */
+  checkpointsRefused: number;
 }
 
 function bump<K>(map: Map<K, number>, key: K): void {
@@ -140,7 +142,12 @@ export class Sentinel {
   private fleetTimer: NodeJS.Timeout | undefined;
   private lastTally = '';
   private lastTallyAt = 0;
-  private readonly totals: Totals = { anomalies: new Map(), transitions: new Map(), effectFailures: 0 };
+  private readonly totals: Totals = {
+    anomalies: new Map(),
+    transitions: new Map(),
+    effectFailures: 0,
+    checkpointsRefused: 0,
+  };
   /** The ack gate handed out with every vital until the next checkpoint starts (one object, not one per vital). */
   private ackGate: DeferredAck | undefined;
   /** Vitals handled (not counting duplicates), for tests and the bench. */
@@ -193,6 +200,14 @@ export class Sentinel {
       'sentinel_effect_failures',
       { description: 'Failed attempts to write a decision (retried)' },
       (result) => result.observe(totals.effectFailures),
+    );
+    make.observedCounter(
+      'sentinel_checkpoints_refused',
+      {
+        description:
+          'Agent checkpoints refused at start (another layout or a damaged row); the agent started fresh',
+      },
+      (result) => result.observe(totals.checkpointsRefused),
     );
     make.observedGauge('sentinel_agents', { description: 'Agents held in memory' }, (result) =>
       result.observe(this.triage.size),
@@ -285,6 +300,7 @@ export class Sentinel {
       } catch (error) {
         // Another build's layout (or a damaged row): misreading it would judge the agent on someone else's
         // numbers, so it starts fresh and its next checkpoint replaces the row.
+        this.totals.checkpointsRefused++;
         this.deps.logger.error(
           { event: 'sentinel-checkpoint-refused', agent_id: snapshot.agent_id, err: error },
           `checkpoint of agent ${snapshot.agent_id} refused, the agent starts fresh`,

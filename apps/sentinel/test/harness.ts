@@ -3,6 +3,7 @@ import { natsUrlForTests, removeTopology, uniquePrefix } from '@immune/bus/testi
 import { createLogger, hashOperatorToken, type Logger, loadConfig, mintOperatorToken } from '@immune/runtime';
 import type { Store } from '@immune/store';
 import { createTestStore, type TestStore } from '@immune/store/testing';
+import type { Meter } from '@opentelemetry/api';
 import { type SentinelConfig, SentinelEnv } from '../src/config.js';
 import { Sentinel } from '../src/sentinel.js';
 
@@ -81,9 +82,16 @@ export async function startSentinel(
   connect: () => Promise<Bus>,
   env: Record<string, string> = {},
   logger: Logger = createLogger({ service: 'test', level: 'silent' }),
+  meter?: Meter,
 ): Promise<RunningSentinel> {
   const bus = await connect();
-  const sentinel = new Sentinel({ config: sentinelConfig(env), bus, store, logger });
+  const sentinel = new Sentinel({
+    config: sentinelConfig(env),
+    bus,
+    store,
+    logger,
+    ...(meter === undefined ? {} : { meter }),
+  });
   await sentinel.start();
   let stopped = false;
   return {

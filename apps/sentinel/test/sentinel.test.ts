@@ -1,6 +1,7 @@
 import { QUARANTINE_BUCKET, SENTINEL_LIFECYCLE } from '@immune/bus';
 import { eventually } from '@immune/bus/testing';
 import type { Vital } from '@immune/core';
+import { createPrometheusMetrics } from '@immune/runtime/telemetry';
 import { captureLogs } from '@immune/runtime/testing';
 import { createRepositories } from '@immune/store';
 import type { Static } from 'typebox';
@@ -265,8 +266,10 @@ describe('sentinel on NATS + PostgreSQL', { timeout: 60_000 }, () => {
     ]);
 
     const logs = captureLogs({ level: 'warn' });
-    const second = await startSentinel(d.store, d.connect, {}, logs.logger);
+    const metrics = createPrometheusMetrics({ serviceName: 'sentinel-test' });
+    const second = await startSentinel(d.store, d.connect, {}, logs.logger, metrics.meter());
     try {
+      expect(await metrics.scrape()).toMatch(/^sentinel_checkpoints_refused_total(\{[^}]*\})? 1$/m);
       expect(second.sentinel.triage.detectorOf('agent-kept', 'llm')?.samples).toBe(20);
       expect(second.sentinel.triage.has('agent-stale')).toBe(false);
       const refused = logs.find('sentinel-checkpoint-refused');
@@ -283,6 +286,7 @@ describe('sentinel on NATS + PostgreSQL', { timeout: 60_000 }, () => {
       expect(second.sentinel.triage.lifecycleOf('agent-stale')?.state).toBe('INITIALIZING');
     } finally {
       await second.stop();
+      await metrics.shutdown();
     }
   });
 

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { buildInfectionReport, InfectionReport, severityOf } from './anomaly.js';
+import {
+  ANOMALY_CATALOGUE,
+  BASELINE_METRIC_ANOMALY,
+  buildInfectionReport,
+  InfectionReport,
+  METRIC_ANOMALY_TYPES,
+  severityOf,
+} from './anomaly.js';
 import { compileChecker } from './schema.js';
 import { testVital } from './testing.js';
+import { BASELINE_METRICS } from './vital.js';
 
 describe('infection reports', () => {
   it('grades severity by maximum deviation', () => {
@@ -38,5 +46,16 @@ describe('infection reports', () => {
 
   it('refuses an empty infection', () => {
     expect(() => buildInfectionReport({ id: 'x', agentId: 'a', ts: 0, anomalies: [] })).toThrow(RangeError);
+  });
+});
+
+describe('the anomaly catalogue', () => {
+  it('gives every baseline metric the one type that measures it', () => {
+    for (const metric of BASELINE_METRICS) {
+      expect(ANOMALY_CATALOGUE[BASELINE_METRIC_ANOMALY[metric]].metric).toBe(metric);
+    }
+    expect(new Set(Object.values(BASELINE_METRIC_ANOMALY))).toEqual(METRIC_ANOMALY_TYPES);
+    expect(BASELINE_METRIC_ANOMALY.total_tokens).toBe('token_spike');
+    expect(BASELINE_METRIC_ANOMALY.tool_calls).toBe('tool_explosion');
   });
 });

@@ -42,6 +42,34 @@ export const METRIC_ANOMALY_TYPES: ReadonlySet<AnomalyType> = new Set(
   ANOMALY_TYPES.filter((type) => isBaselineMetric(ANOMALY_CATALOGUE[type].metric)),
 );
 
+/** The anomaly types the catalogue measures on a baseline metric. */
+export type MetricAnomalyType = {
+  [T in AnomalyType]: (typeof ANOMALY_CATALOGUE)[T]['metric'] extends BaselineMetric ? T : never;
+}[AnomalyType];
+
+/**
+ * The type each baseline metric reports, read off the catalogue. Every baseline metric needs exactly one:
+ * a catalogue that lacks one or measures a metric twice fails when this module loads.
+ */
+export const BASELINE_METRIC_ANOMALY: Readonly<Record<BaselineMetric, MetricAnomalyType>> =
+  baselineMetricAnomaly();
+
+function baselineMetricAnomaly(): Record<BaselineMetric, MetricAnomalyType> {
+  const byMetric = new Map<BaselineMetric, MetricAnomalyType>();
+  for (const type of METRIC_ANOMALY_TYPES) {
+    const metric = ANOMALY_CATALOGUE[type].metric as BaselineMetric;
+    if (byMetric.has(metric)) throw new Error(`anomaly catalogue: ${metric} is measured by two types`);
+    byMetric.set(metric, type as MetricAnomalyType);
+  }
+  const out = {} as Record<BaselineMetric, MetricAnomalyType>;
+  for (const metric of BASELINE_METRICS) {
+    const type = byMetric.get(metric);
+    if (type === undefined) throw new Error(`anomaly catalogue: no type measures ${metric}`);
+    out[metric] = type;
+  }
+  return out;
+}
+
 function isBaselineMetric(metric: AnomalyMetric): metric is BaselineMetric {
   return (BASELINE_METRICS as readonly string[]).includes(metric);
 }

@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox';
-import type { Anomaly, AnomalyType } from './anomaly.js';
+import { type Anomaly, type AnomalyType, BASELINE_METRIC_ANOMALY } from './anomaly.js';
 import { base64ToFloats, floatsToBase64 } from './base64.js';
 import { EWMA_SLOTS, ewmaMean, ewmaUpdate } from './ewma.js';
 import { fnv1a } from './hash.js';
@@ -151,15 +151,6 @@ export function detectorConfig(overrides: Partial<DetectorConfig> = {}): Detecto
   return config;
 }
 
-const METRIC_ANOMALY: Record<BaselineMetric, Exclude<AnomalyType, 'prompt_change'>> = {
-  total_tokens: 'token_spike',
-  input_tokens: 'input_token_spike',
-  output_tokens: 'output_token_spike',
-  latency_ms: 'latency_spike',
-  tool_calls: 'tool_explosion',
-  cost: 'cost_spike',
-};
-
 /**
  * The scale each metric is judged on. Token counts, latency and cost are positive, right-skewed and vary
  * multiplicatively (a long answer is long in tokens, time and money at once), so they are judged on a log
@@ -241,7 +232,7 @@ const RETRY_AT = ERROR_AT + EWMA_SLOTS;
 const STATS_LENGTH = RETRY_AT + EWMA_SLOTS;
 const LATENCY_INDEX = BASELINE_METRICS.indexOf('latency_ms');
 const SCALES = BASELINE_METRICS.map((m) => METRIC_SCALE[m]);
-const TYPES = BASELINE_METRICS.map((m) => METRIC_ANOMALY[m]);
+const TYPES = BASELINE_METRICS.map((m) => BASELINE_METRIC_ANOMALY[m]);
 const TYPE_INDEX = new Map<AnomalyType, number>(TYPES.map((type, i) => [type, i]));
 const NO_ANOMALIES: readonly Anomaly[] = Object.freeze([]);
 
@@ -377,7 +368,7 @@ export class AgentDetector {
     const at = BASELINE_METRICS.indexOf(metric) * BASELINE_SLOTS;
     const floor = this.config.sigmaFloor[metric];
     const sd = Math.max(Math.sqrt(baselineVariance(this.stats, at)), floor);
-    const k = this.config.thresholds[METRIC_ANOMALY[metric]];
+    const k = this.config.thresholds[BASELINE_METRIC_ANOMALY[metric]];
     const samples = baselineCount(this.stats, at);
     return {
       ...unitBand(METRIC_SCALE[metric], baselineMean(this.stats, at), sd, k),
