@@ -1,16 +1,19 @@
-// Bundles the CLI (dist/immune.js) and the library entry (dist/index.js) with everything they import
-// (workspace packages from their TypeScript sources, NATS, kysely, pg) into the output folder given as the
-// first argument (default dist/). Every @immune/* package is a devDependency, so nothing the tarball runs may
-// import one: `npx ./immune-cli-<version>.tgz` works offline in an empty folder, and so does
-// `import('@immune/cli')` after installing the tarball. tsc (tsconfig.build.json) only writes the declarations.
+// Bundles the CLI into dist/immune.js with everything it imports (workspace packages from their TypeScript
+// sources, NATS, kysely, pg), so the packed tarball has no runtime dependencies: every @immune/* package is a
+// devDependency and `npx ./immune-cli-<version>.tgz` works offline in an empty folder. The output folder is
+// the first argument, relative to the working directory (default dist/: `npm pack` runs this from the
+// package it packs, which is how the pack test bundles into a staging copy). The folder is emptied first, so
+// nothing an older build left there is packed.
+import { rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { build } from 'esbuild';
 
+const outdir = resolve(process.argv[2] ?? 'dist');
+rmSync(outdir, { recursive: true, force: true });
+
 await build({
-  entryPoints: {
-    immune: new URL('../src/main.ts', import.meta.url).pathname,
-    index: new URL('../src/index.ts', import.meta.url).pathname,
-  },
-  outdir: process.argv[2] ?? new URL('../dist', import.meta.url).pathname,
+  entryPoints: { immune: new URL('../src/main.ts', import.meta.url).pathname },
+  outdir,
   bundle: true,
   platform: 'node',
   format: 'esm',
