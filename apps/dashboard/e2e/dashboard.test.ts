@@ -6,14 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { eventually } from '@immune/bus/testing';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type Deployment,
-  launchChromium,
-  OPERATOR_TOKEN,
-  startDeployment,
-  VIEWER_TOKEN,
-  vital,
-} from './harness.js';
+import { vital } from '../test/vitals.js';
+import { type Deployment, launchChromium, OPERATOR_TOKEN, startDeployment, VIEWER_TOKEN } from './harness.js';
 
 // The dashboard in a real browser (Debian's Chromium through playwright-core) against the real sentinel, healer
 // and dashboard on real NATS + PostgreSQL. Vitals are published on the bus as the gateway would; everything
