@@ -75,6 +75,7 @@ describe('the packed immune CLI', { timeout: 180_000 }, () => {
     expect(packed.files.map((file) => file.path).sort()).toEqual([
       'README.md',
       'bin/immune.js',
+      'dist/THIRD-PARTY-LICENSES.txt',
       'dist/immune.js',
       'package.json',
     ]);
@@ -118,6 +119,13 @@ describe('the packed immune CLI', { timeout: 180_000 }, () => {
     ) as Record<string, unknown>;
     expect(installed).not.toHaveProperty('dependencies');
     expect(installed).not.toHaveProperty('types');
+    // The notices of what the bundle holds travel with it.
+    const notices = readFileSync(
+      join(consumer, 'node_modules', '@immune', 'cli', 'dist', 'THIRD-PARTY-LICENSES.txt'),
+      'utf8',
+    );
+    expect(notices).toMatch(/^@nats-io\/nats-core@\S+ \(Apache-2\.0/m);
+    expect(notices).toMatch(/^pg@\S+ \(MIT/m);
     const version = await run(join(consumer, 'node_modules', '.bin', 'immune'), ['--version'], {
       cwd: consumer,
       env: npmEnv(),
