@@ -21,12 +21,29 @@ export interface LifecycleView {
   entered_at: number;
 }
 
+interface ApplyInfo {
+  reason?: string;
+  infection_id?: string;
+  action?: HealingActionType;
+  by?: 'healer' | 'operator';
+  /** With `by: operator`: the operator's token, which the sentinel verifies. */
+  operatorToken?: string;
+}
+
 export type LifecycleAnswer =
   | { ok: true; view: LifecycleView }
   /** The sentinel refused (no such edge from the current state, or a guard); `view` is where the agent is. */
   | { ok: false; reason: 'refused'; code: string; message: string; view: LifecycleView | undefined }
   /** Nobody answered: retry later. */
   | { ok: false; reason: 'unavailable'; message: string };
+
+/**
+ * How many times a trigger is sent while the sentinel that answers is a replica not owning the agent's
+ * partition (`not_owner`). Commands go to any replica of the queue group, picked at random, so each try is a
+ * fresh draw: with two replicas, eight tries all miss the owner once in 256 triggers, and then the healer's
+ * reconcile timer sends it again.
+ */
+const OWNER_TRIES = 8;
 
 /**
  * The healer's side of `immune.cmd.sentinel.lifecycle`: the sentinel owns lifecycles, the healer asks it to
@@ -55,44 +72,49 @@ export class LifecycleClient {
   async apply(
     agentId: string,
     trigger: ExternalLifecycleTrigger,
-    info: {
-      reason?: string;
-      infection_id?: string;
-      action?: HealingActionType;
-      by?: 'healer' | 'operator';
-      /** With `by: operator`: the operator's token, which the sentinel verifies. */
-      operatorToken?: string;
-    } = {},
+    info: ApplyInfo = {},
   ): Promise<LifecycleAnswer> {
-    try {
-      const reply = await this.bus.request(
-        SENTINEL_LIFECYCLE,
-        {
-          agent_id: agentId,
-          trigger,
-          by: info.by ?? 'healer',
-          ...(info.reason === undefined ? {} : { reason: info.reason }),
-          ...(info.infection_id === undefined ? {} : { infection_id: info.infection_id }),
-          ...(info.action === undefined ? {} : { action: info.action }),
-          ...(trigger === 'healing_succeeded' ? { adapt_baseline: true } : {}),
-        },
-        { timeoutMs: this.timeoutMs, operatorToken: info.operatorToken },
-      );
-      const view = { state: reply.state, entered_at: reply.entered_at };
-      // A sentinel that answers only queries replies with the unchanged state: that is no transition.
-      if (reply.state !== TARGETS[trigger]) {
-        return {
-          ok: false,
-          reason: 'refused',
-          code: 'not_applied',
-          message: `the sentinel left the agent in ${reply.state} after ${trigger}`,
-          view,
-        };
+    for (let tries = 1; ; tries++) {
+      try {
+        return await this.applyOnce(agentId, trigger, info);
+      } catch (error) {
+        // A replica that does not own the agent refused before doing anything: asking again is safe.
+        if (error instanceof BusCommandError && error.code === 'not_owner' && tries < OWNER_TRIES) continue;
+        return this.failure(error, agentId);
       }
-      return { ok: true, view };
-    } catch (error) {
-      return this.failure(error, agentId);
     }
+  }
+
+  private async applyOnce(
+    agentId: string,
+    trigger: ExternalLifecycleTrigger,
+    info: ApplyInfo,
+  ): Promise<LifecycleAnswer> {
+    const reply = await this.bus.request(
+      SENTINEL_LIFECYCLE,
+      {
+        agent_id: agentId,
+        trigger,
+        by: info.by ?? 'healer',
+        ...(info.reason === undefined ? {} : { reason: info.reason }),
+        ...(info.infection_id === undefined ? {} : { infection_id: info.infection_id }),
+        ...(info.action === undefined ? {} : { action: info.action }),
+        ...(trigger === 'healing_succeeded' ? { adapt_baseline: true } : {}),
+      },
+      { timeoutMs: this.timeoutMs, operatorToken: info.operatorToken },
+    );
+    const view = { state: reply.state, entered_at: reply.entered_at };
+    // A sentinel that answers only queries replies with the unchanged state: that is no transition.
+    if (reply.state !== TARGETS[trigger]) {
+      return {
+        ok: false,
+        reason: 'refused',
+        code: 'not_applied',
+        message: `the sentinel left the agent in ${reply.state} after ${trigger}`,
+        view,
+      };
+    }
+    return { ok: true, view };
   }
 
   private async failure(error: unknown, agentId: string | undefined): Promise<LifecycleAnswer> {

@@ -78,6 +78,11 @@ export class FakeSentinel {
   readonly verdicts = new Map<string, boolean[]>();
   /** Answers like a sentinel that knows only the query form of the command. */
   queryOnly = false;
+  /**
+   * Per agent: how many of the next triggers a replica that does not own the agent's partition answers
+   * (`not_owner`, before anything is applied), as the load-balanced command can reach one.
+   */
+  readonly notOwner = new Map<string, number>();
   private subscription: Subscription | undefined;
 
   constructor(private readonly bus: Bus) {}
@@ -86,6 +91,11 @@ export class FakeSentinel {
     this.subscription = await this.bus.handleCommand(SENTINEL_LIFECYCLE, async (request, context) => {
       const agent = this.lifecycles.get(request.agent_id);
       if (agent === undefined) throw new CodedError('not_found', `unknown agent ${request.agent_id}`);
+      const misses = this.notOwner.get(request.agent_id) ?? 0;
+      if (request.trigger !== undefined && misses > 0) {
+        this.notOwner.set(request.agent_id, misses - 1);
+        throw new CodedError('not_owner', `agent '${request.agent_id}' belongs to another sentinel`);
+      }
       if (request.trigger !== undefined && this.queryOnly) {
         this.triggers.push({ agent_id: request.agent_id, trigger: request.trigger });
       } else if (request.trigger !== undefined) {

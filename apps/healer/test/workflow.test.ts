@@ -303,3 +303,31 @@ describe('exhaustion', { timeout: 90_000 }, () => {
     expect(view?.attempts.every((a) => a.status === 'failed')).toBe(true);
   });
 });
+
+describe('sentinel replicas', { timeout: 90_000 }, () => {
+  const op = as('alice');
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+    // No reconcile during the test: only the lifecycle client's own retries can get past a refusal.
+    await h.startHealer({ env: { HEALER_RECONCILE_MS: '600000' } });
+  });
+  afterAll(() => h.close());
+
+  it('sends a trigger again at once when a replica that does not own the agent refused it (not_owner)', async () => {
+    h.sentinel.set('replicated', 'QUARANTINED');
+    h.sentinel.notOwner.set('replicated', 3);
+    const report = infection('replicated', 3.8);
+    await h.bus.publishEvent('infection.detected', 'replicated', report);
+    await eventually(async () => {
+      const [view] = (await h.bus.request(HEALER_INFECTIONS, { infection_id: report.id }, op)).infections;
+      expect(view?.status).toBe('resolved');
+    }, WAIT);
+    expect(h.sentinel.notOwner.get('replicated')).toBe(0);
+    expect(h.sentinel.triggers.filter((t) => t.agent_id === 'replicated').map((t) => t.trigger)).toEqual([
+      'healing_started',
+      'healing_succeeded',
+    ]);
+    expect(h.sentinel.state('replicated')).toBe('HEALTHY');
+  });
+});

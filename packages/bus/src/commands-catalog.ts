@@ -74,7 +74,9 @@ export type AgentBaselines = Static<typeof AgentBaselines>;
  * after it. `released` (or `by: operator`) is an operator's act, forwarded by the healer: it needs an operator
  * token of the operator role beside the body, and the sentinel records the token's name; the healer's own
  * triggers and queries need none (who may send them at all is the bus's permissions). Errors: `not_found` (an agent the sentinel never saw); `illegal_transition` when the edge does not exist from the current state;
- * `transition_refused` when a guard refuses.
+ * `transition_refused` when a guard refuses; `not_owner` for a trigger that reached a replica not owning the
+ * agent's partition (commands go to any replica; nothing was applied, so the caller sends it again). Any
+ * replica answers a query, from the owner's checkpoint when it is not the owner.
  */
 export const SENTINEL_LIFECYCLE = defineCommand({
   service: 'sentinel',
