@@ -1,7 +1,6 @@
 /**
  * The one base64 codec of core (checkpoints: the detector's float baselines, triage's packed agent state).
- * No Buffer, so core stays free of Node-only APIs. Floats go as little-endian IEEE 754 bytes: a checkpointed
- * baseline restores bit for bit, in about half the characters of JSON numbers.
+ * No Buffer, so core stays free of Node-only APIs.
  */
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const PAD = '='.charCodeAt(0);
@@ -64,19 +63,4 @@ export function base64ToBytes(text: string, where: string, into?: Uint8Array): U
     }
   }
   return out;
-}
-
-export function floatsToBase64(values: Float64Array): string {
-  return bytesToBase64(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-}
-
-/** Decodes into `into`; the text must hold exactly `into.length` doubles. */
-export function base64ToFloats(text: string, into: Float64Array, where: string): void {
-  const clean = text.replace(/=+$/, '');
-  if (Math.floor((clean.length * 3) / 4) !== into.byteLength) {
-    throw new RangeError(
-      `${where}: holds ${Math.floor((clean.length * 3) / 32)} numbers, expected ${into.length}`,
-    );
-  }
-  base64ToBytes(clean, where, new Uint8Array(into.buffer, into.byteOffset, into.byteLength));
 }

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Anomaly } from './anomaly.js';
+import { base64ToBytes, bytesToBase64 } from './base64.js';
 import { AgentDetector, DEFAULT_DETECTOR_CONFIG, DetectorSnapshot, detectorConfig } from './detector.js';
 import { compileChecker } from './schema.js';
 import { noisyVital, seededRandom, testVital } from './testing.js';
@@ -209,9 +210,14 @@ describe('AgentDetector', () => {
     expect(restored.snapshot()).toEqual(detector.snapshot());
   });
 
-  it('keeps per-agent state under 1 KB when serialised', () => {
+  it('keeps per-agent state under 1 KB when serialised, with room to spare', () => {
     const { detector, random } = warmDetector();
     for (let i = 0; i < 8; i++) detector.observe(noisyVital(random, { prompt_hash: `prompt-${i}` }));
+    // All six metrics learned, eight prompts remembered: the largest a healthy agent's kind gets.
+    expect(JSON.stringify(detector.snapshot()).length).toBeLessThanOrEqual(640);
+    // A shift run in progress on every metric adds its fields, still far from the bound.
+    for (let i = 0; i < 3; i++)
+      detector.observe(noisyVital(random, { latency_ms: 60_000, total_tokens: 90_000 }));
     expect(JSON.stringify(detector.snapshot()).length).toBeLessThanOrEqual(1024);
   });
 
@@ -291,11 +297,15 @@ describe('AgentDetector', () => {
 
   it('refuses a snapshot of another layout or version loudly', () => {
     const { detector } = warmDetector();
+    const withZero = (text: string) => bytesToBase64(Uint8Array.from([...base64ToBytes(text, 'test'), 0]));
     const snapshot = detector.snapshot();
     expect(() => AgentDetector.restore({ ...snapshot, layout: snapshot.layout + 1 })).toThrow(/layout/);
     expect(() => AgentDetector.restore({ ...snapshot, v: 2 } as never)).toThrow(/version 2/);
-    expect(() => AgentDetector.restore({ ...snapshot, baselines: snapshot.baselines.slice(8) })).toThrow(
-      /numbers, expected/,
+    expect(() => AgentDetector.restore({ ...snapshot, baselines: snapshot.baselines.slice(0, -8) })).toThrow(
+      /detector snapshot baselines: ends before its layout does/,
+    );
+    expect(() => AgentDetector.restore({ ...snapshot, baselines: withZero(snapshot.baselines) })).toThrow(
+      /detector snapshot baselines: holds \d+ bytes, its layout \d+/,
     );
   });
 

@@ -1,7 +1,5 @@
 import Type, { type Static } from 'typebox';
 import { type Anomaly, type AnomalyType, BASELINE_METRIC_ANOMALY } from './anomaly.js';
-import { base64ToFloats, floatsToBase64 } from './base64.js';
-import { EWMA_SLOTS, ewmaMean, ewmaUpdate } from './ewma.js';
 import { fnv1a } from './hash.js';
 import {
   BASELINE_FIELDS,
@@ -15,6 +13,7 @@ import {
   observeBaseline,
   resetBaselineEpisode,
 } from './metric-baseline.js';
+import { SlotCodec, type SlotField } from './slot-codec.js';
 import { upperTailSigma } from './tail.js';
 import { BASELINE_METRICS, type BaselineMetric, type Vital } from './vital.js';
 
@@ -227,24 +226,37 @@ export interface MetricBand extends UnitBand {
 }
 
 const METRIC_COUNT = BASELINE_METRICS.length;
+/**
+ * An error or retry rate's baseline: an EWMA of 0/1 outcomes with 1/n weights while young. Its spread is not
+ * kept: the rates are judged by the binomial tail of the window against the mean.
+ */
+const RATE_FIELDS = [
+  { name: 'mean', encoding: 'f64' },
+  { name: 'count', encoding: 'uint' },
+] as const satisfies readonly SlotField[];
+const RATE_SLOTS = RATE_FIELDS.length;
 const ERROR_AT = METRIC_COUNT * BASELINE_SLOTS;
-const RETRY_AT = ERROR_AT + EWMA_SLOTS;
-const STATS_LENGTH = RETRY_AT + EWMA_SLOTS;
+const RETRY_AT = ERROR_AT + RATE_SLOTS;
+const STATS_LENGTH = RETRY_AT + RATE_SLOTS;
 const LATENCY_INDEX = BASELINE_METRICS.indexOf('latency_ms');
 const SCALES = BASELINE_METRICS.map((m) => METRIC_SCALE[m]);
 const TYPES = BASELINE_METRICS.map((m) => BASELINE_METRIC_ANOMALY[m]);
 const TYPE_INDEX = new Map<AnomalyType, number>(TYPES.map((type, i) => [type, i]));
 const NO_ANOMALIES: readonly Anomaly[] = Object.freeze([]);
 
+/** Packs the detector's slots for a checkpoint: each metric's baseline fields, then the rate baselines. */
+const CODEC = new SlotCodec([
+  ...BASELINE_METRICS.map((name) => ({ name, fields: BASELINE_FIELDS })),
+  { name: 'error_rate', fields: RATE_FIELDS },
+  { name: 'retry_rate', fields: RATE_FIELDS },
+]);
+
 /**
- * What the numbers of a checkpoint are, in order: each metric's baseline fields, then the rate baselines.
- * Its hash is written with every snapshot, so a build with other metrics or fields refuses an old snapshot
- * loudly instead of reading shifted slots.
+ * What the numbers of a checkpoint are, in order, and how each is stored. Its hash is written with every
+ * snapshot, so a build with other metrics, fields or encodings refuses an old snapshot loudly instead of
+ * reading shifted slots.
  */
-export const DETECTOR_LAYOUT = [
-  ...BASELINE_METRICS.flatMap((metric) => BASELINE_FIELDS.map((field) => `${metric}.${field}`)),
-  ...['error_rate', 'retry_rate'].flatMap((rate) => ['mean', 'variance', 'count'].map((f) => `${rate}.${f}`)),
-].join(',');
+export const DETECTOR_LAYOUT = CODEC.layout;
 const LAYOUT_HASH = fnv1a(DETECTOR_LAYOUT);
 
 /**
@@ -259,7 +271,7 @@ export const DetectorSnapshot = Type.Object(
     adapt_remaining: Type.Integer({ minimum: 0 }),
     /** fnv1a of `DETECTOR_LAYOUT`. */
     layout: Type.Integer({ minimum: 0 }),
-    /** The baselines, as base64 of the doubles `DETECTOR_LAYOUT` names. */
+    /** The baselines, as base64 of the slots `DETECTOR_LAYOUT` names, zeros left out (see `SlotCodec`). */
     baselines: Type.String(),
     error_bits: Type.Integer(),
     retry_bits: Type.Integer(),
@@ -382,8 +394,8 @@ export class AgentDetector {
   rates(): { errorBaseline: number; retryBaseline: number; errorWindow: number; retryWindow: number } {
     const fill = this.windowFill || 1;
     return {
-      errorBaseline: ewmaMean(this.stats, ERROR_AT),
-      retryBaseline: ewmaMean(this.stats, RETRY_AT),
+      errorBaseline: this.stats[ERROR_AT]!,
+      retryBaseline: this.stats[RETRY_AT]!,
       errorWindow: popcount(this.errorBits & this.windowMask) / fill,
       retryWindow: popcount(this.retryBits & this.windowMask) / fill,
     };
@@ -466,11 +478,11 @@ export class AgentDetector {
     );
     const retryAnomalous = (anomalies?.length ?? 0) !== beforeRetry;
     if (!warm) {
-      ewmaUpdate(this.stats, ERROR_AT, errorBit, rateAlpha);
-      ewmaUpdate(this.stats, RETRY_AT, retryBit, rateAlpha);
+      learnRate(this.stats, ERROR_AT, errorBit, rateAlpha);
+      learnRate(this.stats, RETRY_AT, retryBit, rateAlpha);
     } else if (learnExiting) {
-      if (adapting || !errorAnomalous) ewmaUpdate(this.stats, ERROR_AT, errorExit, rateAlpha);
-      if (adapting || !retryAnomalous) ewmaUpdate(this.stats, RETRY_AT, retryExit, rateAlpha);
+      if (adapting || !errorAnomalous) learnRate(this.stats, ERROR_AT, errorExit, rateAlpha);
+      if (adapting || !retryAnomalous) learnRate(this.stats, RETRY_AT, retryExit, rateAlpha);
     }
 
     if (vital.prompt_hash !== undefined) {
@@ -511,7 +523,7 @@ export class AgentDetector {
     const count = popcount(bits);
     const rate = count / this.windowFill;
     if (rate < minRate) return anomalies;
-    const p = ewmaMean(this.stats, at);
+    const p = this.stats[at]!;
     // The exact binomial tail, as the σ of a Gaussian tail that is just as unlikely. The normal approximation
     // (rate − p) / √(p(1−p)/n) is far too generous for a rate of a few percent over 20 calls: it put 6 errors
     // in 20 at p = 2 % at 9σ, an event that in fact happens about once in half a million windows.
@@ -541,7 +553,7 @@ export class AgentDetector {
       samples: this.samplesSeen,
       adapt_remaining: this.adaptRemaining,
       layout: LAYOUT_HASH,
-      baselines: floatsToBase64(this.stats),
+      baselines: CODEC.toBase64(this.stats),
       error_bits: this.errorBits,
       retry_bits: this.retryBits,
       window_fill: this.windowFill,
@@ -561,7 +573,7 @@ export class AgentDetector {
       );
     }
     const detector = new AgentDetector(config);
-    base64ToFloats(snapshot.baselines, detector.stats, 'detector snapshot baselines');
+    CODEC.fromBase64(snapshot.baselines, detector.stats, 'detector snapshot baselines');
     detector.samplesSeen = snapshot.samples;
     detector.adaptRemaining = snapshot.adapt_remaining;
     detector.errorBits = snapshot.error_bits & detector.windowMask;
@@ -594,6 +606,14 @@ function judgeOnly(
   // The episode state (evidence, quiet period) does follow the failed call: a run of timeouts is one episode.
   stats[at + 5] = SCRATCH[5]!;
   stats[at + 8] = SCRATCH[8]!;
+}
+
+/** One outcome (0 or 1) into a rate baseline: the mean at weight max(alpha, 1/n). */
+function learnRate(stats: Float64Array, at: number, outcome: number, alpha: number): void {
+  const n = stats[at + 1]! + 1;
+  const a = Math.max(alpha, 1 / n);
+  stats[at] = stats[at]! + a * (outcome - stats[at]!);
+  stats[at + 1] = n;
 }
 
 const PARAMS = new WeakMap<DetectorConfig, readonly BaselineParams[]>();

@@ -5,7 +5,6 @@ export * from './correlator.js';
 export * from './detector.js';
 export * from './diagnosis.js';
 export * from './diagnostician.js';
-export * from './ewma.js';
 export * from './fleet-tally.js';
 export * from './healing.js';
 export * from './healing-workflow.js';

@@ -1,3 +1,4 @@
+import type { SlotField } from './slot-codec.js';
 import { studentToSigma } from './tail.js';
 
 /**
@@ -51,21 +52,27 @@ export interface BaselineParams {
   maxSigma: number;
 }
 
-/** Named slots, in order: also the field names of a checkpoint (see `baselineFields`). */
+/**
+ * Named slots, in order, with how a checkpoint stores each (see `slot-codec.ts`). Levels on the judged scale
+ * (mean, short mean, range, run level) stay doubles: a raw series may sit at 10⁶ with steps of 0.01. Spreads
+ * and the CUSUM only need relative precision, so they are float32, and the update rounds them to float32 as
+ * it writes them (`Math.fround`): what is checkpointed is exactly what is in memory, so a restored baseline
+ * decides as the original. Counts and the run length are integers.
+ */
 export const BASELINE_FIELDS = [
-  'mean',
-  'variance',
-  'count',
-  'short',
-  'short_variance',
-  'evidence',
-  'low',
-  'high',
-  'quiet',
-  'run',
-  'run_level',
-] as const;
-export type BaselineField = (typeof BASELINE_FIELDS)[number];
+  { name: 'mean', encoding: 'f64' },
+  { name: 'variance', encoding: 'f32' },
+  { name: 'count', encoding: 'uint' },
+  { name: 'short', encoding: 'f64' },
+  { name: 'short_variance', encoding: 'f32' },
+  { name: 'evidence', encoding: 'f32' },
+  { name: 'low', encoding: 'f64' },
+  { name: 'high', encoding: 'f64' },
+  { name: 'quiet', encoding: 'uint' },
+  { name: 'run', encoding: 'int' },
+  { name: 'run_level', encoding: 'f64' },
+] as const satisfies readonly SlotField[];
+export type BaselineField = (typeof BASELINE_FIELDS)[number]['name'];
 export const BASELINE_SLOTS = BASELINE_FIELDS.length;
 
 const MEAN = 0;
@@ -228,7 +235,7 @@ export function observeBaseline(
       sum = p.evidenceAlarm;
       out.sustained = true;
     }
-    stats[at + EVIDENCE] = sum;
+    stats[at + EVIDENCE] = Math.fround(sum);
 
     const quiet = stats[at + QUIET]!;
     if (anomalous && quiet === 0) {
@@ -252,7 +259,9 @@ export function observeBaseline(
       stats[at + RUN] = side;
       stats[at + RUN_LEVEL] = y;
     } else {
+      // The level of a run that ended is never read again; zeroed, it is not checkpointed either.
       stats[at + RUN] = 0;
+      stats[at + RUN_LEVEL] = 0;
     }
     const length = Math.abs(stats[at + RUN]!);
     if (p.acceptAfter > 0 && length >= p.acceptAfter) {
@@ -261,6 +270,7 @@ export function observeBaseline(
       stats[at + SHORT] = level;
       stats[at + EVIDENCE] = 0;
       stats[at + RUN] = 0;
+      stats[at + RUN_LEVEL] = 0;
       stats[at + QUIET] = 0;
       out.accepted = true;
       trackRange(stats, at, y);
@@ -268,7 +278,7 @@ export function observeBaseline(
     }
   }
 
-  // Learning: the weighted Welford update (see ewma.ts) of a winsorised sample, with 1/n weights while young,
+  // Learning: the weighted Welford update (Finch 2009) of a winsorised sample, with 1/n weights while young,
   // except for a sample just judged anomalous: it is learned at the long-memory weight, as a mature baseline
   // learns it. At 1/n its winsorised 4 sd would add 16/n of the variance (80 % at n = 20), so a young
   // baseline would absorb an episode within a few samples and its second and third anomalous vitals would
@@ -279,7 +289,7 @@ export function observeBaseline(
   const diff = x - mean;
   const newMean = mean + a * diff;
   stats[at + MEAN] = newMean;
-  stats[at + VAR] = (1 - a) * (stats[at + VAR]! + diff * (a * diff));
+  stats[at + VAR] = Math.fround((1 - a) * (stats[at + VAR]! + diff * (a * diff)));
   stats[at + COUNT] = next;
   stats[at + SHORT] = short;
   let d = short - newMean;
@@ -289,7 +299,7 @@ export function observeBaseline(
     if (d > bound) d = bound;
     else if (d < -bound) d = -bound;
   }
-  stats[at + SHORT_VAR] = (1 - a) * shortVar + a * d * d;
+  stats[at + SHORT_VAR] = Math.fround((1 - a) * shortVar + a * d * d);
   trackRange(stats, at, y);
   return out;
 }
@@ -337,6 +347,7 @@ export function resetBaselineEpisode(stats: Float64Array, at: number): void {
   stats[at + EVIDENCE] = 0;
   stats[at + QUIET] = 0;
   stats[at + RUN] = 0;
+  stats[at + RUN_LEVEL] = 0;
 }
 
 export function baselineMean(stats: Float64Array, at: number): number {
