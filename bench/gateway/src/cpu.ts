@@ -5,11 +5,15 @@
  * shared machine where latency is not. The targets alternate over several rounds; each round's ratios are
  * computed within that round.
  *
+ * The gateway runs from `dist/` as deployed (build first: `pnpm --filter "@immune/gateway..." build`), or
+ * from source with BENCH_GATEWAY_FROM=source. Besides the plain gateway step, a `contained` step sends the same
+ * load through the same gateway with every agent softly contained (see soft-containment.ts).
+ *
  * Run: pnpm --filter @immune/bench-gateway bench:cpu        (BENCH_CPU_ROUNDS=3, BENCH_CPU_SECONDS=20, rate 1,000/s)
  * Needs the local NATS (NATS_URL). Prints a JSON result and a markdown table.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -24,14 +28,16 @@ import {
   type Service,
   startService,
 } from './processes.js';
+import { softlyContain } from './soft-containment.js';
 import { round1 } from './stats.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = join(HERE, '../../..');
 const env = process.env;
 const ROUNDS = Number(env.BENCH_CPU_ROUNDS ?? 3);
-/** BENCH_CPU_TARGETS=direct,gateway to leave Portkey out (profiling). */
-const TARGETS = (env.BENCH_CPU_TARGETS ?? 'direct,gateway,portkey').split(',');
+/** BENCH_CPU_TARGETS=direct,gateway to leave Portkey and the contained step out (profiling). */
+const TARGETS = (env.BENCH_CPU_TARGETS ?? 'direct,gateway,contained,portkey').split(',');
+const GATEWAY_FROM = env.BENCH_GATEWAY_FROM === 'source' ? 'source' : 'dist';
 const SECONDS = Number(env.BENCH_CPU_SECONDS ?? 20);
 const RATE = Number(env.BENCH_CPU_RATE ?? 1000);
 const NATS_URL = env.NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -115,15 +121,19 @@ async function main(): Promise<void> {
   });
   const upstream = `${mock.url}/v1`;
   const gatewayPort = await freePort();
+  const dist = join(REPO, 'apps/gateway/dist/main.js');
+  if (GATEWAY_FROM === 'dist' && !existsSync(dist))
+    throw new Error(
+      `${dist} is missing: pnpm --filter "@immune/gateway..." build (or BENCH_GATEWAY_FROM=source)`,
+    );
   const gateway = await startService({
     name: 'gateway',
     // BENCH_CPU_PROFILE=<dir>: the gateway writes a V8 CPU profile there when it stops (`--cpu-prof`).
     args: [
       ...(env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${env.BENCH_CPU_PROFILE}`] : []),
-      '--conditions=@immune/source',
-      '--import',
-      'tsx',
-      'apps/gateway/src/main.ts',
+      ...(GATEWAY_FROM === 'dist'
+        ? [dist]
+        : ['--conditions=@immune/source', '--import', 'tsx', 'apps/gateway/src/main.ts']),
     ],
     cwd: REPO,
     env: {
@@ -169,6 +179,11 @@ async function main(): Promise<void> {
       pids: { server: gateway.pid, mock: mock.pid, ...(nats ? { nats } : {}) },
     },
     {
+      name: 'contained',
+      target: { name: 'contained', url: gateway.url, headers: {} },
+      pids: { server: gateway.pid, mock: mock.pid, ...(nats ? { nats } : {}) },
+    },
+    {
       name: 'portkey',
       target: {
         name: 'portkey',
@@ -184,7 +199,12 @@ async function main(): Promise<void> {
     for (let round = 1; round <= ROUNDS; round++) {
       for (const stream of [false, true]) {
         for (const { name, target, pids } of targets.filter((t) => TARGETS.includes(t.name))) {
+          const release =
+            name === 'contained'
+              ? await softlyContain({ repo: REPO, natsUrl: NATS_URL, prefix, gateway: target })
+              : undefined;
           const m = await measure(target, pids, stream);
+          await release?.();
           results.push({ target: name, stream, round, ...m });
           log(
             `round ${round} ${stream ? 'streamed' : 'plain'} ${name}: ${m.okRps} ok/s, server ${m.server} µs, mock ${m.mock} µs, nats ${m.nats} µs, other load ${m.otherLoadPct} %`,
@@ -199,7 +219,7 @@ async function main(): Promise<void> {
   }
   load.end = loadavg().map(round1);
   process.stdout.write(
-    `${JSON.stringify({ rate: RATE, seconds: SECONDS, rounds: ROUNDS, loadavg: load, results }, null, 2)}\n\n`,
+    `${JSON.stringify({ rate: RATE, seconds: SECONDS, rounds: ROUNDS, gateway: GATEWAY_FROM, loadavg: load, results }, null, 2)}\n\n`,
   );
   process.stdout.write(`${renderCpuTable(results)}\n`);
 }
@@ -207,8 +227,8 @@ async function main(): Promise<void> {
 /** One line per round and mode: each ratio is against the mock's own CPU per request measured in that round. */
 export function renderCpuTable(results: readonly Measure[]): string {
   const lines = [
-    '| round | request | mock alone µs/req | gateway µs/req (+ nats) | gateway / mock | Portkey µs/req | Portkey / mock | gateway / Portkey | other load % |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| round | request | mock alone µs/req | gateway µs/req (+ nats) | gateway / mock | gateway ok/s | contained µs/req | contained / mock | Portkey µs/req | Portkey / mock | gateway / Portkey | other load % |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   const rounds = [...new Set(results.map((r) => r.round))];
   for (const round of rounds) {
@@ -217,12 +237,17 @@ export function renderCpuTable(results: readonly Measure[]): string {
         results.find((r) => r.round === round && r.stream === stream && r.target === target);
       const direct = of('direct');
       const gateway = of('gateway');
+      const contained = of('contained');
       const portkey = of('portkey');
-      if (!direct || !gateway || !portkey) continue;
-      const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
-      const others = [direct, gateway, portkey].map((m) => m.otherLoadPct).join(' / ');
+      if (!direct || !gateway) continue;
+      const ratio = (a: number | undefined, b: number | undefined) =>
+        a === undefined || b === undefined ? '–' : `${(a / b).toFixed(2)}×`;
+      const failed = (m: Measure) => (m.failed ? ` (${m.failed} failed)` : '');
+      const others = [direct, gateway, contained, portkey]
+        .map((m) => (m === undefined ? '–' : m.otherLoadPct))
+        .join(' / ');
       lines.push(
-        `| ${round} | ${stream ? 'streamed' : 'plain'} | ${direct.mock} | ${gateway.server} (+ ${gateway.nats}) | ${ratio(gateway.server, direct.mock)} | ${portkey.server}${portkey.failed ? ` (${portkey.failed} failed)` : ''} | ${ratio(portkey.server, direct.mock)} | ${ratio(gateway.server, portkey.server)} | ${others} |`,
+        `| ${round} | ${stream ? 'streamed' : 'plain'} | ${direct.mock} | ${gateway.server} (+ ${gateway.nats})${failed(gateway)} | ${ratio(gateway.server, direct.mock)} | ${gateway.okRps} | ${contained ? `${contained.server}${failed(contained)}` : '–'} | ${ratio(contained?.server, direct.mock)} | ${portkey ? `${portkey.server}${failed(portkey)}` : '–'} | ${ratio(portkey?.server, direct.mock)} | ${ratio(gateway.server, portkey?.server)} | ${others} |`,
       );
     }
   }
