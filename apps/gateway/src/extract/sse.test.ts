@@ -55,4 +55,12 @@ describe('SseParser', () => {
       { event: undefined, data: 'y', id: undefined },
     ]);
   });
+
+  it('reads a field without a colon as an empty value, whatever follows on later lines', () => {
+    const parser = new SseParser();
+    expect(parser.push('data\ndata: x:y\nevent\n\nid:3\ndata:z\n\n')).toEqual([
+      { event: '', data: '\nx:y', id: undefined },
+      { event: undefined, data: 'z', id: '3' },
+    ]);
+  });
 });

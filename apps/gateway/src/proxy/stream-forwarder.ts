@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { TextDecoder } from 'node:util';
+import { StringDecoder } from 'node:string_decoder';
 import { SseParser } from '../extract/sse.js';
 import type { EventDecision, StreamEvent, StreamTap } from './adapters/types.js';
 import { lastEventBoundary } from './event-boundary.js';
@@ -11,8 +11,8 @@ function serialise(event: StreamEvent, data: string): string {
 }
 
 /** Splits complete NDJSON lines (the last one may be unterminated at the end of the stream). */
-function lines(bytes: Uint8Array, decoder: TextDecoder): StreamEvent[] {
-  const text = decoder.decode(bytes, { stream: true });
+function lines(bytes: Uint8Array, decoder: StringDecoder): StreamEvent[] {
+  const text = decoder.write(bytes);
   const events: StreamEvent[] = [];
   let start = 0;
   for (;;) {
@@ -32,7 +32,7 @@ function lines(bytes: Uint8Array, decoder: TextDecoder): StreamEvent[] {
 export class StreamForwarder {
   private pending: Uint8Array | undefined;
   private readonly parser: SseParser | undefined;
-  private readonly decoder: TextDecoder | undefined;
+  private readonly decoder: StringDecoder | undefined;
 
   constructor(
     private readonly res: ServerResponse,
@@ -41,7 +41,7 @@ export class StreamForwarder {
     private readonly transform: boolean,
   ) {
     if (framing === 'sse') this.parser = new SseParser();
-    else this.decoder = new TextDecoder();
+    else this.decoder = new StringDecoder('utf8');
   }
 
   /** Takes one upstream chunk; returns false when the client is slow and the upstream should pause. */
