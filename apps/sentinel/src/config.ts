@@ -39,6 +39,15 @@ export const SentinelEnv = Type.Object({
   SENTINEL_CHECKPOINT_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 500 }),
   /** How often the `baselines` read model (for dashboards) is refreshed from the checkpoints, ms. */
   SENTINEL_BASELINES_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 30_000 }),
+  /** Width of a bucket of the σ history (`sigma_buckets`: worst σ and band per agent and metric), ms. */
+  SENTINEL_SIGMA_BUCKET_MS: Type.Integer({ minimum: 1_000, maximum: 3_600_000, default: 10_000 }),
+  /** How often the σ history held in memory is written to PostgreSQL (one batch), ms. */
+  SENTINEL_SIGMA_FLUSH_MS: Type.Integer({ minimum: 50, maximum: 600_000, default: 5_000 }),
+  /**
+   * σ history buckets (one per agent and vital kind) held at most while PostgreSQL does not answer; the
+   * oldest beyond are dropped and counted (`sentinel_sigma_buckets_dropped`).
+   */
+  SENTINEL_SIGMA_MAX_BUCKETS: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 200_000 }),
   /** How often this instance publishes its fleet tally, ms. */
   SENTINEL_FLEET_PUBLISH_MS: Type.Integer({ minimum: 50, maximum: 10_000, default: 500 }),
   SENTINEL_THRESHOLD_SIGMA: Type.Number({ exclusiveMinimum: 0, default: 3 }),

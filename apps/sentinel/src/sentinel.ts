@@ -36,6 +36,7 @@ import type { Static } from 'typebox';
 import { Checkpointer } from './checkpointer.js';
 import { ownedPartitions, type SentinelConfig } from './config.js';
 import { Effects } from './effects.js';
+import { SigmaHistory } from './sigma-history.js';
 
 export interface SentinelDeps {
   config: SentinelConfig;
@@ -112,6 +113,8 @@ function bump<K>(map: Map<K, number>, key: K): void {
  */
 export class Sentinel {
   readonly triage: AgentTriage;
+  /** The σ history writer: what every judged vital adds to `sigma_buckets`. */
+  readonly sigmaHistory: SigmaHistory;
   readonly partitions: readonly number[];
   readonly instanceId: string;
   private readonly owned: Set<number>;
@@ -175,6 +178,14 @@ export class Sentinel {
       pendingEffects: (agentId) => this.pending.get(agentId),
       abandoned: this.abandoned,
       now: this.now,
+    });
+    this.sigmaHistory = new SigmaHistory({
+      bucketMs: config.SENTINEL_SIGMA_BUCKET_MS,
+      flushMs: config.SENTINEL_SIGMA_FLUSH_MS,
+      maxBuckets: config.SENTINEL_SIGMA_MAX_BUCKETS,
+      save: (buckets) => this.repos.sigmaBuckets.upsertMany(buckets),
+      logger: deps.logger,
+      ...(deps.meter === undefined ? {} : { meter: deps.meter }),
     });
     if (deps.meter) this.observe(deps.meter);
   }
@@ -273,6 +284,7 @@ export class Sentinel {
         .catch((error: unknown) => logger.warn({ err: error }, 'baselines read model not refreshed'));
     }, config.SENTINEL_BASELINES_MS);
     this.fleetTimer = setInterval(() => this.publishTally(), config.SENTINEL_FLEET_PUBLISH_MS);
+    this.sigmaHistory.start();
     this.publishTally();
     this.armTick();
 
@@ -319,6 +331,7 @@ export class Sentinel {
    */
   handle(delivery: VitalDelivery): DeferredAck {
     const decisions = this.triage.observe(delivery.vital, delivery.streamSeq);
+    if (!isDuplicate(decisions)) this.sigmaHistory.record(delivery.vital, this.triage.judgement);
     this.account(decisions);
     if (decisions.length > 0 && Effects.needed(decisions)) {
       // A rejection means abandoned at shutdown; the checkpointer then never writes the agent.
@@ -339,7 +352,7 @@ export class Sentinel {
   }
 
   private account(decisions: readonly TriageDecision[]): void {
-    if (decisions.length === 1 && decisions[0]!.kind === 'duplicate') {
+    if (isDuplicate(decisions)) {
       this.duplicates++;
       return;
     }
@@ -576,6 +589,8 @@ export class Sentinel {
     await Promise.allSettled([...this.pending.values()]);
     await this.fleet?.delete(this.instanceId).catch(() => undefined);
     await this.checkpoint();
+    // Housekeeping after the acks: the σ history of the last vitals, then the baselines read model.
+    await this.sigmaHistory.stop();
     await this.checkpointer
       .refreshBaselines()
       .catch((error: unknown) => this.deps.logger.warn({ err: error }, 'baselines read model not refreshed'));
@@ -600,6 +615,10 @@ type LifecycleRequest = Static<(typeof SENTINEL_LIFECYCLE)['request']>;
 
 function coded(code: string, message: string): Error & { code: string } {
   return Object.assign(new Error(message), { code });
+}
+
+function isDuplicate(decisions: readonly TriageDecision[]): boolean {
+  return decisions.length === 1 && decisions[0]!.kind === 'duplicate';
 }
 
 function groupByAgent(decisions: readonly TriageDecision[]): Map<string, TriageDecision[]> {

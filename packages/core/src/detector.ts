@@ -215,6 +215,11 @@ export function unitBand(scale: Scale, mean: number, sd: number, k: number): Uni
   };
 }
 
+/** `unitBand` on the scale `metric` is judged on: what a stored judged-scale baseline is drawn with. */
+export function metricUnitBand(metric: BaselineMetric, mean: number, sd: number, k: number): UnitBand {
+  return unitBand(METRIC_SCALE[metric], mean, sd, k);
+}
+
 /** One metric's learned baseline as a dashboard draws it (see `AgentDetector.band`). */
 export interface MetricBand extends UnitBand {
   /** The anomaly threshold (σ-equivalent) the band is drawn at. */
@@ -250,6 +255,15 @@ const CODEC = new SlotCodec([
   { name: 'error_rate', fields: RATE_FIELDS },
   { name: 'retry_rate', fields: RATE_FIELDS },
 ]);
+
+/**
+ * What `AgentDetector.judgement` writes per baseline metric, in `BASELINE_METRICS` order: the σ-equivalent
+ * the last vital was judged at (NaN when it was not: a cold baseline, or a metric a failed call does not
+ * carry), the baseline on the judged scale after learning it (mean, spread floored as the detector judges)
+ * and the metric's anomaly threshold.
+ */
+export const JUDGEMENT_SLOTS = 4;
+export const JUDGEMENT_LENGTH = METRIC_COUNT * JUDGEMENT_SLOTS;
 
 /**
  * What the numbers of a checkpoint are, in order, and how each is stored. Its hash is written with every
@@ -299,6 +313,8 @@ export class AgentDetector {
   private readonly stats = new Float64Array(STATS_LENGTH);
   private readonly params: readonly BaselineParams[];
   private readonly verdict = newVerdict();
+  /** σ-equivalent each metric was judged at on the last vital, NaN when not judged. */
+  private readonly judged = new Float64Array(METRIC_COUNT).fill(Number.NaN);
   private readonly prompts: Uint32Array;
   private promptCount = 0;
   private promptNext = 0;
@@ -390,6 +406,22 @@ export class AgentDetector {
     };
   }
 
+  /**
+   * Writes what the last `observe` judged into `out` (`JUDGEMENT_LENGTH` numbers, laid out as
+   * `JUDGEMENT_SLOTS` describes): a history of σ and bands without allocating per vital.
+   */
+  judgement(out: Float64Array): void {
+    for (let i = 0; i < METRIC_COUNT; i++) {
+      const at = i * BASELINE_SLOTS;
+      const o = i * JUDGEMENT_SLOTS;
+      const params = this.params[i]!;
+      out[o] = this.judged[i]!;
+      out[o + 1] = baselineMean(this.stats, at);
+      out[o + 2] = Math.max(Math.sqrt(baselineVariance(this.stats, at)), params.floor);
+      out[o + 3] = params.threshold;
+    }
+  }
+
   /** Error and retry rates: the learned baseline and the current window. */
   rates(): { errorBaseline: number; retryBaseline: number; errorWindow: number; retryWindow: number } {
     const fill = this.windowFill || 1;
@@ -414,18 +446,22 @@ export class AgentDetector {
 
     // Failed calls carry no meaningful token counts, so only their latency (timeouts) is judged, and
     // metric baselines learn from successful calls only.
+    const judged = this.judged;
     for (let i = 0; i < METRIC_COUNT; i++) {
+      judged[i] = Number.NaN;
       if (!vital.success && i !== LATENCY_INDEX) continue;
       const metric = BASELINE_METRICS[i]!;
       const x = vital[metric];
       const y = toScale(SCALES[i]!, x);
       if (Number.isNaN(y)) continue;
       const at = i * BASELINE_SLOTS;
+      const judging = warm && baselineCount(stats, at) >= config.minSamples;
       if (vital.success) {
         observeBaseline(stats, at, y, params[i]!, verdict, warm, adapting ? config.adaptAlpha : 0);
       } else {
         judgeOnly(stats, at, y, params[i]!, verdict, warm);
       }
+      if (judging) judged[i] = verdict.reported;
       if (verdict.sustained) sustainedBits |= 1 << i;
       if (verdict.alarm) {
         anomalies ??= [];

@@ -17,6 +17,7 @@ export * from './series-detector.js';
 export * from './system-prompt.js';
 export * from './tail.js';
 export * from './triage.js';
+export { KIND_INDEX, KINDS } from './triage-agent.js';
 export { AgentTriageSnapshot, CheckpointMismatchError } from './triage-checkpoint.js';
 export * from './triage-config.js';
 export * from './triage-decision.js';

@@ -8,7 +8,7 @@ import {
 import { softContainment } from './containment.js';
 import { FleetCorrelator, UPSTREAM_SYMPTOMS } from './correlator.js';
 import { DeadlineHeap } from './deadline-heap.js';
-import { AgentDetector } from './detector.js';
+import { AgentDetector, JUDGEMENT_LENGTH } from './detector.js';
 import type { FleetTally } from './fleet-tally.js';
 import { djb2, fnv1a } from './hash.js';
 import {
@@ -59,6 +59,11 @@ const DUPLICATE: readonly TriageDecision[] = Object.freeze([Object.freeze({ kind
  */
 export class AgentTriage {
   readonly config: TriageConfig;
+  /**
+   * What the detector judged of the last vital `observe` did not call a duplicate, per baseline metric (see
+   * `AgentDetector.judgement`): overwritten by the next vital, so read it before judging another.
+   */
+  readonly judgement = new Float64Array(JUDGEMENT_LENGTH).fill(Number.NaN);
   private readonly agents = new Map<string, AgentRecord>();
   private readonly correlator: FleetCorrelator;
   private readonly peers = new Map<string, FleetTally>();
@@ -149,6 +154,8 @@ export class AgentTriage {
     const before =
       agent.lifecycle.state === 'PROBATION' && detector.adapting ? detector.snapshot() : undefined;
     let anomalies = detector.observe(vital);
+    // Before a relapse is forgotten below: the σ it was judged at is what a history of σ must show.
+    detector.judgement(this.judgement);
     if (before !== undefined && anomalies.length > 0) {
       detector = AgentDetector.restore(before, config.detector);
       agent.detectors[kindIndex] = detector;

@@ -1,6 +1,7 @@
 import type {
   AgentTriageSnapshot,
   AnomalyType,
+  BaselineMetric,
   DetectorSnapshot,
   Diagnosis,
   DiagnosisType,
@@ -113,6 +114,24 @@ export interface SentinelAgentsTable {
   updated_at: Timestamp;
 }
 
+/**
+ * The σ history (see `SigmaBucketRepository`): worst σ per agent, vital kind, baseline metric and bucket, with
+ * the band as of the bucket's latest judged vital (`last_ts`).
+ */
+export interface SigmaBucketsTable {
+  agent_id: string;
+  kind: VitalKind;
+  metric: BaselineMetric;
+  bucket_start: Timestamp;
+  worst_sigma: number;
+  samples: number;
+  typical: number;
+  low: number;
+  high: number;
+  threshold: number;
+  last_ts: Timestamp;
+}
+
 export interface InfectionsTable {
   id: string;
   agent_id: string;
@@ -186,6 +205,7 @@ export interface Database {
   vitals: VitalsTable;
   baselines: BaselinesTable;
   sentinel_agents: SentinelAgentsTable;
+  sigma_buckets: SigmaBucketsTable;
   infections: InfectionsTable;
   lifecycle_events: LifecycleEventsTable;
   approvals: ApprovalsTable;

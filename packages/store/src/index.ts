@@ -13,6 +13,7 @@ export * from './repositories/index.js';
 export * from './repositories/infections.js';
 export * from './repositories/lifecycle-events.js';
 export * from './repositories/sentinel-agents.js';
+export * from './repositories/sigma-buckets.js';
 export * from './repositories/vitals.js';
 export * from './retention.js';
 export * from './store-answers.js';

@@ -93,6 +93,7 @@ describe.each(drivers)('store on $driver', { timeout: 60_000 }, ({ driver, creat
           'infections',
           'lifecycle_events',
           'sentinel_agents',
+          'sigma_buckets',
           'vitals',
         ]),
       );

@@ -9,6 +9,7 @@ import {
 import { initialSchema } from './0001-initial-schema.js';
 import { sentinelAgents } from './0002-sentinel-agents.js';
 import { partitionVitals } from './0003-partition-vitals.js';
+import { sigmaBuckets } from './0004-sigma-buckets.js';
 import { withSchemaScopedIntrospection } from './schema-scoped-introspector.js';
 
 /**
@@ -20,6 +21,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-initial-schema': initialSchema,
   '0002-sentinel-agents': sentinelAgents,
   '0003-partition-vitals': partitionVitals,
+  '0004-sigma-buckets': sigmaBuckets,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -9,6 +9,7 @@ import { ImmuneMemoryRepository } from './immune-memory.js';
 import { InfectionRepository } from './infections.js';
 import { LifecycleEventRepository } from './lifecycle-events.js';
 import { SentinelAgentRepository } from './sentinel-agents.js';
+import { SigmaBucketRepository } from './sigma-buckets.js';
 import { VitalRepository } from './vitals.js';
 
 export interface Repositories {
@@ -17,6 +18,7 @@ export interface Repositories {
   vitals: VitalRepository;
   baselines: BaselineRepository;
   sentinelAgents: SentinelAgentRepository;
+  sigmaBuckets: SigmaBucketRepository;
   infections: InfectionRepository;
   lifecycleEvents: LifecycleEventRepository;
   approvals: ApprovalRepository;
@@ -36,6 +38,7 @@ export function createRepositories(db: Db): Repositories {
     vitals: new VitalRepository(db),
     baselines: new BaselineRepository(db),
     sentinelAgents: new SentinelAgentRepository(db),
+    sigmaBuckets: new SigmaBucketRepository(db),
     infections: new InfectionRepository(db),
     lifecycleEvents: new LifecycleEventRepository(db),
     approvals: new ApprovalRepository(db),
