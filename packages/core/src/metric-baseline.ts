@@ -185,10 +185,16 @@ export function observeBaseline(
     const learned = stats[at + VAR]!;
     const learnedShort = stats[at + SHORT_VAR]!;
     const shortDiff = short - mean;
-    let sigma = studentToSigma(judgeT(y - mean, shortDiff, learned, learnedShort, widen, as, p), nEff - 1);
+    const diff = y - mean;
+    const tPoint = deviation(diff, learned * widen);
+    const tJudged = judgeT(tPoint, shortDiff, learned, learnedShort, widen, as, p);
+    const student = studentToSigma(tJudged, nEff - 1);
+    let sigma = student;
     const floorVar = floor * floor;
-    if (learned < floorVar) {
-      const known = judgeT(y - mean, shortDiff, floorVar, learnedShort, widen, as, p);
+    const floored = learned < floorVar;
+    const knownPoint = floored ? deviation(diff, floorVar * widen) : 0;
+    if (floored) {
+      const known = judgeT(knownPoint, shortDiff, floorVar, learnedShort, widen, as, p);
       if (Math.abs(known) < Math.abs(sigma)) sigma = known;
     }
     if (sigma > p.maxSigma) sigma = p.maxSigma;
@@ -210,11 +216,9 @@ export function observeBaseline(
     // What a human (and the severity rule) reads is how far this sample itself is out, not how sure the
     // short mean has become that a shift persists: a +40 % shift held for four calls is a mild anomaly,
     // however certain. Only when the short mean alone made the sample anomalous is the threshold reported.
-    let point = studentToSigma(deviation(y - mean, learned * widen), nEff - 1);
-    if (learned < floorVar) {
-      const known = deviation(y - mean, floorVar * widen);
-      if (Math.abs(known) < Math.abs(point)) point = known;
-    }
+    // Most samples are judged on the point alone, whose σ-equivalent is then already known.
+    let point = tJudged === tPoint ? student : studentToSigma(tPoint, nEff - 1);
+    if (floored && Math.abs(knownPoint) < Math.abs(point)) point = knownPoint;
     out.reported = sigma;
     if (anomalous) {
       let reported = Math.abs(point);
@@ -310,13 +314,13 @@ function trackRange(stats: Float64Array, at: number, y: number): void {
 }
 
 /**
- * The deviation statistic of one sample: the larger of the point's (against `variance`) and the short mean's
- * (against its own learned spread, never below what independent noise of `variance` would give it). The
- * short mean corroborates a point that is itself past half the threshold on the same side: once an
+ * The deviation statistic of one sample: the larger of the point's (`zPoint`, against `variance`) and the
+ * short mean's (against its own learned spread, never below what independent noise of `variance` would give
+ * it). The short mean corroborates a point that is itself past half the threshold on the same side: once an
  * excursion is over, its echo in the short mean is not a new anomaly.
  */
 function judgeT(
-  diff: number,
+  zPoint: number,
   shortDiff: number,
   variance: number,
   learnedShortVar: number,
@@ -327,7 +331,6 @@ function judgeT(
   let shortVar = learnedShortVar;
   const iid = (variance * as) / (2 - as);
   if (shortVar < iid) shortVar = iid;
-  const zPoint = deviation(diff, variance * widen);
   const zShort = deviation(shortDiff, shortVar * widen);
   const half = p.threshold / 2;
   if (zShort > zPoint && zPoint >= half) return zShort;
