@@ -17,10 +17,14 @@ import { type Deployment, launchChromium, OPERATOR_TOKEN, startDeployment, VIEWE
 
 const axeSource = createRequire(import.meta.url)('axe-core').source as string;
 const screenshots = fileURLToPath(new URL('../../../docs/screenshots/', import.meta.url));
-const shoot = async (page: Page, name: string) => {
+/**
+ * The whole page, or with an open dialog what the operator sees: the viewport (a dialog's fixed backdrop
+ * covers only the viewport, so a full-page shot would show the rest of the page undimmed).
+ */
+const shoot = async (page: Page, name: string, { fullPage = true } = {}) => {
   if (process.env.UPDATE_SCREENSHOTS !== '1') return;
   mkdirSync(screenshots, { recursive: true });
-  await page.screenshot({ path: `${screenshots}${name}.png`, fullPage: true });
+  await page.screenshot({ path: `${screenshots}${name}.png`, fullPage });
 };
 
 let deployment: Deployment;
@@ -356,7 +360,7 @@ describe('the dashboard in Chromium', { timeout: 90_000 }, () => {
       expect.stringMatching(/^analytics-1: \w+ \((severe|critical)\)$/),
       expect.stringMatching(/^coordinator-1: \w+ \((severe|critical)\)$/),
     ]);
-    await shoot(page, 'approve-all');
+    await shoot(page, 'approve-all', { fullPage: false });
     await dialog.getByRole('button', { name: 'Approve 2 cases' }).click();
     await expect
       .poll(() => page.getByTestId('decision-message').textContent())
@@ -396,7 +400,7 @@ describe('the dashboard in Chromium', { timeout: 90_000 }, () => {
     expect(
       (await healAll.getByRole('listitem').allTextContents()).map((text) => text.split(':')[0]).sort(),
     ).toEqual([first, second]);
-    await shoot(page, 'heal-all');
+    await shoot(page, 'heal-all', { fullPage: false });
     await healAll.getByRole('button', { name: 'Heal 2 cases' }).click();
     await expect
       .poll(() => page.getByTestId('decision-message').textContent())
