@@ -21,7 +21,8 @@ const FIRST_CHUNK_BUCKETS_SECONDS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 
  * `gen_ai.client.operation.time_to_first_chunk`, with `gen_ai.operation.name`, `gen_ai.provider.name`,
  * `gen_ai.request.model` and `error.type`); the gateway's own are `gateway_*`. Attribute objects are cached per
  * label set, and the per-call counters are plain totals read at collection, so a call costs a map lookup and
- * its histogram updates (the SDK sorts and stringifies the attributes on every `add` and `record`).
+ * its histogram updates. The runtime's histograms find their series by the attribute object's identity
+ * (`local-histograms.ts`): the cached objects are what makes a record cheap, and must never be changed.
  */
 export class GatewayMetrics implements ProxyMetrics {
   /** Per-call counters kept as plain totals and observed at collection (see `LabelledTotals`). */
