@@ -32,7 +32,8 @@ export const TOKEN_BUCKETS: readonly number[] = [16, 64, 256, 1024, 4096, 16_384
  * The one way a service makes metrics: a thin factory over a meter so every service names and documents its
  * instruments the same way. Use Prometheus-style names: counters without `_total` (the exporter appends it),
  * histograms with their unit (`gateway_upstream_duration_seconds`). On a hot path, keep a plain total and
- * report it with `observedCounter` / `observedGauge`, which read it only when metrics are collected.
+ * report it with `observedCounter` / `observedGauge`, which read it only when metrics are collected, and record
+ * histograms with one kept attributes object per label set (see local-histograms.ts).
  */
 export interface Instruments {
   counter(name: string, options?: InstrumentOptions): Counter;
