@@ -154,6 +154,11 @@ describe('the dashboard in Chromium', { timeout: 90_000 }, () => {
     // The band is the sentinel's learned baseline (its triage state), not an estimate in the browser.
     expect(Number(await chart.getAttribute('data-band-samples'))).toBeGreaterThanOrEqual(20);
     expect(await chart.textContent()).toMatch(/Sentinel's learned baseline now: .*±3σ/);
+    // And the band over time, from the σ history the sentinel wrote as it judged the vitals.
+    expect(Number(await chart.getAttribute('data-band-steps'))).toBeGreaterThan(0);
+    expect(await chart.textContent()).toMatch(
+      /Band over the window from the σ history: \d+ buckets, worst \d+\.\dσ/,
+    );
     expect(await chart.textContent()).toMatch(/cure \w+ \(succeeded\)/);
     await shoot(page, 'agent');
     // The incident page, one link per incident: every step from detection to the verdict.
@@ -314,7 +319,7 @@ describe('the dashboard in Chromium', { timeout: 90_000 }, () => {
     expect(shown.length).toBeGreaterThan(0);
     expect(shown.every(([s, d]) => s === card.severity && d === card.diagnosis)).toBe(true);
     expect(await page.locator('li.agent').count()).toBeLessThan(await fleetSize());
-    // Its sparkline peaks at the stored σ of its infection.
+    // Its sparkline peaks at the worst σ the sentinel judged of it (its σ history).
     const spark = page.getByTestId(`spark-${agent}`);
     expect(Number(await spark.getAttribute('data-worst'))).toBe(Math.max(...card.sigma));
     expect(await spark.textContent()).toMatch(/peak \d+\.\dσ/);

@@ -41,6 +41,8 @@ const SENTINEL_ENV: Record<string, string> = {
   SENTINEL_MIN_SAMPLES: '15',
   SENTINEL_PROBATION_MS: '1000',
   SENTINEL_PROBATION_MIN_VITALS: '3',
+  // The σ history (sparklines, bands) is written every 200 ms, so a page opened after a case shows it.
+  SENTINEL_SIGMA_FLUSH_MS: '200',
 };
 
 /** Every cure works: what is under test is the dashboard, not the ladder. */

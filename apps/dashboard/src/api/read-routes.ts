@@ -12,6 +12,7 @@ import type { Repositories } from '@immune/store';
 import Type from 'typebox';
 import type { Operator } from '../auth/operators.js';
 import type { LiveHub } from '../live/live-hub.js';
+import { bandHistory } from './band-history.js';
 import type { CommandClient } from './command-client.js';
 import { fleetTime } from './fleet-time.js';
 import { AgentParams, IncidentParams, WindowQuery, windowMs } from './schemas.js';
@@ -115,7 +116,8 @@ export const readRoutes: HttpPlugin<ReadRouteOptions> = async (app, { commands, 
     window: number,
   ): Promise<AgentCard[]> => {
     const bucketMs = Math.ceil(window / SPARK_BUCKETS);
-    const since = now() - bucketMs * SPARK_BUCKETS;
+    const until = now();
+    const since = until - bucketMs * SPARK_BUCKETS;
     const latest = agents.flatMap((agent) => (agent.infection_id === null ? [] : [agent.infection_id]));
     const [stored, cases, buckets] = await Promise.all([
       // One agent's page reads its own row, the grid the whole registry.
@@ -123,7 +125,12 @@ export const readRoutes: HttpPlugin<ReadRouteOptions> = async (app, { commands, 
         ? repos.agents.get(agents[0]!.agent_id).then((agent) => (agent === undefined ? [] : [agent]))
         : repos.agents.list({ limit: 10_000 }),
       repos.infections.getMany(latest),
-      repos.infections.worstDeviationByBucket({ since, bucketMs }),
+      repos.sigmaBuckets.worstByBucket({
+        since,
+        until,
+        bucketMs,
+        ...(agents.length === 1 ? { agentId: agents[0]!.agent_id } : {}),
+      }),
     ]);
     const details = new Map(stored.map((agent) => [agent.id, agent]));
     const infections = new Map(cases.map((infection) => [infection.id, infection]));
@@ -131,7 +138,8 @@ export const readRoutes: HttpPlugin<ReadRouteOptions> = async (app, { commands, 
     for (const { agent_id, bucket, sigma } of buckets) {
       if (bucket < 0 || bucket >= SPARK_BUCKETS) continue;
       const spark = sparks.get(agent_id) ?? new Array<number>(SPARK_BUCKETS).fill(0);
-      spark[bucket] = sigma;
+      // Below the baseline is not a deviation worth a spark: the line shows how far above normal it went.
+      spark[bucket] = Math.max(0, sigma);
       sparks.set(agent_id, spark);
     }
     return agents.map((agent) => {
@@ -217,11 +225,12 @@ export const readRoutes: HttpPlugin<ReadRouteOptions> = async (app, { commands, 
       const agentId = request.params.agentId;
       const to = now();
       const from = to - windowMs(request.query.window);
-      const [vitals, lifecycle, healing, sentinel] = await Promise.all([
+      const [vitals, lifecycle, healing, sentinel, buckets] = await Promise.all([
         repos.vitals.between({ from, to: to + 1, agentId, limit: 5000 }),
         repos.lifecycleEvents.history(agentId),
         repos.healingActions.forAgent(agentId, { limit: 200 }),
         sentinelView(agentId, request.operator!),
+        repos.sigmaBuckets.forAgent(agentId, { since: from, until: to + 1 }),
       ]);
       return {
         from,
@@ -237,6 +246,7 @@ export const readRoutes: HttpPlugin<ReadRouteOptions> = async (app, { commands, 
           .filter((attempt) => attempt.ts >= from)
           .map(({ updated_at: _updated, ...attempt }) => attempt),
         baselines: sentinel?.baselines ?? null,
+        bands: bandHistory(buckets, sentinel?.baselines?.kind),
       };
     },
   );

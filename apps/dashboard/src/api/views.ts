@@ -31,8 +31,9 @@ export const AgentCard = Type.Object(
     severity: Type.Union([Severity, Type.Null()]),
     diagnosis: Type.Union([DiagnosisType, Type.Null()]),
     /**
-     * The agent's worst σ per bucket over the window (`SPARK_BUCKETS` buckets, oldest first; 0 where it had no
-     * infection): the stored infections' `max_deviation`, since no per-vital σ is stored.
+     * The agent's worst σ per bucket over the window (`SPARK_BUCKETS` buckets, oldest first) over every metric
+     * the sentinel judged, from its σ history (`sigma_buckets`); 0 where no vital was judged or none was above
+     * its baseline.
      */
     sigma: Type.Array(Type.Number()),
   },
@@ -113,6 +114,24 @@ export const CHARTED_METRICS = [
 ] as const satisfies ReadonlyArray<keyof Vital>;
 export type ChartedMetric = (typeof CHARTED_METRICS)[number];
 
+/**
+ * One metric's baseline band over time, from the sentinel's σ history: per bucket (start, oldest first) the band
+ * of the bucket's latest judged vital in the metric's unit (typical, low, high at `threshold` σ) and the worst σ.
+ * A band holds until the next bucket's start: the baseline only moves when the agent's vitals are learned.
+ */
+export const BandHistory = Type.Object(
+  {
+    ts: Type.Array(Type.Integer()),
+    typical: Type.Array(Type.Number()),
+    low: Type.Array(Type.Number()),
+    high: Type.Array(Type.Number()),
+    threshold: Type.Array(Type.Number()),
+    worst_sigma: Type.Array(Type.Number()),
+  },
+  { additionalProperties: false },
+);
+export type BandHistory = Static<typeof BandHistory>;
+
 export const AgentSeries = Type.Object({
   from: Type.Integer(),
   to: Type.Integer(),
@@ -124,6 +143,20 @@ export const AgentSeries = Type.Object({
   healing: Type.Array(HealingAttempt),
   /** The sentinel's learned baselines now (not over time), null before the agent's first vital. */
   baselines: Type.Union([AgentBaselines, Type.Null()]),
+  /**
+   * The bands over the window, per judged metric, of one vital kind: the kind of `baselines` (the agent's
+   * busiest), or the kind with the most judged vitals in the window; null when none was judged in it.
+   */
+  bands: Type.Union([
+    Type.Object(
+      {
+        kind: Type.Union([Type.Literal('llm'), Type.Literal('tool'), Type.Literal('task')]),
+        metrics: Type.Record(Type.String(), BandHistory),
+      },
+      { additionalProperties: false },
+    ),
+    Type.Null(),
+  ]),
 });
 export type AgentSeries = Static<typeof AgentSeries>;
 

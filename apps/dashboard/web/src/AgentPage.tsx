@@ -1,7 +1,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { useMemo, useState } from 'react';
 import { api } from './api.js';
-import { sentinelBand } from './band.js';
+import { bandSteps, sentinelBand } from './band.js';
 import { type Annotation, MetricChart } from './Chart.js';
 import { ContainmentButtons } from './Containment.js';
 import { FeedbackForm } from './FeedbackForm.js';
@@ -46,7 +46,13 @@ export function AgentPage({ agentId, canDecide }: { agentId: string; canDecide: 
         kind: 'lifecycle' as const,
       })),
     ].sort((a, b) => a.ts - b.ts);
-    return { ts, values: values[metric] ?? [], band: sentinelBand(series.data, metric), annotations };
+    return {
+      ts,
+      values: values[metric] ?? [],
+      band: sentinelBand(series.data, metric),
+      steps: bandSteps(series.data, metric),
+      annotations,
+    };
   }, [series.data, metric]);
 
   if (detail.isError) return <p role="alert">{String(detail.error.message)}</p>;

@@ -7,6 +7,15 @@ import type { AgentSeries } from './api.js';
  */
 export type Band = NonNullable<AgentSeries['baselines']>['metrics'][string];
 
+/** The same band over time: per σ-history bucket of the window, as the sentinel judged then. */
+export type BandSteps = NonNullable<AgentSeries['bands']>['metrics'][string];
+
 export function sentinelBand(series: AgentSeries, metric: string): Band | null {
   return series.baselines?.metrics[metric] ?? null;
+}
+
+/** The metric's band per bucket of the window, null when the sentinel judged none of its vitals in it. */
+export function bandSteps(series: AgentSeries, metric: string): BandSteps | null {
+  const steps = series.bands?.metrics[metric];
+  return steps === undefined || steps.ts.length === 0 ? null : steps;
 }

@@ -1,5 +1,5 @@
 import type { Diagnosis, InfectionReport, Severity } from '@immune/core';
-import { type Selectable, sql } from 'kysely';
+import type { Selectable } from 'kysely';
 import { toDate, toJson, toMillis } from '../conversions.js';
 import type { Db, InfectionStatus, InfectionsTable } from '../database.js';
 
@@ -53,29 +53,6 @@ export class InfectionRepository {
       .where('id', 'in', [...ids])
       .execute();
     return rows.map(toInfection);
-  }
-
-  /**
-   * The worst σ of each agent's infections per time bucket since `since` (bucket `i` covers
-   * `[since + i·bucketMs, since + (i+1)·bucketMs)`): one grouped query for the whole fleet's sparklines.
-   * Only buckets with an infection are returned.
-   */
-  async worstDeviationByBucket(options: {
-    since: number;
-    bucketMs: number;
-  }): Promise<Array<{ agent_id: string; bucket: number; sigma: number }>> {
-    const bucket = sql<number>`floor((extract(epoch from ts) * 1000 - ${options.since}) / ${options.bucketMs})::int`;
-    const rows = await this.db
-      .selectFrom('infections')
-      .select(['agent_id', bucket.as('bucket'), sql<number>`max(max_deviation)`.as('sigma')])
-      .where('ts', '>=', toDate(options.since))
-      .groupBy(['agent_id', sql`2`])
-      .execute();
-    return rows.map((row) => ({
-      agent_id: row.agent_id,
-      bucket: Number(row.bucket),
-      sigma: Number(row.sigma),
-    }));
   }
 
   /** Attaches the diagnostician's ranking (and usually moves the status on). */
