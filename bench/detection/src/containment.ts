@@ -28,7 +28,7 @@ import {
 } from '@immune/runtime';
 import { type Sentinel, SentinelEnv, startSentinel } from '@immune/sentinel';
 import { createTestStore } from '@immune/store/testing';
-import { withContainmentSection } from './doc-section.js';
+import { withDocSection } from './doc-section.js';
 import { Random } from './random.js';
 
 const { values } = parseArgs({
@@ -247,6 +247,6 @@ if (values.write) {
   const off = soft ? await main(false, 2) : results;
   const on = soft ? results : await main(true, 4);
   const target = new URL('../../../docs/detection-benchmark.md', import.meta.url);
-  writeFileSync(target, withContainmentSection(readFileSync(target, 'utf8'), section(on, off)));
+  writeFileSync(target, withDocSection(readFileSync(target, 'utf8'), 'containment', section(on, off)));
   console.log('written to docs/detection-benchmark.md');
 }

@@ -9,7 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { benchPlan, type Mode } from './config.js';
-import { containmentSection, seriesSection } from './doc-section.js';
+import { docSection, OWNED_SECTIONS } from './doc-section.js';
 import { type BenchRun, renderReport } from './report.js';
 import type { SimulationOptions, SimulationResult } from './simulation.js';
 
@@ -42,8 +42,10 @@ const run: BenchRun = { mode, options, seeds, workers, wallMs: performance.now()
 const report = renderReport(run);
 process.stdout.write(`${report}\n`);
 const target = new URL('../../../docs/detection-benchmark.md', import.meta.url);
-// The containment section comes from the real-stack run (src/containment.ts): carried over as it is.
+// The sections other scripts write (series suite, per-sample cost, real-stack containment): carried over.
 const previous = existsSync(target) ? readFileSync(target, 'utf8') : '';
-const kept = [seriesSection(previous), containmentSection(previous)].filter((s) => s !== '').join('\n\n');
+const kept = OWNED_SECTIONS.map((name) => docSection(previous, name))
+  .filter((s) => s !== '')
+  .join('\n\n');
 writeFileSync(target, kept === '' ? `${report}\n` : `${report}\n\n${kept}\n`);
 process.stderr.write(`\nwritten to docs/detection-benchmark.md\n`);

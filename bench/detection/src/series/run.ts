@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { withDocSection } from '../doc-section.js';
 import { generateCorpus } from './corpus.js';
 import {
   naiveEwma,
@@ -62,15 +63,5 @@ the naive z-score at every threshold of the table.
 console.log(body);
 if (process.env.SERIES_WRITE_DOC !== '0') {
   const path = new URL('../../../../docs/detection-benchmark.md', import.meta.url);
-  const doc = readFileSync(path, 'utf8');
-  const START = '<!-- series:start -->';
-  const END = '<!-- series:end -->';
-  const section = `${START}\n${body.trim()}\n${END}`;
-  const from = doc.indexOf(START);
-  const to = doc.indexOf(END);
-  const next =
-    from !== -1 && to > from
-      ? doc.slice(0, from) + section + doc.slice(to + END.length)
-      : `${doc.trimEnd()}\n\n${section}\n`;
-  writeFileSync(path, next);
+  writeFileSync(path, withDocSection(readFileSync(path, 'utf8'), 'series', body));
 }
