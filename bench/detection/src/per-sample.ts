@@ -16,7 +16,8 @@
  * - `bare EWMA`: a naive EWMA z-score (mean and variance per metric, alpha 0.01, |z| ≥ 3 counted) on the raw
  *   six fields, per agent: the least a per-metric streaming detector can do;
  * - `AgentDetector.observe`: the production detector (six metric baselines on their scales with the short
- *   mean, Student-t tails, CUSUM, novelty and shift runs; the error and retry windows; the prompt hash);
+ *   mean, Student-t tails, CUSUM, novelty and shift runs; the error and retry windows; the prompt hash), with
+ *   the vitals read from memory and with them in the CPU's caches (see `agentDetector`);
  * - `SeriesDetector.observe`: the same baseline on one generic metric (`immune replay --csv`), one value a
  *   sample.
  */
@@ -122,16 +123,21 @@ function bareEwma(fleet: Vital[][]): Path {
   };
 }
 
-function agentDetector(fleet: Vital[][]): Path {
+/**
+ * `hot`: every agent is fed the first agent's vitals (in its own rotation), 100 objects that stay in the CPU's
+ * caches, as the sentinel hands the detector a vital it has just decoded. Otherwise each vital is one of the
+ * fleet's 100,000 and comes from memory, as do the detectors in both cases.
+ */
+function agentDetector(fleet: Vital[][], hot: boolean): Path {
   const detectors = Array.from({ length: AGENTS }, () => new AgentDetector());
   let cursor = 0;
   return {
-    name: 'AgentDetector.observe (one vital)',
+    name: `AgentDetector.observe (one vital${hot ? ', vital in cache' : ''})`,
     run(count) {
       let anomalies = 0;
       for (let k = 0; k < count; k++) {
         const agent = k % AGENTS;
-        const v = fleet[agent]![cursor % POOL]!;
+        const v = hot ? fleet[0]![(agent + cursor) % POOL]! : fleet[agent]![cursor % POOL]!;
         if (agent === AGENTS - 1) cursor++;
         anomalies += detectors[agent]!.observe(v).length;
       }
@@ -170,7 +176,13 @@ function median(values: readonly number[]): number {
 }
 
 const fleet = fleetVitals(new Random(13));
-const paths = [readFields(fleet), bareEwma(fleet), agentDetector(fleet), seriesDetector(fleet)];
+const paths = [
+  readFields(fleet),
+  bareEwma(fleet),
+  agentDetector(fleet, false),
+  agentDetector(fleet, true),
+  seriesDetector(fleet),
+];
 let sink = 0;
 for (const path of paths) sink += path.run(VITALS);
 const perSample = new Map<string, number[]>(paths.map((p) => [p.name, []]));
@@ -184,7 +196,8 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 
 const bare = median(perSample.get(paths[1]!.name)!);
-const detector = median(perSample.get(paths[2]!.name)!);
+const cold = median(perSample.get(paths[2]!.name)!);
+const detector = median(perSample.get(paths[3]!.name)!);
 const rows = [...perSample].map(([name, values]) => {
   const m = median(values);
   return `| ${name} | ${m.toFixed(2)} | ${values.map((v) => v.toFixed(2)).join(', ')} | ${(m / bare).toFixed(1)} |`;
@@ -201,9 +214,10 @@ baselines, the error and retry windows, the prompt hash.
 | --- | --- | --- | --- |
 ${rows.join('\n')}
 
-The issue's aim, ≤ 2 µs per sample through the detector, is **${detector <= 2 ? 'met' : 'not met'}** (${detector.toFixed(2)} µs per vital, ${(detector / METRICS).toFixed(2)} µs per
-metric value). On this shared machine the figures move by ±30 % with the load; the ratio to the bare EWMA in the
-same run is the steadier one.
+The issue's aim, ≤ 2 µs per sample through the detector, is **${detector <= 2 ? 'met' : 'not met'}** with the vital in cache, as in the
+sentinel (${detector.toFixed(2)} µs per vital, ${(detector / METRICS).toFixed(2)} µs per metric value), and **${cold <= 2 ? 'met' : 'not met'}** with every vital read from
+memory (${cold.toFixed(2)} µs), which the bare EWMA pays as well. On this shared machine the figures move by ±30 % with
+the load; the ratio to the bare EWMA in the same run is the steadier one.
 `;
 console.log(body);
 if (process.env.PER_SAMPLE_WRITE_DOC !== '0') {
