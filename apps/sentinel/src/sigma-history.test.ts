@@ -105,6 +105,20 @@ describe('SigmaHistory', () => {
     ]);
   });
 
+  it('opens a written bucket again empty: nothing of the last flush leaks into the next', async () => {
+    const batches: SigmaBucket[][] = [];
+    const { writer } = history(async (rows) => void batches.push(rows));
+    writer.record(vital('a', T0), judgement(7, Math.log(2_000)));
+    writer.record(vital('a', T0 + 1), judgement(6, Math.log(2_000)));
+    await writer.flush();
+    writer.record(vital('b', T0 + WIDTH), judgement(0.5));
+    await writer.flush();
+    expect(batches[1]!.map((r) => [r.agent_id, r.bucket_start, r.worst_sigma, r.samples, r.last_ts])).toEqual(
+      [['b', T0 + WIDTH, 0.5, 1, T0 + WIDTH]],
+    );
+    expect(batches[1]![0]!.typical).toBeCloseTo(800, 6);
+  });
+
   it('records from what the triage judged, the vital that relapsed on probation included', () => {
     const triage = new AgentTriage();
     const batches: SigmaBucket[][] = [];

@@ -27,17 +27,27 @@ export interface SigmaHistoryOptions {
 const SLOTS = 5;
 const METRIC_COUNT = BASELINE_METRICS.length;
 
-/** One agent's bucket for one vital kind while it fills in memory. */
+/** One agent's bucket for one vital kind while it fills in memory; reused once written (see `SigmaHistory`). */
 class OpenBucket {
   lastTs = Number.NEGATIVE_INFINITY;
   readonly stats = new Float64Array(METRIC_COUNT * SLOTS);
 
   constructor(
-    readonly agentId: string,
-    readonly kind: VitalKind,
-    readonly start: number,
+    public agentId: string,
+    public kind: VitalKind,
+    public start: number,
   ) {
+    this.reset(agentId, kind, start);
+  }
+
+  reset(agentId: string, kind: VitalKind, start: number): this {
+    this.agentId = agentId;
+    this.kind = kind;
+    this.start = start;
+    this.lastTs = Number.NEGATIVE_INFINITY;
+    this.stats.fill(0);
     for (let i = 0; i < METRIC_COUNT; i++) this.stats[i * SLOTS] = Number.NEGATIVE_INFINITY;
+    return this;
   }
 }
 
@@ -53,6 +63,11 @@ export class SigmaHistory {
   private readonly open = new Map<string, Array<OpenBucket | undefined>>();
   /** Every bucket opened since the last successful flush, oldest first. */
   private held: OpenBucket[] = [];
+  /**
+   * Buckets written (or dropped), ready to be opened again: a typed array per bucket cost about 2 µs to
+   * allocate, as much as judging the vital, for agents that send about one vital per bucket.
+   */
+  private spare: OpenBucket[] = [];
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private failing = false;
@@ -114,7 +129,9 @@ export class SigmaHistory {
     let bucket = kinds[kindIndex];
     if (bucket === undefined || bucket.start !== start) {
       // A vital late into an earlier bucket opens it again: the store merges both into one row.
-      bucket = new OpenBucket(vital.agent_id, vital.kind, start);
+      bucket =
+        this.spare.pop()?.reset(vital.agent_id, vital.kind, start) ??
+        new OpenBucket(vital.agent_id, vital.kind, start);
       kinds[kindIndex] = bucket;
       this.held.push(bucket);
       if (this.held.length > this.options.maxBuckets)
@@ -156,6 +173,11 @@ export class SigmaHistory {
     try {
       await this.options.save(rows);
       this.written += rows.length;
+      // Never more spares than the bound holds: a burst's buckets are not kept for ever.
+      for (const bucket of batch) {
+        if (this.spare.length >= this.options.maxBuckets) break;
+        this.spare.push(bucket);
+      }
       if (this.failing) {
         this.failing = false;
         this.options.logger.info(
@@ -186,6 +208,7 @@ export class SigmaHistory {
       if (kinds?.[index] === bucket) kinds[index] = undefined;
     }
     this.dropped += gone.length;
+    for (const bucket of gone) if (this.spare.length < this.options.maxBuckets) this.spare.push(bucket);
   }
 }
 
