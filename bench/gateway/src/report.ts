@@ -354,51 +354,114 @@ function noiseSection(result: BenchResult): string {
   return table(['direct mock', 'p50 ms pass 1 / pass 2', 'p99 ms pass 1 / pass 2'], rows);
 }
 
+const MIB_TO_MB = 1.048576;
+
+/** The mock's own CPU per request at `rate`, called directly: the mean of the two direct passes. */
+function mockCpu(result: BenchResult, rate: number): number | undefined {
+  const values = ['direct-a', 'direct-b']
+    .map(
+      (n) =>
+        stepOf(
+          result.targets.find((t) => t.name === n),
+          rate,
+          'paced',
+        )?.cpu.mock,
+    )
+    .filter((v): v is number => v !== undefined && !Number.isNaN(v));
+  return values.length === 0 ? undefined : values.reduce((s, v) => s + v, 0) / values.length;
+}
+
 function aims(result: BenchResult): string {
+  const verdict = (ok: boolean | undefined) =>
+    ok === undefined ? 'not measured' : ok ? 'met' : '**not met**';
+  const step = (name: string, rate: number) =>
+    stepOf(
+      result.targets.find((t) => t.name === name),
+      rate,
+      'paced',
+    );
+  const addedCell = (name: string, pct: Pct) => {
+    const v = added(result, name, 2000, 'paced', pct);
+    return v === undefined ? '–' : `${signed(v)} ms`;
+  };
   const a50 = added(result, 'gateway', 2000, 'paced', 'p50');
   const a99 = added(result, 'gateway', 2000, 'paced', 'p99');
   const spread50 = baseline(result, 2000, 'paced', 'p50')?.spread;
   const spread99 = baseline(result, 2000, 'paced', 'p99')?.spread;
+  const sustained = step('gateway', 2000)?.sustained;
+  const portkeySustained = step('portkey', 2000)?.sustained;
   const ours = result.targets.find((t) => t.name === 'gateway')?.max?.load.okRps;
   const theirs = result.targets.find((t) => t.name === 'portkey')?.max?.load.okRps;
   const ratio = ours && theirs ? ours / theirs : undefined;
-  const sustained = stepOf(
-    result.targets.find((t) => t.name === 'gateway'),
-    2000,
-    'paced',
-  )?.sustained;
-  const verdict = (ok: boolean | undefined) =>
-    ok === undefined ? 'not measured' : ok ? 'met' : '**not met**';
+  const mock = mockCpu(result, 1000);
+  const cpuOf = (name: string) => step(name, 1000)?.cpu.server;
+  const times = (v: number | undefined) =>
+    v === undefined || mock === undefined ? '–' : `${(v / mock).toFixed(2)}×`;
+  const cpuRatio =
+    cpuOf('gateway') === undefined || mock === undefined ? undefined : cpuOf('gateway')! / mock;
+  const soak = result.soak.gateway;
+  const portkeySoak = result.soak.portkey;
+  const mb = (mib: number | undefined) => (mib === undefined ? '–' : `${(mib * MIB_TO_MB).toFixed(0)} MB`);
+  const shortSoak =
+    soak && soak.seconds < 300 ? ` (soak ${soak.seconds} s, shorter than the aim's 300 s)` : '';
   return table(
-    ['aim', 'measured', 'result'],
+    ['aim', 'Immune gateway', 'Portkey 1.15.2, same run', 'result'],
     [
       row([
         'added p50 ≤ 0.3 ms at 2,000 req/s',
-        `${a50 === undefined ? '–' : signed(a50)} ms (direct passes differ by ${fmt(spread50)} ms; rate sustained: ${sustained ? 'yes' : 'no'})`,
+        `${addedCell('gateway', 'p50')} (rate sustained: ${sustained ? 'yes' : 'no'}; direct passes differ by ${fmt(spread50)} ms)`,
+        `${addedCell('portkey', 'p50')} (rate sustained: ${portkeySustained ? 'yes' : 'no'})`,
         verdict(a50 === undefined ? undefined : a50 <= 0.3 && sustained === true),
       ]),
       row([
         'added p99 ≤ 1 ms at 2,000 req/s',
-        `${a99 === undefined ? '–' : signed(a99)} ms (direct passes differ by ${fmt(spread99)} ms)`,
+        `${addedCell('gateway', 'p99')} (direct passes differ by ${fmt(spread99)} ms)`,
+        addedCell('portkey', 'p99'),
         verdict(a99 === undefined ? undefined : a99 <= 1 && sustained === true),
       ]),
       row([
+        "CPU per request ≤ 1.5× the mock's own, 1,000 req/s non-streamed",
+        `${times(cpuOf('gateway'))} (${fmt(cpuOf('gateway'), 0)} vs ${fmt(mock, 0)} µs; from source, tsx)`,
+        times(cpuOf('portkey')),
+        verdict(cpuRatio === undefined ? undefined : cpuRatio <= 1.5),
+      ]),
+      row([
+        `RSS ≤ 150 MB after ${int(soak?.seconds)} s at ${int(soak?.rate)} req/s`,
+        `${mb(soak?.rssEndMiB)} (idle ${mb(soak?.rssIdleMiB)}, peak ${mb(soak?.rssPeakMiB)})${shortSoak}`,
+        `${mb(portkeySoak?.rssEndMiB)} (idle ${mb(portkeySoak?.rssIdleMiB)})`,
+        verdict(soak === undefined ? undefined : soak.rssEndMiB * MIB_TO_MB <= 150),
+      ]),
+      row([
         'max req/s ≥ 2× Portkey',
-        `${int(ours)} vs ${int(theirs)} req/s = ${ratio === undefined ? '–' : ratio.toFixed(2)}×`,
+        `${int(ours)} req/s = ${ratio === undefined ? '–' : ratio.toFixed(2)}× Portkey`,
+        `${int(theirs)} req/s`,
         verdict(ratio === undefined ? undefined : ratio >= 2),
       ]),
     ],
   );
 }
 
+const SECTION_START = '<!-- bench:start -->';
+const SECTION_END = '<!-- bench:end -->';
+
+/**
+ * `doc` with the full benchmark's section replaced by `report` (appended when it has none): the dated bench:cpu
+ * sections and the text around the report are written by hand and kept.
+ */
+export function withReportSection(doc: string, report: string): string {
+  const section = `${SECTION_START}\n${report.trim()}\n${SECTION_END}`;
+  const from = doc.indexOf(SECTION_START);
+  const to = doc.indexOf(SECTION_END);
+  if (from !== -1 && to > from) return doc.slice(0, from) + section + doc.slice(to + SECTION_END.length);
+  return `${doc.trim() === '' ? '# Gateway benchmark' : doc.trimEnd()}\n\n${section}\n`;
+}
+
 export function renderMarkdown(result: BenchResult): string {
   const m = result.machine;
   const c = result.config;
-  return `# Gateway benchmark
+  return `${result.quick ? '**Quick (smoke) run: steps are too short for the figures to mean much.**\n\n' : ''}Measured ${result.date.slice(0, 16).replace('T', ' ')} UTC with \`${result.command}\`.
 
-${result.quick ? '**Quick (smoke) run: steps are too short for the figures to mean much.**\n\n' : ''}Measured ${result.date.slice(0, 16).replace('T', ' ')} UTC with \`${result.command}\`.
-
-Machine: ${m.cpu}, ${m.cores} cores${m.virtualised === 'yes' ? ' (virtual machine)' : ''}, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}. Shared and noisy: load average ${result.loadavg.start.join(' / ')} at the start, ${result.loadavg.end.join(' / ')} at the end (1 / 5 / 15 min). Everything ran on these two cores at once: the load generator (autocannon, in the benchmark's process), the mock upstream, the gateway under test, and for our gateway the local nats-server that receives its vitals${c.pin ? '. The load generator was pinned to CPU 0 and the processes the benchmark starts to CPU 1 (`taskset`)' : '; no CPU pinning (see the notes)'}.
+Machine: ${m.cpu}, ${m.cores} cores${m.virtualised === 'yes' ? ' (virtual machine)' : ''}, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}. Shared and noisy: load average ${result.loadavg.start.join(' / ')} at the start, ${result.loadavg.end.join(' / ')} at the end (1 / 5 / 15 min); other work used ${fmt(result.otherLoadAtStartPct, 0)} % of the cores in the 5 s before the start (the run waits up to ${c.waitQuietSeconds} s for less than 15 %). Everything ran on these two cores at once: the load generator (autocannon, in the benchmark's process), the mock upstream, the gateway under test, and for our gateway the local nats-server that receives its vitals${c.pin ? '. The load generator was pinned to CPU 0 and the processes the benchmark starts to CPU 1 (`taskset`)' : '; no CPU pinning (see the notes)'}.
 
 Setup: \`@immune/mock-upstream\` in its own process (normal behaviour: 20 output tokens, no delay). Our gateway started as a user starts it (\`node --conditions=@immune/source --import tsx apps/gateway/src/main.ts\`, \`LOG_LEVEL=warn\`, vitals to the real local NATS under a throw-away subject prefix whose streams are deleted afterwards). Portkey \`@portkey-ai/gateway\` 1.15.2 started with \`node build/start-server.js --headless --port=N\`, headers \`x-portkey-provider: openai\` and \`x-portkey-custom-host\` pointing at the same mock. Request: \`POST /v1/chat/completions\`, non-streamed, gpt-4o-mini, a system and a user message (~420 bytes, unique per request), \`authorization: Bearer sk-bench\`, \`x-immune-agent\` cycling over 50 agents. ${c.connections} connections; each fixed-rate step is ${c.stepSeconds} s after a ${c.warmupSeconds} s warm-up; max throughput is ${c.maxSeconds} s without a rate limit.
 
@@ -448,7 +511,7 @@ ${noiseSection(result)}
 
 ## Notes on the method
 
-- "Other load %" is the CPU the machine spent on anything but the processes measured (load generator, mock, gateway, nats-server), as a share of both cores: other tenants' work and kernel threads. A few percent is the floor; a step with much more was disturbed. The run starts only once the machine has been quiet for 5 s (waiting up to \`BENCH_WAIT_QUIET_S\`, default 900).
+- "Other load %" is the CPU the machine spent on anything but the processes measured (load generator, mock, gateway, nats-server), as a share of both cores: other tenants' work and kernel threads. A few percent is the floor; a step with much more was disturbed. The run waits up to \`BENCH_WAIT_QUIET_S\` (default 900 s) for other work to use less than 15 % of the cores over 5 s, then starts anyway.
 - Two vCPUs shared with other tenants: the same measurement minutes apart differs by 20-50 % for throughput and by several ms for p99 under load; compare targets within one run, never across runs. CPU time per request (from /proc/<pid>/stat, 10 ms ticks) also depends on the rate: at low rates every request wakes idle processes, and the same code costs 2-3× more CPU per request at 500 req/s than at 2,000 req/s; compare it between targets at the same rate.
 - No CPU pinning: pinning the load generator to one core and the servers to the other (\`BENCH_PIN=1\`) makes the gateway and the mock share one core; in trial runs it lowered the gateway's and Portkey's max throughput by 15-30 % and did not make the direct baseline steadier.
 - The load generator shares the machine; its CPU per request is in the max-throughput table. The direct mock's max (~15-18k req/s) is bounded by the load generator, not the mock.

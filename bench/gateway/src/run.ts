@@ -33,7 +33,7 @@ import {
   startService,
   stopAll,
 } from './processes.js';
-import { renderMarkdown } from './report.js';
+import { renderMarkdown, withReportSection } from './report.js';
 import { round1, sleep } from './stats.js';
 import { measureTtfb, type TtfbResult } from './ttfb.js';
 import type {
@@ -105,22 +105,32 @@ function otherLoad(before: CpuSample, after: CpuSample): number {
   return round1((100 * Math.max(0, after.machine - before.machine - ours)) / capacity);
 }
 
-/** Wait (up to BENCH_WAIT_QUIET_S) until the machine is not busy with something else before starting. */
-async function waitForQuiet(): Promise<void> {
+/**
+ * Wait (up to BENCH_WAIT_QUIET_S) until the machine is not busy with something else before starting; returns the
+ * share of the cores other work used in the last 5 s, for the report.
+ */
+async function waitForQuiet(): Promise<number> {
   const deadline = Date.now() + config.waitQuietSeconds * 1000;
   for (;;) {
     const before = machineBusyMs();
     const at = performance.now();
     await sleep(5_000);
     const busyPct = (100 * (machineBusyMs() - before)) / ((performance.now() - at) * cpus().length);
-    if (busyPct < 15) return;
+    if (busyPct < 15) return round1(busyPct);
     if (Date.now() > deadline) {
       log(`machine still ${busyPct.toFixed(0)} % busy with other work; starting anyway`);
-      return;
+      return round1(busyPct);
     }
     log(`machine ${busyPct.toFixed(0)} % busy with other work; waiting for it to calm down`);
   }
 }
+
+/** The BENCH_* settings of this run, so the report names the command as it was run. */
+const overrides = () =>
+  Object.entries(env)
+    .filter(([name]) => name.startsWith('BENCH_'))
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, value]) => `${name}=${value}`);
 
 const fileSize = (file: string | undefined) => (file && existsSync(file) ? statSync(file).size : 0);
 
@@ -301,11 +311,12 @@ async function main(expose: (result: BenchResult) => void): Promise<void> {
   const result: BenchResult = {
     date: new Date().toISOString(),
     quick: config.quick,
-    command: `${config.quick ? 'BENCH_QUICK=1 ' : ''}pnpm --filter @immune/bench-gateway bench`,
+    command: [...overrides(), 'pnpm --filter @immune/bench-gateway bench'].join(' '),
     machine: machine(),
     config,
     prefix,
     loadavg: { start: loadavg().map(round1), end: [] },
+    otherLoadAtStartPct: Number.NaN,
     targets: [],
     soak: {},
     variants: [],
@@ -324,7 +335,7 @@ async function main(expose: (result: BenchResult) => void): Promise<void> {
     }
   };
   installExitHandlers(cleanup);
-  await waitForQuiet();
+  result.otherLoadAtStartPct = await waitForQuiet();
 
   const serverCpus = config.pin ? '1' : undefined;
   if (config.pin) execFileSync('taskset', ['-a', '-cp', '0', String(process.pid)], { stdio: 'ignore' });
@@ -518,8 +529,9 @@ async function main(expose: (result: BenchResult) => void): Promise<void> {
   const markdown = renderMarkdown(result);
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n\n${markdown}\n`);
   if (config.writeDocs) {
-    writeFileSync(join(REPO, 'docs/gateway-benchmark.md'), markdown);
-    log('wrote docs/gateway-benchmark.md');
+    const doc = join(REPO, 'docs/gateway-benchmark.md');
+    writeFileSync(doc, withReportSection(existsSync(doc) ? readFileSync(doc, 'utf8') : '', markdown));
+    log('wrote its section of docs/gateway-benchmark.md');
   }
   if (env.BENCH_KEEP_LOGS !== '1') rmSync(logDir, { recursive: true, force: true });
 }

@@ -57,6 +57,8 @@ export interface BenchResult {
   config: BenchConfig;
   prefix: string;
   loadavg: { start: number[]; end: number[] };
+  /** CPU other work used (% of all cores) in the 5 s before the run started. */
+  otherLoadAtStartPct: number;
   targets: TargetRecord[];
   soak: Record<string, SoakRecord>;
   variants: VariantRecord[];
