@@ -72,7 +72,9 @@ describe('gateway enforcement on real NATS', () => {
     h = await startHarness({ nats: true });
     const kv = await h.bus.kv(QUARANTINE_BUCKET);
     await kv.put('on-probation', quarantined('on-probation', 'PROBATION'));
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The watch delivers in order: once a later entry is seen, the gateway has seen the PROBATION one too.
+    await kv.put('barrier', quarantined('barrier'));
+    await waitFor(() => h!.gateway.quarantine.blockOf('barrier') !== undefined, 'the barrier entry');
     await expect(client(h, 'on-probation').chat.completions.create(ask)).resolves.toBeTruthy();
   });
 
@@ -97,7 +99,7 @@ describe('gateway enforcement on real NATS', () => {
     expect((caught as Error).message).toMatch(/quarantined/);
     const [vital] = await vitalsFor(h, 1);
     expect(vital).toMatchObject({ agent_id: 'streamer', success: false, error_type: 'agent_quarantined' });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor(() => h!.mock.abortedStreams >= 1, 'the upstream stream to be aborted');
     expect(h.mock.abortedStreams).toBe(1);
   });
 

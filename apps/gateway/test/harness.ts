@@ -128,7 +128,7 @@ export async function waitFor(condition: () => boolean, what: string, timeoutMs 
 }
 
 /** Waits until `count` vitals have arrived and returns them (newest last). */
-export async function vitalsFor(harness: Harness, count: number, timeoutMs = 5_000): Promise<Vital[]> {
+export async function vitalsFor(harness: Harness, count: number, timeoutMs = 15_000): Promise<Vital[]> {
   const deadline = Date.now() + timeoutMs;
   while (harness.vitals.length < count) {
     if (Date.now() > deadline) throw new Error(`expected ${count} vitals, got ${harness.vitals.length}`);

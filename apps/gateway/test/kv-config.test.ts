@@ -1,7 +1,7 @@
 import { GATEWAY_BUCKET, gatewayKey } from '@immune/bus';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Harness, startHarness } from './harness.js';
+import { type Harness, startHarness, waitFor } from './harness.js';
 
 describe('shared config in the gateway KV bucket', () => {
   let h: Harness;
@@ -81,9 +81,7 @@ describe('shared config in the gateway KV bucket', () => {
     expect(sent.path).toBe('/openai/deployments/prod-gpt4o/chat/completions?api-version=2024-10-21');
     expect(sent.headers['api-key']).toBe('azure-secret-from-env');
     expect(sent.headers.authorization).toBeUndefined();
-    for (let i = 0; i < 100 && !h.vitals.some((v) => v.provider === 'azure-eu'); i++) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await waitFor(() => h.vitals.some((v) => v.provider === 'azure-eu'), 'the azure-eu vital');
     expect(h.vitals.filter((v) => v.provider === 'azure-eu').at(-1)).toMatchObject({
       agent_id: 'eu-agent',
       success: true,
