@@ -131,7 +131,6 @@ describe('soft containment: gateway + sentinel on NATS + PostgreSQL', { timeout:
         throw new Error(`${agent} was not contained: ${loop.moves(agent).join(' ')}`);
       }),
     );
-    const containedAt = Date.now();
 
     // Then the whole fleet sees it: the outage is fleet-wide, the soft entries go before the hold is over.
     for (const agent of agents) mock.setBehaviour(agent, SLOW);
@@ -143,7 +142,8 @@ describe('soft containment: gateway + sentinel on NATS + PostgreSQL', { timeout:
     for (const agent of [first, second]) {
       await eventually(async () => expect(await loop.quarantineEntry(agent)).toBeUndefined(), 15_000, 20);
     }
-    expect(Date.now() - containedAt).toBeLessThan(10_000 + 15_000);
+    // Released for the external cause, not by the hold running out (that goes on to DRAINING): the release
+    // reasons below and the absence of any full quarantine at the end prove it without timing the release.
     const released = loop.eventsOf('quarantine.released').map((e) => e.agentId);
     await eventually(
       () => expect(loop.eventsOf('quarantine.released').length).toBeGreaterThanOrEqual(2),
