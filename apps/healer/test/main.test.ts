@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { connectNatsBus, HEALER_APPROVALS } from '@immune/bus';
-import { eventually, natsUrlForTests, removeTopology, uniquePrefix } from '@immune/bus/testing';
+import { eventually, freePort, natsUrlForTests, removeTopology, uniquePrefix } from '@immune/bus/testing';
 import { hashOperatorToken, mintOperatorToken } from '@immune/runtime';
 import { randomSchemaName, resolveTestDatabaseUrl } from '@immune/store/testing';
 import pg from 'pg';
@@ -21,7 +21,7 @@ describe('the healer process', { timeout: 120_000 }, () => {
     const admin = new pg.Client({ connectionString: databaseUrl });
     await admin.connect();
     await admin.query(`create schema ${schema}`);
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const port = await freePort();
     const child = spawn(process.execPath, ['--conditions=@immune/source', '--import', 'tsx', MAIN], {
       env: {
         ...process.env,

@@ -102,7 +102,8 @@ export class OwnNatsServer {
   }
 }
 
-async function freePort(): Promise<number> {
+/** A port nothing listens on right now, from the kernel (a random pick can collide with another run's). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.listen(0, '127.0.0.1', () => {

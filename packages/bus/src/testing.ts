@@ -118,6 +118,6 @@ export async function eventually(
     }
   }
 }
-export { OwnNatsServer, type OwnNatsServerOptions } from './own-nats-server.js';
+export { freePort, OwnNatsServer, type OwnNatsServerOptions } from './own-nats-server.js';
 export { createThrowawayJwtAuth, type ThrowawayJwtAuth } from './throwaway-jwt.js';
 export { createThrowawayPki, type ThrowawayPki } from './throwaway-pki.js';
