@@ -388,14 +388,8 @@ describe('sentinel on NATS + PostgreSQL', { timeout: 60_000 }, () => {
       expect(await quarantined(single)).toEqual(['mixed-20:QUARANTINED', 'mixed-21:QUARANTINED']);
       expect(await quarantined(split)).toEqual(['mixed-20:QUARANTINED', 'mixed-21:QUARANTINED']);
     }, 15_000);
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    expect(await quarantined(split)).toEqual(await quarantined(single));
     const infected = (d: Deployment) =>
       d.events.flatMap((e) => (e.type === 'infection.detected' ? [e.agentId] : [])).sort();
-    expect(infected(split)).toEqual(infected(single));
-    for (const d of [single, split]) {
-      expect(d.events.some((e) => e.type === 'fleet.correlated')).toBe(true);
-    }
     // Final states agree agent by agent (from the lifecycle_events tables of each deployment).
     const finalStates = async (d: Deployment) => {
       const repos = createRepositories(d.store.db);
@@ -403,6 +397,14 @@ describe('sentinel on NATS + PostgreSQL', { timeout: 60_000 }, () => {
       for (const agent of agents) out[agent] = (await repos.lifecycleEvents.latest(agent))?.to;
       return out;
     };
-    expect(await finalStates(split)).toEqual(await finalStates(single));
+    // One deployment may be behind the other on a loaded machine: the events and rows agree once both are done.
+    await eventually(async () => {
+      expect(await quarantined(split)).toEqual(await quarantined(single));
+      expect(infected(split)).toEqual(infected(single));
+      for (const d of [single, split]) {
+        expect(d.events.some((e) => e.type === 'fleet.correlated')).toBe(true);
+      }
+      expect(await finalStates(split)).toEqual(await finalStates(single));
+    }, 15_000);
   });
 });
