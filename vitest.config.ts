@@ -37,6 +37,7 @@ const browserSuite = {
     root: join(repoRoot, 'apps', 'dashboard'),
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    expect: { poll: { timeout: 15_000 } },
     include: ['e2e/**/*.test.ts'],
   },
 };
@@ -51,9 +52,11 @@ export default defineConfig({
   test: {
     projects: [...workspaceProjects, browserSuite],
     // Timeouts catch hangs, never slowness: the suite must pass at load average 20+ on a 2-core machine, where
-    // vitest's 5 s / 10 s defaults failed tests and teardown hooks whose assertions had all passed.
+    // vitest's 5 s / 10 s defaults failed tests and teardown hooks whose assertions had all passed; likewise
+    // expect.poll's 1 s default, shorter than one page update there.
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    expect: { poll: { timeout: 15_000 } },
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     reporters: process.env.CI ? ['default', ['json', { outputFile: 'reports/vitest.json' }]] : ['default'],
   },

@@ -101,10 +101,13 @@ export async function vitalBacklog(
   }
 }
 
-/** Polls until `check` passes or the time is up; the last failure is rethrown. */
+/**
+ * Polls until `check` passes or the time is up; the last failure is rethrown. The default is generous: work of
+ * a few hundred milliseconds takes seconds on a loaded 2-core machine, and a passing check returns at once.
+ */
 export async function eventually(
   check: () => void | Promise<void>,
-  timeoutMs = 5_000,
+  timeoutMs = 15_000,
   everyMs = 20,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
