@@ -99,7 +99,9 @@ describe('soft containment: gateway + sentinel on NATS + PostgreSQL', { timeout:
 
     expect(await call(loop, agent)).toBe(200);
     expect(lastAsk(loop, agent)).toBe(entry.max_tokens);
-    expect(await loop.state(agent)).toBe('SUSPECTED');
+    // The 200 shows the full quarantine had not come yet; the state itself moves on when the 10 s hold ends,
+    // which a loaded machine can reach by now, so the suspicion is read from the lifecycle history.
+    await eventually(() => expect(loop.moves(agent)).toContain('HEALTHY->SUSPECTED'), 10_000);
     expect(loop.eventsOf('quarantine.applied', agent).map((e) => e.data.containment)).toContain('soft');
 
     // The lifecycle goes on: after the hold, the full quarantine replaces the soft entry and the gateway refuses.
