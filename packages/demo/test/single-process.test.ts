@@ -190,8 +190,9 @@ async function driveTheLoop(run: Run): Promise<void> {
     recorded = new Set(rows.rows.map((row) => row.id));
     expect(run.vitalIds.size).toBeGreaterThan(40);
     for (const id of run.vitalIds) expect(recorded.has(id), id).toBe(true);
+    // A call in flight when its agent stopped still ends in a vital: compare once both sides are complete.
+    expect(recorded.size).toBe(run.vitalIds.size);
   }, 30_000);
-  expect(recorded.size).toBe(run.vitalIds.size);
 
   // The dashboard runs in the same process: the token it made for this run reads the fleet. The agent may have
   // moved on since HEALTHY (a fresh suspicion in the calls it made before it stopped), so the card must show
