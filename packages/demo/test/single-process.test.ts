@@ -39,7 +39,8 @@ const FAST: Record<string, string> = {
   DEMO_FLEET_SIZE: '4',
   DEMO_SPEED: '4',
   DEMO_CHAOS: '0',
-  DEMO_AUTO_APPROVE_SECONDS: '3',
+  // Long enough that the refusal checks below run while the agent is still quarantined on a loaded machine.
+  DEMO_AUTO_APPROVE_SECONDS: '8',
   SENTINEL_MIN_SAMPLES: '8',
   SENTINEL_DRAIN_TIMEOUT_MS: '500',
   SENTINEL_PROBATION_MS: '3000',

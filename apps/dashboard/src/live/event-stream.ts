@@ -17,8 +17,12 @@ export interface EventStreamOptions {
   now: () => number;
 }
 
-/** What an `update` frame carries: the events since the last frame, and the latest quarantine entry per agent. */
+/**
+ * What an `update` frame carries: when the server sent it (epoch ms), the events since the last frame, and the
+ * latest quarantine entry per agent.
+ */
 export interface UpdateFrame {
+  ts: number;
   events: EventEnvelope[];
   quarantine: Record<string, QuarantineEntry | null>;
 }
@@ -113,7 +117,11 @@ export class EventStream {
     if (this.closed) return;
     if (this.overflow) this.write('resync', { reason: 'too many changes at once; refetch' });
     else {
-      const frame: UpdateFrame = { events: this.events, quarantine: Object.fromEntries(this.quarantine) };
+      const frame: UpdateFrame = {
+        ts: this.options.now(),
+        events: this.events,
+        quarantine: Object.fromEntries(this.quarantine),
+      };
       this.write('update', frame);
     }
     this.events = [];

@@ -20,7 +20,7 @@ export const streamRoute: HttpPlugin<StreamRouteOptions> = async (app, { hub, st
       schema: {
         tags: ['live'],
         summary:
-          'Live updates (text/event-stream): hello, update {events, quarantine}, status, heartbeat, resync, session',
+          'Live updates (text/event-stream): hello, update {ts, events, quarantine}, status, heartbeat, resync, session',
         produces: ['text/event-stream'],
       },
     },
