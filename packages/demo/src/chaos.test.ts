@@ -62,4 +62,18 @@ describe('Chaos', () => {
     expect(behaviours.size).toBe(0);
     chaos.stop();
   });
+
+  it('takes the whole share for an outage when some of its agents are already sick, sparing those', () => {
+    const { fleet, behaviours, chaos } = setup([
+      { at: 1, agent: 0, fault: { provider: 'huge_output' }, lastsS: 100, label: 'token explosion' },
+      { at: 2, share: 0.4, fault: { provider: 'outage' }, lastsS: 5, label: 'provider outage' },
+    ]);
+    chaos.start();
+    vi.advanceTimersByTime(2_000);
+    // Fewer than the share would fall below the fleet correlator's minimum (5 agents) and be quarantined.
+    const outage = [...behaviours].filter(([, behaviour]) => behaviour === 'outage');
+    expect(outage).toHaveLength(Math.round(12 * 0.4));
+    expect(behaviours.get(fleet[0]!.id)).toBe('huge_output');
+    chaos.stop();
+  });
 });

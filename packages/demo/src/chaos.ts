@@ -138,16 +138,34 @@ export class Chaos {
 
   private inject(injection: Injection, cycle: number): void {
     if (this.stopped || this.fleet.length === 0) return;
-    const count = Math.max(1, Math.round(this.fleet.length * (injection.share ?? 0)));
-    const targets =
+    const free =
       injection.share !== undefined
-        ? Array.from({ length: count }, (_, i) => this.fleet[(i * 2 + cycle) % this.fleet.length]!)
-        : [this.fleet[(injection.agent! + cycle * 4) % this.fleet.length]!];
-    const free = targets.filter((agent) => !this.active.has(agent.id));
+        ? this.fleetShare(injection.share, cycle)
+        : [this.fleet[(injection.agent! + cycle * 4) % this.fleet.length]!].filter(
+            (agent) => !this.active.has(agent.id),
+          );
     if (free.length === 0) return;
     const names = free.length > 3 ? `${free.length} agents` : free.map((a) => a.id).join(', ');
     this.say(`chaos        ${injection.label} → ${names}`);
     for (const agent of free) this.start1(agent, injection, false);
+  }
+
+  /**
+   * `share` of the fleet for a fleet-wide fault, every other agent from a start that moves each cycle, skipping
+   * agents already under a fault: skipping without picking another would leave the outage on fewer agents than
+   * the share (4 of 12 instead of 5), below the fleet correlator's minimum, and it would quarantine them.
+   */
+  private fleetShare(share: number, cycle: number): DemoAgent[] {
+    const count = Math.max(1, Math.round(this.fleet.length * share));
+    const n = this.fleet.length;
+    // Every other agent first (as before), then any agent, so a busy one is replaced by a free one.
+    const order = [...Array.from({ length: n }, (_, i) => this.fleet[(i * 2 + cycle) % n]!), ...this.fleet];
+    const picked: DemoAgent[] = [];
+    for (const agent of order) {
+      if (picked.length === count) break;
+      if (!this.active.has(agent.id) && !picked.includes(agent)) picked.push(agent);
+    }
+    return picked;
   }
 
   private start1(agent: DemoAgent, injection: Injection, announce = true): void {
