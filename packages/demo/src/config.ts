@@ -29,6 +29,12 @@ export const SingleProcessEnv = Type.Object({
    * (over the dashboard's HTTP API, which also reaches the embedded bus) or in the dashboard.
    */
   DEMO_AUTO_APPROVE_SECONDS: Type.Optional(Type.Number({ minimum: 0 })),
+  /**
+   * With the demo fleet on PGlite's default folder, each `pnpm start` begins from an empty database: the last
+   * run's quarantines and open cases would otherwise meet a new chaos schedule and spoil its story. `1` keeps
+   * it. A folder set with IMMUNE_DATA_DIR, PostgreSQL, and DEMO=0 are never emptied.
+   */
+  DEMO_KEEP_DATA: Type.Boolean({ default: false }),
   MOCK_UPSTREAM_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 4500 }),
   /** The demo MCP server the fleet's tool calls reach through the MCP proxy. */
   DEMO_MCP_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 4501 }),

@@ -1,6 +1,8 @@
 import './telemetry.js';
 
+import { rmSync } from 'node:fs';
 import { loadConfigOrExit, runMain } from '@immune/runtime';
+import { DEFAULT_PGLITE_DATA_DIR } from '@immune/store';
 import { SingleProcessEnv } from './config.js';
 import { startSingleProcess } from './single-process.js';
 import { timeline } from './story.js';
@@ -15,6 +17,13 @@ const config = loadConfigOrExit(SingleProcessEnv, { service: 'immune' });
 const print = (line: string) => process.stdout.write(`${line}\n`);
 const say = timeline(print);
 
+const freshDemo =
+  config.DEMO &&
+  !config.DEMO_KEEP_DATA &&
+  config.DATABASE_URL === undefined &&
+  config.IMMUNE_DATA_DIR === DEFAULT_PGLITE_DATA_DIR;
+if (freshDemo) rmSync(config.IMMUNE_DATA_DIR, { recursive: true, force: true });
+
 const running = await runMain({
   name: 'immune',
   schema: SingleProcessEnv,
@@ -23,7 +32,9 @@ const running = await runMain({
   async start(context) {
     const system = await startSingleProcess(context, { config, env: process.env, metrics: telemetry, say });
     const bus = config.NATS_URL ? `NATS at ${config.NATS_URL}` : 'the embedded bus';
-    const store = config.DATABASE_URL ? 'PostgreSQL' : `PGlite in ${config.IMMUNE_DATA_DIR}`;
+    const store = config.DATABASE_URL
+      ? 'PostgreSQL'
+      : `PGlite in ${config.IMMUNE_DATA_DIR}${freshDemo ? ' (emptied for this run; DEMO_KEEP_DATA=1 keeps it)' : ''}`;
     print('');
     print(`Immune is running in one process on ${bus} and ${store}.`);
     print(
